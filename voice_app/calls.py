@@ -1,0 +1,129 @@
+"""The call records: created by the voice webhook, updated by the media session and the status callbacks.
+
+Everything another request of the same call may need (the outcome above all) is written here at once,
+because Twilio's next request may reach another server instance.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from voice_app.models import Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
+
+TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+KNOWN_STATUSES = {"queued", "initiated", "ringing", "in-progress", *TERMINAL_STATUSES}
+
+
+def register_call(engine: Engine, call_sid: str, caller: str, called_number: str, language: str) -> Call:
+    """Creates the call, or returns the existing one when Twilio retries the webhook."""
+    with Session(engine) as session:
+        existing = session.exec(select(Call).where(Call.call_sid == call_sid)).first()
+        if existing:
+            return existing
+        call = Call(call_sid=call_sid, caller=caller, called_number=called_number, language=language)
+        session.add(call)
+        try:
+            session.commit()
+        except IntegrityError:
+            # A concurrent retry of the same webhook created it first.
+            session.rollback()
+            return session.exec(select(Call).where(Call.call_sid == call_sid)).one()
+        session.refresh(call)
+        return call
+
+
+def find_call(engine: Engine, call_sid: str) -> Call | None:
+    with Session(engine) as session:
+        return session.exec(select(Call).where(Call.call_sid == call_sid)).first()
+
+
+def attach_stream(engine: Engine, call_id: int, stream_sid: str) -> bool:
+    """Binds the media stream to the call; False when the call already has a stream (a replayed start)."""
+    with Session(engine) as session:
+        result = session.exec(
+            update(Call)
+            .where(Call.id == call_id, Call.stream_sid.is_(None))
+            .values(stream_sid=stream_sid, status="in-progress", updated_at=utcnow())
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+def decide_outcome(engine: Engine, call_id: int, outcome: CallOutcome, reason: HandoffReason | None) -> bool:
+    """Stores how the call ends. The first decision stands; later ones (a stream error after a goodbye) don't
+    overwrite it."""
+    with Session(engine) as session:
+        result = session.exec(
+            update(Call)
+            .where(Call.id == call_id, Call.outcome.is_(None))
+            .values(outcome=outcome.value, handoff_reason=reason.value if reason else None, updated_at=utcnow())
+        )
+        session.commit()
+        return result.rowcount == 1
+
+
+def record_consent_decision(engine: Engine, call_id: int, decision: str) -> None:
+    with Session(engine) as session:
+        session.exec(update(Call).where(Call.id == call_id).values(consent_decision=decision, updated_at=utcnow()))
+        session.commit()
+
+
+def update_status(engine: Engine, call_sid: str, status: str) -> bool:
+    if status not in KNOWN_STATUSES:
+        raise ValueError(f"unknown call status {status!r}")
+    values = {"status": status, "updated_at": utcnow()}
+    if status in TERMINAL_STATUSES:
+        values["ended_at"] = utcnow()
+    with Session(engine) as session:
+        result = session.exec(update(Call).where(Call.call_sid == call_sid).values(**values))
+        session.commit()
+        return result.rowcount == 1
+
+
+def add_event(engine: Engine, call_id: int, kind: str, detail: str = "") -> None:
+    with Session(engine) as session:
+        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail))
+        session.commit()
+
+
+def events_of(engine: Engine, call_id: int) -> list[CallEvent]:
+    with Session(engine) as session:
+        return list(session.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)))
+
+
+def store_turn(
+    engine: Engine,
+    call_id: int,
+    *,
+    transcript: str,
+    confidence: float,
+    language: str,
+    interpretation: str,
+    reply: str,
+) -> bool:
+    """Keeps one exchange, but only on a call whose consent is recorded as granted: a last guard, so that no
+    bug elsewhere can store what a caller said without consent."""
+    with Session(engine) as session:
+        call = session.get(Call, call_id)
+        if call is None or call.consent_decision != "granted":
+            return False
+        session.add(
+            Turn(
+                call_id=call_id,
+                transcript=transcript[:2000],
+                transcript_confidence=confidence,
+                language=language,
+                interpretation=interpretation,
+                reply=reply[:2000],
+            )
+        )
+        session.commit()
+        return True
+
+
+def turns_of(engine: Engine, call_id: int) -> list[Turn]:
+    with Session(engine) as session:
+        return list(session.exec(select(Turn).where(Turn.call_id == call_id).order_by(Turn.id)))

@@ -1,0 +1,244 @@
+"""Settings: `config.toml` for what may be shared, the environment for secrets and deployment values.
+
+Every value is checked once at start-up; a bad one stops the program with a message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+SUPPORTED_LANGUAGES = ("en", "de")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    public_url: str
+
+
+@dataclass(frozen=True)
+class TelephonySettings:
+    agent_number: str
+    agent_ring_seconds: int
+    default_language: str
+    number_languages: Mapping[str, str]
+
+    def language_for(self, called_number: str) -> str:
+        return self.number_languages.get(called_number, self.default_language)
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    model: str
+    model_cache_dir: Path
+    compute_type: str
+    cpu_threads: int
+    stt_workers: int
+    vad_aggressiveness: int
+    end_of_turn_silence_ms: int
+    min_speech_ms: int
+    max_utterance_ms: int
+    voice_en: str
+    voice_de: str
+    speaking_rate_wpm: int
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    silence_timeout_seconds: float
+    min_transcript_confidence: float
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values only ever taken from the environment. `repr` hides them so they never reach a log."""
+
+    twilio_auth_token: str | None = field(repr=False)
+    secret_key: str | None = field(repr=False)
+    twilio_account_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    database_url: str
+    telephony: TelephonySettings
+    speech: SpeechSettings
+    dialogue: DialogueSettings
+    notice_dir: Path
+    secrets: Secrets
+    source: Path
+
+    def require_secrets(self) -> tuple[str, str]:
+        """The auth token and secret key a server needs; a clear error when either is missing."""
+        if not self.secrets.twilio_auth_token:
+            raise ConfigError("TWILIO_AUTH_TOKEN is not set: the server cannot check Twilio's signatures without it")
+        if not self.secrets.secret_key:
+            raise ConfigError("VOICE_APP_SECRET_KEY is not set: it keys caller pseudonyms and web sessions")
+        return self.secrets.twilio_auth_token, self.secrets.secret_key
+
+
+class _Section:
+    """Typed reads from one TOML table, each error naming `section.key`."""
+
+    def __init__(self, data: Mapping[str, Any], name: str, path: Path):
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] in {path} must be a table")
+        self.values = value
+        self.name = name
+
+    def _get(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in self.values:
+            raise ConfigError(f"{self.name}.{key} is missing")
+        value = self.values[key]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            raise ConfigError(f"{self.name}.{key} must be {' or '.join(k.__name__ for k in kinds)}, not {value!r}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self._get(key, str).strip()
+        if not value:
+            raise ConfigError(f"{self.name}.{key} must not be empty")
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        value = self._get(key, int)
+        if not low <= value <= high:
+            raise ConfigError(f"{self.name}.{key} must be between {low} and {high}, not {value}")
+        return value
+
+    def number(self, key: str, low: float, high: float) -> float:
+        value = float(self._get(key, (int, float)))
+        if not low <= value <= high:
+            raise ConfigError(f"{self.name}.{key} must be between {low} and {high}, not {value}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in choices:
+            raise ConfigError(f"{self.name}.{key} must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def table(self, key: str) -> dict[str, Any]:
+        return self._get(key, dict)
+
+
+def _check_public_url(value: str, name: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
+        raise ConfigError(f"{name} must be an http(s) URL without query, like https://hotline.example.com, not {value!r}")
+    return value.rstrip("/")
+
+
+def _check_e164(value: str, name: str) -> str:
+    if not E164.match(value):
+        raise ConfigError(f"{name} must be a phone number in E.164 form like +4930123456, not {value!r}")
+    return value
+
+
+def _check_database_url(value: str, name: str, base: Path) -> str:
+    scheme = value.split(":", 1)[0]
+    if "://" not in value or not scheme:
+        raise ConfigError(f"{name} must be a database URL like sqlite:///var/voice_app.db, not {value!r}")
+    if scheme == "sqlite" and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        relative = value[len("sqlite:///") :]
+        if relative and relative != ":memory:":
+            return f"sqlite:///{(base / relative).resolve()}"
+    return value
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    path = Path(path) if path else Path(os.environ.get("VOICE_APP_CONFIG", DEFAULT_CONFIG_PATH))
+    environ = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {error}") from None
+    base = path.resolve().parent
+
+    server = _Section(data, "server", path)
+    public_url = environ.get("VOICE_APP_PUBLIC_URL") or server.text("public_url")
+    public_url_name = "VOICE_APP_PUBLIC_URL" if environ.get("VOICE_APP_PUBLIC_URL") else "server.public_url"
+
+    database = _Section(data, "database", path)
+    database_url_name = "VOICE_APP_DATABASE_URL" if environ.get("VOICE_APP_DATABASE_URL") else "database.url"
+    database_url = environ.get("VOICE_APP_DATABASE_URL") or database.text("url")
+
+    telephony = _Section(data, "telephony", path)
+    number_languages = {}
+    for number, language in telephony.table("number_languages").items():
+        _check_e164(number, f"telephony.number_languages key {number!r}")
+        if language not in SUPPORTED_LANGUAGES:
+            raise ConfigError(f"telephony.number_languages.{number} must be en or de, not {language!r}")
+        number_languages[number] = language
+
+    speech = _Section(data, "speech", path)
+    dialogue = _Section(data, "dialogue", path)
+    consent = _Section(data, "consent", path)
+
+    account_sid = environ.get("TWILIO_ACCOUNT_SID") or None
+    if account_sid and not ACCOUNT_SID.match(account_sid):
+        raise ConfigError("TWILIO_ACCOUNT_SID must be AC followed by 32 lowercase hex digits")
+    secret_key = environ.get("VOICE_APP_SECRET_KEY") or None
+    if secret_key and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"VOICE_APP_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+
+    return Settings(
+        server=ServerSettings(
+            host=server.text("host"),
+            port=server.integer("port", 0, 65535),
+            public_url=_check_public_url(public_url, public_url_name),
+        ),
+        database_url=_check_database_url(database_url, database_url_name, base),
+        telephony=TelephonySettings(
+            agent_number=_check_e164(telephony.text("agent_number"), "telephony.agent_number"),
+            agent_ring_seconds=telephony.integer("agent_ring_seconds", 5, 120),
+            default_language=telephony.choice("default_language", SUPPORTED_LANGUAGES),
+            number_languages=number_languages,
+        ),
+        speech=SpeechSettings(
+            model=speech.text("model"),
+            model_cache_dir=(base / speech.text("model_cache_dir")).resolve(),
+            compute_type=speech.choice("compute_type", ("int8", "int8_float32", "float32")),
+            cpu_threads=speech.integer("cpu_threads", 0, 64),
+            stt_workers=speech.integer("stt_workers", 1, 16),
+            vad_aggressiveness=speech.integer("vad_aggressiveness", 0, 3),
+            end_of_turn_silence_ms=speech.integer("end_of_turn_silence_ms", 200, 5000),
+            min_speech_ms=speech.integer("min_speech_ms", 40, 2000),
+            max_utterance_ms=speech.integer("max_utterance_ms", 2000, 60000),
+            voice_en=speech.text("voice_en"),
+            voice_de=speech.text("voice_de"),
+            speaking_rate_wpm=speech.integer("speaking_rate_wpm", 80, 400),
+        ),
+        dialogue=DialogueSettings(
+            silence_timeout_seconds=dialogue.number("silence_timeout_seconds", 1, 60),
+            min_transcript_confidence=dialogue.number("min_transcript_confidence", 0, 1),
+        ),
+        notice_dir=(base / consent.text("notice_dir")).resolve(),
+        secrets=Secrets(
+            twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,
+            secret_key=secret_key,
+            twilio_account_sid=account_sid,
+        ),
+        source=path,
+    )

@@ -1,0 +1,274 @@
+"""The per-call conversation: greet and disclose, ask for consent, then help or hand over.
+
+A plain state machine over events that returns actions; the media session turns audio and the wire
+protocol into these events and carries out the actions. Nothing here touches audio, sockets or the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Mapping
+
+from consent.ledger import Decision, Method
+from voice_app.dialogue.messages import (
+    Action,
+    CallerSpoke,
+    CallStarted,
+    DigitPressed,
+    EndCall,
+    Event,
+    PromptFinished,
+    RecordConsent,
+    Say,
+    SilenceElapsed,
+    StoreTurn,
+)
+from voice_app.dialogue.prompts import Prompt, prompt_text
+from voice_app.models import CallOutcome, HandoffReason
+from voice_app.understanding.short_answers import ShortAnswer, consent_answer, request_kind
+
+AGENT_DIGIT = "0"
+CONSENT_DIGITS = {"1": ShortAnswer.YES, "2": ShortAnswer.NO}
+# Switching language on one short utterance needs a confident detection; a wrong switch would replay the
+# whole notice in a language the caller does not speak.
+LANGUAGE_SWITCH_MIN_PROBABILITY = 0.8
+MAX_LANGUAGE_SWITCHES = 1
+
+
+@dataclass(frozen=True)
+class NoticeTexts:
+    disclosure: str
+    consent: str
+
+
+class State(StrEnum):
+    NEW = "new"
+    NOTICE_PLAYING = "notice_playing"  # disclosure and consent notice; cannot be interrupted
+    AWAITING_CONSENT = "awaiting_consent"
+    CONVERSATION = "conversation"
+    ENDING = "ending"
+
+
+class Dialogue:
+    def __init__(
+        self,
+        language: str,
+        notices: Mapping[str, NoticeTexts],
+        *,
+        min_transcript_confidence: float,
+    ):
+        if language not in notices:
+            raise ValueError(f"no notice texts for language {language!r}")
+        self.language = language
+        self.notices = notices
+        self.min_transcript_confidence = min_transcript_confidence
+        self.state = State.NEW
+        self.consent_granted = False
+        self._prompt_counter = 0
+        self._notice_prompt_id: str | None = None
+        self._notice_played_at: datetime | None = None
+        self._consent_prompts = 0
+        self._consent_misses = 0
+        self._language_switches = 0
+        self._unclear_in_a_row = 0
+        self._silences_in_a_row = 0
+
+    @property
+    def listening(self) -> bool:
+        """Whether the caller's speech is to be transcribed now. Never during the notice, never after the end."""
+        return self.state in (State.AWAITING_CONSENT, State.CONVERSATION)
+
+    @property
+    def interruptible_now(self) -> bool:
+        return self.state == State.CONVERSATION
+
+    def handle(self, event: Event) -> list[Action]:
+        if self.state == State.ENDING:
+            return []
+        match event:
+            case CallStarted():
+                return self._start()
+            case PromptFinished(prompt_id=prompt_id, at=at):
+                return self._prompt_finished(prompt_id, at)
+            case DigitPressed():
+                return self._digit(event)
+            case CallerSpoke():
+                return self._spoke(event)
+            case SilenceElapsed():
+                return self._silence(event)
+        raise TypeError(f"unknown dialogue event {event!r}")
+
+    # -- phases ----------------------------------------------------------------------------------
+
+    def _start(self) -> list[Action]:
+        if self.state != State.NEW:
+            return []
+        texts = self.notices[self.language]
+        return [self._say_text(texts.disclosure, interruptible=False, evidence="disclosure"), *self._play_notice()]
+
+    def _play_notice(self) -> list[Action]:
+        self.state = State.NOTICE_PLAYING
+        self._consent_prompts += 1
+        say = self._say_text(self.notices[self.language].consent, interruptible=False, evidence="notice")
+        self._notice_prompt_id = say.prompt_id
+        return [say]
+
+    def _prompt_finished(self, prompt_id: str, at: datetime) -> list[Action]:
+        if self.state == State.NOTICE_PLAYING and prompt_id == self._notice_prompt_id:
+            self._notice_played_at = at
+            self.state = State.AWAITING_CONSENT
+        return []
+
+    def _digit(self, event: DigitPressed) -> list[Action]:
+        if event.digit == AGENT_DIGIT:
+            if self.state in (State.NEW, State.NOTICE_PLAYING, State.AWAITING_CONSENT):
+                return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED)
+            return self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED)
+        if self.state == State.AWAITING_CONSENT:
+            answer = CONSENT_DIGITS.get(event.digit)
+            if answer is ShortAnswer.YES:
+                return self._decide_consent(Decision.GRANTED, Method.KEYPAD, None, event.at)
+            if answer is ShortAnswer.NO:
+                return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CONSENT_REFUSED)
+            return self._consent_unclear(Method.KEYPAD, None, event.at)
+        if self.state == State.CONVERSATION:
+            return self._unclear_turn(None)
+        # Keys pressed while the notice plays are ignored: consent counts only once the notice was heard.
+        return []
+
+    def _spoke(self, event: CallerSpoke) -> list[Action]:
+        if self.state == State.AWAITING_CONSENT:
+            return self._consent_spoken(event)
+        if self.state == State.CONVERSATION:
+            return self._conversation_turn(event)
+        return []
+
+    def _silence(self, event: SilenceElapsed) -> list[Action]:
+        if self.state == State.AWAITING_CONSENT:
+            self._consent_misses += 1
+            if self._consent_misses >= 2:
+                return self._decide_consent(
+                    Decision.NO_ANSWER, Method.NONE, None, event.at, HandoffReason.CONSENT_SILENCE
+                )
+            self._consent_prompts += 1
+            return [self._say(Prompt.CONSENT_SILENCE, interruptible=False)]
+        if self.state == State.CONVERSATION:
+            self._silences_in_a_row += 1
+            if self._silences_in_a_row >= 2:
+                return self._transfer(Prompt.TRANSFER, HandoffReason.SILENCE)
+            return [self._say(Prompt.STILL_THERE, interruptible=True)]
+        return []
+
+    # -- consent -----------------------------------------------------------------------------------
+
+    def _consent_spoken(self, event: CallerSpoke) -> list[Action]:
+        if self._caller_switched_language(event):
+            self.language = event.language
+            self._language_switches += 1
+            self._consent_misses = 0
+            return self._play_notice()
+        if not event.text or event.confidence < self.min_transcript_confidence:
+            return self._consent_unclear(Method.SPEECH, event.text or None, event.at)
+        answer = consent_answer(event.text, self.language)
+        if answer is ShortAnswer.AGENT:
+            return self._decide_consent(Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CALLER_ASKED)
+        if answer is ShortAnswer.NO:
+            return self._decide_consent(Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CONSENT_REFUSED)
+        if answer is ShortAnswer.YES:
+            return self._decide_consent(Decision.GRANTED, Method.SPEECH, event.text, event.at)
+        return self._consent_unclear(Method.SPEECH, event.text, event.at)
+
+    def _caller_switched_language(self, event: CallerSpoke) -> bool:
+        return (
+            bool(event.text)
+            and event.language != self.language
+            and event.language in self.notices
+            and event.language_probability >= LANGUAGE_SWITCH_MIN_PROBABILITY
+            and self._language_switches < MAX_LANGUAGE_SWITCHES
+        )
+
+    def _consent_unclear(self, method: Method, heard: str | None, at: datetime) -> list[Action]:
+        self._consent_misses += 1
+        if self._consent_misses >= 2:
+            return self._decide_consent(Decision.NO_ANSWER, method, heard, at, HandoffReason.CONSENT_UNCLEAR)
+        self._consent_prompts += 1
+        return [self._say(Prompt.CONSENT_AGAIN, interruptible=False)]
+
+    def _decide_consent(
+        self,
+        decision: Decision,
+        method: Method,
+        heard: str | None,
+        at: datetime,
+        handoff: HandoffReason | None = None,
+    ) -> list[Action]:
+        record = RecordConsent(
+            decision=decision,
+            method=method,
+            language=self.language,
+            recognised_answer=heard if method is Method.SPEECH else None,
+            prompt_count=max(self._consent_prompts, 1),
+            notice_played_at=self._notice_played_at or at,
+            answered_at=at if method is not Method.NONE else None,
+        )
+        if decision is Decision.GRANTED:
+            self.consent_granted = True
+            self.state = State.CONVERSATION
+            return [record, self._say(Prompt.CONSENT_THANKS, interruptible=True)]
+        closing = Prompt.TRANSFER if handoff is HandoffReason.CALLER_ASKED else Prompt.REFUSED_TRANSFER
+        return [record, *self._transfer(closing, handoff or HandoffReason.CONSENT_REFUSED)]
+
+    # -- conversation after consent ------------------------------------------------------------------
+
+    def _conversation_turn(self, event: CallerSpoke) -> list[Action]:
+        self._silences_in_a_row = 0
+        if event.language != self.language and event.language in self.notices and (
+            event.language_probability >= LANGUAGE_SWITCH_MIN_PROBABILITY
+        ):
+            self.language = event.language
+        if not event.text or event.confidence < self.min_transcript_confidence:
+            return self._unclear_turn(event)
+        self._unclear_in_a_row = 0
+        kind = request_kind(event.text, self.language)
+        if kind is ShortAnswer.AGENT:
+            return [self._turn(event, "agent", Prompt.TRANSFER), *self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED)]
+        if kind is ShortAnswer.GOODBYE:
+            say = self._say(Prompt.GOODBYE, interruptible=False)
+            self.state = State.ENDING
+            return [self._turn(event, "goodbye", Prompt.GOODBYE), say, EndCall(CallOutcome.HANGUP, None)]
+        return [
+            self._turn(event, "unsupported", Prompt.CANNOT_HELP_YET),
+            *self._transfer(Prompt.CANNOT_HELP_YET, HandoffReason.NOT_YET_SUPPORTED),
+        ]
+
+    def _unclear_turn(self, event: CallerSpoke | None) -> list[Action]:
+        self._unclear_in_a_row += 1
+        stored = [self._turn(event, "unclear", Prompt.NOT_UNDERSTOOD)] if event and event.text else []
+        if self._unclear_in_a_row >= 2:
+            return [*stored, *self._transfer(Prompt.TRANSFER, HandoffReason.UNCLEAR_TWICE)]
+        return [*stored, self._say(Prompt.NOT_UNDERSTOOD, interruptible=True)]
+
+    def _turn(self, event: CallerSpoke, interpretation: str, reply: Prompt) -> StoreTurn:
+        return StoreTurn(
+            transcript=event.text,
+            confidence=event.confidence,
+            language=event.language,
+            interpretation=interpretation,
+            reply=prompt_text(reply, self.language),
+        )
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _transfer(self, closing: Prompt, reason: HandoffReason) -> list[Action]:
+        say = self._say(closing, interruptible=False)
+        self.state = State.ENDING
+        return [say, EndCall(CallOutcome.TRANSFER, reason)]
+
+    def _say(self, prompt: Prompt, *, interruptible: bool) -> Say:
+        return self._say_text(prompt_text(prompt, self.language), interruptible=interruptible)
+
+    def _say_text(self, text: str, *, interruptible: bool, evidence: str | None = None) -> Say:
+        self._prompt_counter += 1
+        return Say(f"p{self._prompt_counter}", text, self.language, interruptible, evidence)

@@ -1,0 +1,80 @@
+"""Tables of the assistant: calls, what happened on them, and (only with consent) what was said."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _timestamp(nullable: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class CallOutcome(StrEnum):
+    HANGUP = "hangup"  # the assistant finished the call
+    TRANSFER = "transfer"  # the call goes to a person
+
+
+class HandoffReason(StrEnum):
+    CALLER_ASKED = "caller_asked"
+    CONSENT_REFUSED = "consent_refused"
+    CONSENT_UNCLEAR = "consent_unclear"
+    CONSENT_SILENCE = "consent_silence"
+    NOT_YET_SUPPORTED = "not_yet_supported"
+    UNCLEAR_TWICE = "unclear_twice"
+    SILENCE = "silence"
+    STREAM_ERROR = "stream_error"
+    STREAM_LOST = "stream_lost"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Call(SQLModel, table=True):
+    __tablename__ = "calls"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_sid: str = Field(unique=True, index=True, max_length=64)
+    caller: str = Field(index=True, max_length=64, description="HMAC pseudonym of the caller's number")
+    called_number: str = Field(max_length=32)
+    language: str = Field(max_length=2)
+    status: str = Field(default="ringing", max_length=32)
+    stream_sid: str | None = Field(default=None, max_length=64)
+    consent_decision: str | None = Field(default=None, max_length=16)
+    outcome: str | None = Field(default=None, max_length=16)
+    handoff_reason: str | None = Field(default=None, max_length=32)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    ended_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class CallEvent(SQLModel, table=True):
+    """The evidence timeline of a call: what was played and decided, when. Holds no personal data."""
+
+    __tablename__ = "call_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    kind: str = Field(max_length=32)
+    detail: str = Field(default="", max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Turn(SQLModel, table=True):
+    """One exchange: what the caller said and what the assistant answered. Stored only with consent."""
+
+    __tablename__ = "turns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    transcript: str = Field(max_length=2000)
+    transcript_confidence: float
+    language: str = Field(max_length=2)
+    interpretation: str = Field(max_length=32)
+    reply: str = Field(default="", max_length=2000)
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
