@@ -1,0 +1,187 @@
+"""Concurrent writers on one SQLite file: threads, separate engines and separate processes."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from consent_helpers import NoticeMap, make_engine
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from consent.ledger import ChainVerification, ConsentRecord, append_event, verify_chain
+from consent.models import ConsentChainHead, ConsentEvent, NoticeVersion
+
+MakeRecord = Callable[..., ConsentRecord]
+
+
+@pytest.fixture(params=[False, True], ids=["driver-begin", "explicit-begin"])
+def explicit_begin(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def _run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
+    """Start all workers at the same moment; return what they raised."""
+    barrier = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(worker: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            worker()
+        except BaseException as error:  # reported by the caller's assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def _appender(engine: Engine, make_record: MakeRecord, name: str, count: int) -> Callable[[], None]:
+    def append_all() -> None:
+        for i in range(count):
+            append_event(engine, make_record(call_ref=f"{name}-{i}"))
+
+    return append_all
+
+
+def _assert_gapless_verified_chain(engine: Engine, expected: int) -> None:
+    with Session(engine) as session:
+        seqs = list(session.exec(select(ConsentEvent.seq).order_by(col(ConsentEvent.seq))))
+        head = session.get(ConsentChainHead, 1)
+    assert seqs == list(range(1, expected + 1))
+    assert head is not None and head.last_seq == expected
+    assert verify_chain(engine) == ChainVerification(ok=True, checked=expected)
+
+
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+def test_four_threads_append_one_gapless_chain(
+    engine: Engine, db_path: Path, make_record: MakeRecord, journal_mode: str, explicit_begin: bool
+) -> None:
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(f"PRAGMA journal_mode={journal_mode}")
+    shared = make_engine(db_path, explicit_begin)
+    try:
+        errors = _run_together([_appender(shared, make_record, f"T{t}", 25) for t in range(4)])
+    finally:
+        shared.dispose()
+
+    assert errors == []
+    _assert_gapless_verified_chain(engine, 100)
+
+
+def test_two_engines_on_one_file_append_one_chain(
+    db_path: Path, engine: Engine, make_record: MakeRecord, explicit_begin: bool
+) -> None:
+    # Two engines share no pool and no Python lock, like two server instances.
+    first, second = make_engine(db_path, explicit_begin), make_engine(db_path, explicit_begin)
+    try:
+        errors = _run_together(
+            [_appender(e, make_record, f"{n}{t}", 25) for n, e in (("A", first), ("B", second)) for t in range(2)]
+        )
+    finally:
+        first.dispose()
+        second.dispose()
+
+    assert errors == []
+    _assert_gapless_verified_chain(engine, 100)
+
+
+def test_first_appends_create_the_head_once(
+    db_path: Path, engine: Engine, make_record: MakeRecord, explicit_begin: bool
+) -> None:
+    engines = [make_engine(db_path, explicit_begin) for _ in range(4)]
+    try:
+        errors = _run_together([_appender(e, make_record, f"E{i}", 1) for i, e in enumerate(engines)])
+    finally:
+        for own_engine in engines:
+            own_engine.dispose()
+
+    assert errors == []
+    _assert_gapless_verified_chain(engine, 4)
+
+
+def test_verify_while_appending_never_reports_a_false_break(
+    db_path: Path, engine: Engine, make_record: MakeRecord, explicit_begin: bool
+) -> None:
+    shared = make_engine(db_path, explicit_begin)
+    writing = threading.Event()
+    writing.set()
+    results: list[ChainVerification] = []
+
+    def write() -> None:
+        try:
+            _appender(shared, make_record, "W", 150)()
+        finally:
+            writing.clear()
+
+    def verify_repeatedly() -> None:
+        while writing.is_set():
+            results.append(verify_chain(shared))
+
+    try:
+        errors = _run_together([write, verify_repeatedly])
+    finally:
+        shared.dispose()
+
+    assert errors == []
+    assert results, "the verifier never ran"
+    assert [r for r in results if not r.ok] == []
+    _assert_gapless_verified_chain(engine, 150)
+
+
+CHILD_PROCESS = """
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlmodel import Session, create_engine
+
+from consent.ledger import ConsentRecord, Decision, Method, append_event
+from consent.notices import sync_notices
+
+db_path, notice_dir, name, count = sys.argv[1:]
+engine = create_engine(f"sqlite:///{db_path}", connect_args={"timeout": 30})
+with Session(engine) as session:
+    notices = sync_notices(session, Path(notice_dir))
+for i in range(int(count)):
+    played = datetime.now(timezone.utc)
+    append_event(engine, ConsentRecord(
+        call_ref=f"{name}-{i}", subject=f"subject-{name}", notice=notices[("consent", "de")],
+        disclosure=notices[("disclosure", "de")], language="de", decision=Decision.GRANTED,
+        method=Method.KEYPAD, recognised_answer=None, prompt_count=1,
+        notice_played_at=played, answered_at=played + timedelta(seconds=2),
+    ))
+"""
+
+
+def test_separate_processes_sync_and_append_one_chain(
+    db_path: Path, engine: Engine, notice_dir: Path, notices: NoticeMap
+) -> None:
+    # The children import the repo's packages the same way this test process does.
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD_PROCESS, str(db_path), str(notice_dir), f"P{p}", "20"],
+            env=environment,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in range(3)
+    ]
+    outcomes = [(child.communicate(timeout=120)[1], child.returncode) for child in children]
+
+    assert [stderr for stderr, returncode in outcomes if returncode != 0] == []
+    _assert_gapless_verified_chain(engine, 60)
+    with Session(engine) as session:
+        used_notices = set(session.exec(select(ConsentEvent.notice_version_id)))
+        stored_versions = session.exec(select(func.count()).select_from(NoticeVersion)).one()
+    assert used_notices == {notices[("consent", "de")].id}
+    assert stored_versions == 4

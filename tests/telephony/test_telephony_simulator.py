@@ -1,0 +1,370 @@
+"""The Twilio simulator against a throwaway Flask + flask-sock app on a real local websocket.
+
+The app here knows only the telephony package: it checks signatures, answers with TwiML, reads the
+stream with parse_inbound and talks back (paced by OutboundPlayer, or unpaced where a test needs it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask, abort, request
+from flask_sock import Sock
+from werkzeug.serving import make_server
+
+from telephony import media_protocol as mp
+from telephony import twiml
+from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames
+from telephony.outbound import OutboundPlayer
+from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
+from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator
+
+AUTH_TOKEN = "simulator-test-token-0123456789ab"
+CALLER = "+4915112345678"
+LINE = "+4930555010"
+AGENT = "+4930123456789"
+
+
+@pytest.fixture(scope="module")
+def speech() -> bytes:
+    samples, rate = load_audio_file(Path("/work/shared/data/audio/one_two_three.wav"))
+    mulaw = float_to_phone_mulaw(samples, rate)
+    # "one": frames 2-38 of the recording, none of them digital silence, so the app can tell it apart.
+    spoken = mulaw[2 * 160 : 39 * 160]
+    assert MULAW_SILENCE_FRAME not in split_frames(spoken)
+    return spoken
+
+
+@dataclass
+class Seen:
+    """What the throwaway app observed, with monotonic timestamps."""
+
+    webhook: dict[str, str] = field(default_factory=dict)
+    handshake_signature_valid: bool | None = None
+    messages: list[tuple[float, mp.InboundEvent]] = field(default_factory=list)
+    sequence_numbers: list[int] = field(default_factory=list)
+    prompt_started_at: dict[str, float] = field(default_factory=dict)
+    action: dict[str, str] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    dropped_marks: list[str] = field(default_factory=list)
+
+    def of(self, kind: type) -> list[tuple[float, mp.InboundEvent]]:
+        return [(at, message) for at, message in self.messages if isinstance(message, kind)]
+
+
+class ThrowawayHotline:
+    """Just enough of an app to drive the simulator; `stream_behaviour(ws, session)` plays the bot."""
+
+    def __init__(self) -> None:
+        self.checker = SignatureChecker(AUTH_TOKEN)
+        self.seen = Seen()
+        self.stream_behaviour: Callable[[object, StreamSession], None] = lambda ws, session: None
+        self.refuse_handshake = False
+        self.after_stream_twiml = twiml.dial(AGENT)
+        app = Flask(__name__)
+        sock = Sock(app)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+
+        @app.before_request
+        def check_handshake() -> None:
+            if request.path != "/twilio/media":
+                return
+            signature = request.headers.get(SIGNATURE_HEADER)
+            self.seen.handshake_signature_valid = self.checker.is_valid(
+                websocket_url(self.base, "/twilio/media"), {}, signature
+            )
+            if self.refuse_handshake or not self.seen.handshake_signature_valid:
+                abort(403)
+
+        @app.post("/twilio/voice")
+        def voice():
+            self._require_signature("/twilio/voice")
+            self.seen.webhook = request.form.to_dict()
+            return twiml.connect_stream(
+                public_url(self.base, "/twilio/after-stream"),
+                websocket_url(self.base, "/twilio/media"),
+                {"call": request.form["CallSid"]},
+            ), {"Content-Type": "text/xml"}
+
+        @app.post("/twilio/after-stream")
+        def after_stream():
+            self._require_signature("/twilio/after-stream")
+            self.seen.action = request.form.to_dict()
+            return self.after_stream_twiml, {"Content-Type": "text/xml"}
+
+        @app.post("/twilio/status")
+        def status():
+            self._require_signature("/twilio/status")
+            self.seen.status = request.form.to_dict()
+            return "", 204
+
+        @sock.route("/twilio/media")
+        def media(ws) -> None:
+            self.stream_behaviour(ws, StreamSession(ws, self.seen))
+
+    def _require_signature(self, path: str) -> None:
+        if not self.checker.is_valid(public_url(self.base, path), request.form, request.headers.get(SIGNATURE_HEADER)):
+            abort(403)
+
+
+class StreamSession:
+    """The app's side of one stream: reads messages until a condition holds."""
+
+    def __init__(self, ws, seen: Seen) -> None:
+        self.ws = ws
+        self.seen = seen
+        self.start: mp.Start | None = None
+
+    def read_until(self, condition: Callable[[mp.InboundEvent], bool], timeout: float = 10.0) -> mp.InboundEvent:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = self.ws.receive(timeout=0.5)
+            if raw is None:
+                continue
+            if "sequenceNumber" in json.loads(raw):  # every message but "connected" carries one
+                self.seen.sequence_numbers.append(int(json.loads(raw)["sequenceNumber"]))
+            message = mp.parse_inbound(raw)
+            self.seen.messages.append((time.monotonic(), message))
+            if isinstance(message, mp.Start):
+                self.start = message
+            if condition(message):
+                return message
+        raise AssertionError("the simulator did not send what the app waited for")
+
+    def wait_for_start(self) -> mp.Start:
+        self.read_until(lambda message: isinstance(message, mp.Start))
+        assert self.start is not None
+        return self.start
+
+
+def is_speech(message: mp.InboundEvent) -> bool:
+    return isinstance(message, mp.Media) and message.payload != MULAW_SILENCE_FRAME
+
+
+def is_silence(message: mp.InboundEvent) -> bool:
+    return isinstance(message, mp.Media) and message.payload == MULAW_SILENCE_FRAME
+
+
+def is_mark(name: str) -> Callable[[mp.InboundEvent], bool]:
+    return lambda message: isinstance(message, mp.Mark) and message.name == name
+
+
+@pytest.fixture
+def hotline() -> Iterator[ThrowawayHotline]:
+    app = ThrowawayHotline()
+    thread = threading.Thread(target=app.server.serve_forever, daemon=True)
+    thread.start()
+    yield app
+    app.server.shutdown()
+    thread.join(5)
+
+
+def simulator(hotline: ThrowawayHotline, **overrides) -> TwilioSimulator:
+    auth_token = overrides.pop("auth_token", AUTH_TOKEN)
+    options = {"from_number": CALLER, "to_number": LINE, "answer_delay": 0.3, "max_call_seconds": 20} | overrides
+    return TwilioSimulator(hotline.base, auth_token, **options)
+
+
+def test_full_call_prompt_speech_keypad_and_transfer(hotline, speech):
+    greeting, reply, goodbye = speech[:5600], speech[:3200], speech[:1600]  # 0.7 s, 0.4 s, 0.2 s
+
+    def bot(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+
+        def say(name: str, audio: bytes) -> None:
+            session.seen.prompt_started_at[name] = time.monotonic()
+            player.play(audio, name)
+            session.read_until(is_mark(name))
+
+        say("greeting", greeting)
+        session.read_until(is_speech)
+        session.read_until(is_silence)
+        say("reply", reply)
+        session.read_until(lambda message: isinstance(message, mp.Dtmf))
+        say("goodbye", goodbye)
+        player.close()
+
+    hotline.stream_behaviour = bot
+    events = []
+    result = simulator(hotline, on_event=events.append).place_call([Speak(speech, "one"), Press("1")])
+    seen = hotline.seen
+
+    assert result.outcome == "transferred", result.events
+    assert result.dial_target == AGENT
+    # Twilio's webhook, signed over the public URL (the app refused unsigned requests with 403).
+    assert seen.webhook["CallSid"] == result.call_sid
+    assert result.call_sid.startswith("CA") and len(result.call_sid) == 34
+    assert (seen.webhook["From"], seen.webhook["To"], seen.webhook["CallStatus"]) == (CALLER, LINE, "ringing")
+    assert seen.webhook["Direction"] == "inbound" and seen.webhook["AccountSid"].startswith("AC")
+    assert seen.handshake_signature_valid is True
+    # The stream: connected, start with the TwiML's parameters, then real-time media.
+    assert isinstance(seen.messages[0][1], mp.Connected) and isinstance(seen.messages[1][1], mp.Start)
+    start = seen.messages[1][1]
+    assert start.custom_parameters == {"call": result.call_sid}
+    assert start.stream_sid == result.stream_sid and start.call_sid == result.call_sid
+    assert seen.sequence_numbers == list(range(1, len(seen.sequence_numbers) + 1))
+    media = [message for _, message in seen.of(mp.Media)]
+    assert [m.chunk for m in media] == list(range(1, len(media) + 1))
+    assert all(later.timestamp_ms >= earlier.timestamp_ms for earlier, later in itertools.pairwise(media))
+    media_span = seen.of(mp.Media)[-1][0] - seen.of(mp.Media)[0][0]
+    assert len(media) == pytest.approx(media_span / 0.02, rel=0.1), "one 20 ms frame per 20 ms"
+    # The caller's words arrive byte for byte, after the greeting has finished playing.
+    assert [m.payload for m in media if is_speech(m)] == split_frames(speech)
+    # Marks come back only once their audio has played, in real time.
+    echoes = {message.name: at for at, message in seen.of(mp.Mark)}
+    assert echoes["greeting"] - seen.prompt_started_at["greeting"] >= 0.7 - 0.03
+    assert echoes["reply"] - seen.prompt_started_at["reply"] >= 0.4 - 0.03
+    assert result.marks_echoed == ["greeting", "reply", "goodbye"]
+    first_speech_at = next(at for at, message in seen.messages if is_speech(message))
+    assert first_speech_at - echoes["greeting"] >= 0.3 - 0.03, "the caller waits answer_delay after the bot"
+    # DTMF after the reply.
+    ((dtmf_at, dtmf),) = seen.of(mp.Dtmf)
+    assert dtmf.digit == "1" and dtmf_at - echoes["reply"] >= 0.3 - 0.03
+    assert result.bot_audio_seconds == pytest.approx(1.3, abs=0.05)
+    # After the app closed the stream: the Connect action, then the status callback.
+    assert seen.action["CallStatus"] == "in-progress" and seen.action["StreamSid"] == result.stream_sid
+    assert seen.action["CallSid"] == result.call_sid
+    assert seen.status["CallStatus"] == "completed" and int(seen.status["CallDuration"]) >= 2
+    assert result.twiml[-1] == hotline.after_stream_twiml and len(result.twiml) == 2
+    kinds = [event.kind for event in result.events]
+    for earlier, later in [
+        ("webhook", "stream_open"),
+        ("stream_open", "bot_audio_start"),
+        ("caller_speak", "caller_press"),
+        ("caller_press", "stream_closed"),
+        ("stream_closed", "action"),
+        ("action", "dial"),
+        ("dial", "status_callback"),
+        ("status_callback", "outcome"),
+    ]:
+        assert kinds.index(earlier) < kinds.index(later), kinds
+    assert events == result.events, "on_event saw every event live"
+
+
+def test_barge_in_clear_echoes_pending_marks_at_once(hotline, speech):
+    long_prompt = (speech * 5)[:24000]  # 3 s
+    assert len(speech) * 5 >= 24000
+
+    def unpaced_bot(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        # All at once, as an unpaced app would: Twilio buffers it and plays it over 3 s.
+        for frame in split_frames(long_prompt):
+            ws.send(mp.media_message(start.stream_sid, frame))
+        ws.send(mp.mark_message(start.stream_sid, "long"))
+        session.seen.prompt_started_at["long"] = time.monotonic()
+        session.read_until(is_speech)
+        ws.send(mp.clear_message(start.stream_sid))
+        session.read_until(is_mark("long"))
+        session.read_until(is_silence)
+
+    hotline.stream_behaviour = unpaced_bot
+    hotline.after_stream_twiml = twiml.hangup()
+    result = simulator(hotline).place_call([Speak(speech, "one", barge_in=True)])
+    seen = hotline.seen
+
+    assert result.outcome == "hangup", result.events
+    first_speech_at = next(at for at, message in seen.messages if is_speech(message))
+    barge_in_after = first_speech_at - seen.prompt_started_at["long"]
+    assert 0.95 <= barge_in_after <= 1.3, "the caller barges in after one second of bot audio"
+    ((echo_at, _),) = seen.of(mp.Mark)
+    assert echo_at - first_speech_at < 0.3, "the clear made the pending mark come back at once"
+    assert result.marks_echoed == ["long"]
+    assert result.bot_audio_seconds == pytest.approx(barge_in_after, abs=0.1), "cleared audio is not heard"
+    assert "clear" in [event.kind for event in result.events]
+
+
+def test_caller_gives_up_on_a_bot_that_never_speaks(hotline):
+    def mute_bot(ws, session: StreamSession) -> None:
+        session.wait_for_start()
+        session.read_until(lambda message: isinstance(message, mp.Stop))
+
+    hotline.stream_behaviour = mute_bot
+    started = time.monotonic()
+    result = simulator(hotline, bot_silence_limit=1.0).place_call([Press("5")])
+
+    assert result.outcome == "caller_hung_up"
+    assert 0.9 <= time.monotonic() - started <= 3
+    assert "caller_gave_up" in [event.kind for event in result.events]
+    ((_, stop),) = hotline.seen.of(mp.Stop)
+    assert stop.call_sid == result.call_sid and stop.stream_sid == result.stream_sid
+    assert not hotline.seen.of(mp.Dtmf), "the caller never got a turn"
+    assert hotline.seen.status["CallStatus"] == "completed"
+
+
+def test_after_the_script_the_caller_stays_silent_until_max_call_seconds(hotline, speech):
+    def greet_then_wait(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+        player.play(speech[:1600], "hello")
+        session.read_until(lambda message: isinstance(message, mp.Stop))
+        player.close()
+
+    hotline.stream_behaviour = greet_then_wait
+    result = simulator(hotline, max_call_seconds=2.0).place_call([Silence(0.3)])
+
+    assert result.outcome == "caller_hung_up"
+    assert result.duration_seconds == pytest.approx(2.0, abs=0.5)
+    details = [(event.kind, event.detail) for event in result.events]
+    assert ("caller_hangup", "max_call_seconds reached") in details
+    assert [kind for kind, _ in details].count("script_end") == 1
+    assert hotline.seen.of(mp.Stop)
+
+
+def test_scripted_hang_up_sends_stop_after_the_bot_has_spoken(hotline, speech):
+    def greeter(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+        player.play(speech[:1600], "hi")
+        session.read_until(lambda message: isinstance(message, mp.Stop))
+        player.close()
+
+    hotline.stream_behaviour = greeter
+    result = simulator(hotline).place_call([HangUp()])
+
+    assert result.outcome == "caller_hung_up"
+    assert result.marks_echoed == ["hi"]
+    assert not hotline.seen.action, "Twilio does not ask the Connect action after the caller hung up"
+
+
+def test_webhook_signed_with_the_wrong_token_is_rejected(hotline):
+    result = simulator(hotline, auth_token="not-the-right-token").place_call([HangUp()])
+
+    assert (result.outcome, result.http_status) == ("rejected", 403)
+    assert result.stream_sid is None and result.twiml == []
+
+
+def test_refused_handshake_and_invalid_app_messages_are_stream_errors(hotline):
+    hotline.refuse_handshake = True
+    refused = simulator(hotline).place_call([HangUp()])
+    assert refused.outcome == "stream_error" and "handshake" in refused.error
+    assert hotline.seen.handshake_signature_valid is True, "refused by choice, not for a bad signature"
+
+    def garbage_bot(ws, session: StreamSession) -> None:
+        session.wait_for_start()
+        ws.send("this is not json")
+        session.read_until(lambda message: False, timeout=2)
+
+    hotline.refuse_handshake = False
+    hotline.stream_behaviour = garbage_bot
+    garbled = simulator(hotline).place_call([HangUp()])
+    assert garbled.outcome == "stream_error" and "invalid message" in garbled.error
+
+
+def test_script_items_validate_their_input():
+    with pytest.raises(ValueError):
+        Press("12a")
+    with pytest.raises(ValueError):
+        Speak(b"", "nothing")
+    with pytest.raises(ValueError):
+        Silence(0)
+    with pytest.raises(ValueError):
+        TwilioSimulator("not a url", AUTH_TOKEN, from_number=CALLER, to_number=LINE)
