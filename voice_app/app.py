@@ -1,0 +1,27 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from telephony.media_protocol import MAX_FRAME_BYTES
+from voice_app.services import Services
+from voice_app.web.twilio_routes import sock, twilio_routes
+
+
+def create_app(services: Services) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=services.secret_key,
+        MAX_CONTENT_LENGTH=64 * 1024,  # Twilio's form posts are a few hundred bytes
+        SOCK_SERVER_OPTIONS={"ping_interval": None, "max_message_size": MAX_FRAME_BYTES},
+    )
+    app.extensions["voice_app"] = services
+    app.register_blueprint(twilio_routes)
+    sock.init_app(app)
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

