@@ -1,0 +1,351 @@
+"""Speech to text for one caller utterance, with faster-whisper on the CPU.
+
+Decisions, each measured with base (int8, beam 1) on 8 kHz mu-law audio: 16 hotline phrases per
+language spoken by espeak-ng (tests/speech/hotline_phrases.json) and jfk.flac.
+
+- Domain vocabulary goes in as a per-language initial prompt, not as hotwords. The prompt cut the
+  English WER from 0.33 to 0.26 and the German one from 1.18 to 0.75; hotwords did about as well
+  (0.26 / 0.77) but made the model insert domain words that were not said ("Kandidatin
+  Ratenzahlung" for "kann ich in Raten zahlen"), which would mislead intent detection. Beam 5
+  gained nothing consistent (0.28 / 0.69) for more time.
+- The prompt is given only for utterances of at least 1.2 s: on "yes", "ja" or "nein" Whisper tends
+  to answer with the prompt itself ("ja" came back as "Der Anrufer fragt nach ... dem Kontostand").
+  Should a longer utterance still come back with four prompt words in a row, it is decoded again
+  without the prompt.
+- No Silero VAD filter: the utterance is already cut by our own VAD (speech.turns). With the filter
+  English results were identical; German ones were worse in two of four hint settings, better in
+  one, the same in one.
+- Greedy decoding at temperature 0 only, with a token budget from the audio's length: Whisper's
+  temperature fallback re-decoded noise and garbled German up to six times (19 s for 2 s of noise,
+  11 s for one German phrase) without a better WER; loops are dropped by their compression ratio.
+- Text on silence and noise is dropped (see _is_hallucination): segments Whisper itself rates as
+  not speech, loops, subtitle credits, and the phrases Whisper invents on silence ("you",
+  "Thank you", "Vielen Dank") when a sign of "not speech" is there, so a real "thank you" stays.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.transcribe import Segment
+
+from voice_app.speech.model_store import BUNDLED_MODELS, ModelUnavailable
+
+SAMPLE_RATE = 16000
+
+DEFAULT_DOMAIN_PROMPTS: Mapping[str, str] = MappingProxyType(
+    {
+        "en": "The caller asks about an invoice, a payment, a refund, instalments or the balance.",
+        "de": "Der Anrufer fragt nach einer Rechnung, einer Zahlung, einer Rückerstattung, Raten oder dem Kontostand.",
+    }
+)
+# Off: measured no better than the prompts and prone to inserting unsaid domain words (see above).
+# The lists tried were "invoice instalment refund payment balance agent" and
+# "Rechnung Ratenzahlung Rate Rückerstattung Zahlung Kontostand Mitarbeiter".
+DEFAULT_HOTWORDS: Mapping[str, str] = MappingProxyType({})
+
+PROMPT_MIN_SECONDS = 1.2
+PROMPT_ECHO_WORDS = 4  # this many prompt words in a row in the output count as the prompt echoed
+# Language switching when the language is not given: another supported language replaces the
+# fallback only when detected with at least this probability. Wrongly switching the bot's language
+# costs more than staying in it. On 8 kHz espeak audio, English phrases were detected as English with
+# 0.38-0.92, German ones as German with 0.02-0.99, and "ich möchte mit einem Mitarbeiter sprechen"
+# as English with 0.71: 0.75 switched on none of the wrong ones, and on 10/16 English and 3/16 German.
+SWITCH_MIN_PROBABILITY = 0.75
+# Greedy decoding only, no temperature fallback: the fallback re-decoded noise and garbled German
+# up to six times (19 s for 2 s of noise, 11 s for one German phrase) without a better WER over our
+# phrases; loops are bounded by the token budget below and dropped by their compression ratio.
+TEMPERATURE = 0.0
+# Token budget per decode, from the audio's length: fast German runs about 5 tokens a second.
+MAX_TOKENS_PER_SECOND = 6
+MIN_TOKENS = 16
+MAX_TOKENS = 200  # the prompt may take up to 223 of Whisper's 448 positions
+SILENCE_RMS_DBFS = -55.0  # quieter than this is line hiss: no need to ask the model
+# Whisper's own "no speech" rule, applied per segment (faster-whisper applies it per 30 s window).
+NO_SPEECH_PROB = 0.6
+LOW_AVG_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4  # gzip ratio above which a segment is a loop ("a refund, a refund, ...")
+# A phrase Whisper is known to invent on silence is dropped when either sign of "not speech" is
+# there. Measured: noise gave "you" with no_speech 0.71-0.75 and logprob -1.3; a real espeak
+# "thank you" had 0.24 and -0.66, "bye" 0.19 and -0.54.
+SUSPECT_NO_SPEECH_PROB = 0.5
+
+_ALWAYS_HALLUCINATED = re.compile(r"untertitel|amara\.org|www\.|\.com\b|zdf|copyright", re.IGNORECASE)
+_SILENCE_PHRASES = frozenset(
+    {
+        "you",
+        "thank you",
+        "thank you very much",
+        "thank you so much",
+        "thanks for watching",
+        "thank you for watching",
+        "thank you so much for watching",
+        "please subscribe",
+        "bye",
+        "bye bye",
+        "vielen dank",
+        "danke",
+        "danke schön",
+        "vielen dank fürs zuschauen",
+        "danke fürs zuschauen",
+        "bis zum nächsten mal",
+        "tschüss",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was heard in one utterance.
+
+    confidence = exp(avg_logprob) * (1 - no_speech_prob), 0 when no text was kept: the geometric mean
+    of the kept tokens' probabilities, discounted by how likely Whisper thinks there was no speech.
+    Measured on phone audio: jfk.flac 0.78; espeak phrases 0.3-0.85 (lower when misheard); single
+    words such as "yes" or "nein" 0.15-0.35, since Whisper is unsure short clips hold speech at all;
+    time-reversed speech (sound of speech, no words) 0.1-0.2. Noise gives no text, so 0.
+
+    language_probability is 1.0 when the caller of transcribe() gave the language, else the
+    detected probability of the reported language. When no text is kept, avg_logprob is -inf,
+    no_speech_prob 1.0, and language the given language or the fallback.
+    """
+
+    text: str
+    language: str
+    language_probability: float
+    avg_logprob: float
+    no_speech_prob: float
+    confidence: float
+    audio_seconds: float
+    processing_seconds: float
+
+
+_models: dict[tuple[str, str, int, int], tuple[WhisperModel, threading.BoundedSemaphore]] = {}
+_models_lock = threading.Lock()
+
+
+def _shared_model(
+    model_path: str, compute_type: str, cpu_threads: int, workers: int
+) -> tuple[WhisperModel, threading.BoundedSemaphore]:
+    """One loaded model per process and configuration: 150 MB and 0.6 s to load, not per call."""
+    key = (model_path, compute_type, cpu_threads, workers)
+    with _models_lock:
+        if key not in _models:
+            try:
+                model = WhisperModel(
+                    model_path,
+                    device="cpu",
+                    compute_type=compute_type,
+                    cpu_threads=cpu_threads,
+                    num_workers=workers,
+                    local_files_only=True,
+                )
+            except Exception as exc:
+                raise ModelUnavailable(
+                    f"cannot load speech model {model_path!r} ({type(exc).__name__}: {exc}). Use a bundled "
+                    f"model ({', '.join(BUNDLED_MODELS)}), a CTranslate2 model directory, or a model already "
+                    "in the local Hugging Face cache: nothing is downloaded at run time"
+                ) from exc
+            _models[key] = (model, threading.BoundedSemaphore(workers))
+        return _models[key]
+
+
+class Transcriber:
+    """Transcribes utterances with a process-wide shared model; safe to call from many threads.
+
+    `workers` decodes run at once (CTranslate2's num_workers); further callers wait for a free slot.
+    `domain_prompts` and `hotwords` map a language code to its hint text; None means the defaults.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        workers: int = 1,
+        beam_size: int = 1,
+        domain_prompts: Mapping[str, str] | None = None,
+        hotwords: Mapping[str, str] | None = None,
+        supported_languages: Sequence[str] = ("de", "en"),
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be >= 0 (0 lets CTranslate2 choose), got {cpu_threads}")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if not supported_languages:
+            raise ValueError("supported_languages must name at least one language")
+        self._model, self._slots = _shared_model(model_path, compute_type, cpu_threads, workers)
+        if not self._model.model.is_multilingual and tuple(supported_languages) != ("en",):
+            raise ValueError(f"{model_path} is an English-only model: pass supported_languages=('en',)")
+        self._beam_size = beam_size
+        self._prompts = dict(DEFAULT_DOMAIN_PROMPTS if domain_prompts is None else domain_prompts)
+        self._hotwords = dict(DEFAULT_HOTWORDS if hotwords is None else hotwords)
+        self._languages = tuple(supported_languages)
+
+    @property
+    def supported_languages(self) -> tuple[str, ...]:
+        return self._languages
+
+    def warm_up(self) -> None:
+        """Runs one short transcription so the first caller does not pay for lazy initialisation."""
+        tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE).astype(np.float32)
+        with self._slots:
+            self._decode(tone, self._languages[0])
+
+    def transcribe(
+        self, audio_16k: np.ndarray, language: str | None = None, *, fallback_language: str | None = None
+    ) -> Transcript:
+        """Transcribes mono float audio at 16 kHz.
+
+        With `language` given, decodes in that language (language_probability is then 1.0). Without
+        it, detects the language: the most probable supported language is used if its probability is
+        at least SWITCH_MIN_PROBABILITY, otherwise `fallback_language` (default: the first supported
+        language) is used. So the dialogue passes its current language as the fallback and
+        learns from `Transcript.language` when the caller clearly speaks another supported language.
+        Detection costs one more encoder pass: for base it took a 2 s clip from 1.0 to 2.0 s here
+        (see benchmarks/stt_latency.py), so pass the language whenever the dialogue knows it. An empty
+        transcript reports the given or fallback language, since nothing was heard to switch on.
+        """
+        started = time.perf_counter()
+        audio = self._validate_audio(audio_16k)
+        fallback = self._validate_language(fallback_language or self._languages[0], "fallback_language")
+        if language is not None:
+            self._validate_language(language, "language")
+        audio_seconds = audio.size / SAMPLE_RATE
+        if audio.size == 0 or _rms_dbfs(audio) < SILENCE_RMS_DBFS:
+            return _empty(language or fallback, audio_seconds, started)
+        with self._slots:
+            if language is None:
+                chosen, language_probability = self._choose_language(audio, fallback)
+            else:
+                chosen, language_probability = language, 1.0
+            segments = self._decode(audio, chosen)
+        kept = [s for s in segments if not _is_hallucination(s)]
+        text = " ".join(s.text.strip() for s in kept).strip()
+        if not text:
+            return _empty(language or fallback, audio_seconds, started)
+        weights = [max(s.end - s.start, 0.01) for s in kept]
+        avg_logprob = float(np.average([s.avg_logprob for s in kept], weights=weights))
+        no_speech_prob = max(s.no_speech_prob for s in kept)
+        return Transcript(
+            text=text,
+            language=chosen,
+            language_probability=language_probability,
+            avg_logprob=avg_logprob,
+            no_speech_prob=no_speech_prob,
+            confidence=_confidence(avg_logprob, no_speech_prob),
+            audio_seconds=audio_seconds,
+            processing_seconds=time.perf_counter() - started,
+        )
+
+    def _choose_language(self, audio: np.ndarray, fallback: str) -> tuple[str, float]:
+        if len(self._languages) == 1:
+            return self._languages[0], 1.0
+        _, _, all_probs = self._model.detect_language(audio)
+        probs = dict(all_probs)
+        best = max(self._languages, key=lambda code: probs.get(code, 0.0))
+        if best != fallback and probs.get(best, 0.0) >= SWITCH_MIN_PROBABILITY:
+            return best, probs[best]
+        return fallback, probs.get(fallback, 0.0)
+
+    def _decode(self, audio: np.ndarray, language: str) -> list[Segment]:
+        prompt = self._prompts.get(language) if audio.size >= PROMPT_MIN_SECONDS * SAMPLE_RATE else None
+        hotwords = self._hotwords.get(language)
+        segments = self._run(audio, language, prompt, hotwords)
+        hints = " ".join(h for h in (prompt, hotwords) if h)
+        if hints and _echoes(" ".join(s.text for s in segments), hints):
+            segments = self._run(audio, language, None, None)
+        return segments
+
+    def _run(self, audio: np.ndarray, language: str, prompt: str | None, hotwords: str | None) -> list[Segment]:
+        segments, _ = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=self._beam_size,
+            initial_prompt=prompt,
+            hotwords=hotwords,
+            temperature=TEMPERATURE,
+            max_new_tokens=_token_budget(audio.size / SAMPLE_RATE),
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return list(segments)
+
+    def _validate_language(self, code: str, what: str) -> str:
+        if code not in self._languages:
+            raise ValueError(f"{what} {code!r} is not supported; supported: {', '.join(self._languages)}")
+        return code
+
+    @staticmethod
+    def _validate_audio(audio: np.ndarray) -> np.ndarray:
+        audio = np.asarray(audio)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+        if not np.issubdtype(audio.dtype, np.floating):
+            raise ValueError(f"audio must be float samples in -1..1 at 16 kHz, got dtype {audio.dtype}")
+        audio = audio.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("audio contains NaN or infinite samples")
+        return audio
+
+
+def _token_budget(seconds: float) -> int:
+    return min(MAX_TOKENS, MIN_TOKENS + math.ceil(MAX_TOKENS_PER_SECOND * min(seconds, 30.0)))
+
+
+def _confidence(avg_logprob: float, no_speech_prob: float) -> float:
+    return float(min(1.0, math.exp(avg_logprob)) * (1.0 - no_speech_prob))
+
+
+def _is_hallucination(segment: Segment) -> bool:
+    text = segment.text.strip()
+    if not text:
+        return True
+    if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_AVG_LOGPROB:
+        return True
+    if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+        return True
+    if _ALWAYS_HALLUCINATED.search(text):
+        return True
+    return _normalise(text) in _SILENCE_PHRASES and (
+        segment.no_speech_prob > SUSPECT_NO_SPEECH_PROB or segment.avg_logprob < LOW_AVG_LOGPROB
+    )
+
+
+def _echoes(text: str, hints: str) -> bool:
+    words, hint_words = _normalise(text).split(), _normalise(hints).split()
+    n = PROMPT_ECHO_WORDS
+    hint_grams = {tuple(hint_words[i : i + n]) for i in range(len(hint_words) - n + 1)}
+    return any(tuple(words[i : i + n]) in hint_grams for i in range(len(words) - n + 1))
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _rms_dbfs(audio: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return 20 * math.log10(max(rms, 1e-10))
+
+
+def _empty(language: str, audio_seconds: float, started: float) -> Transcript:
+    return Transcript(
+        text="",
+        language=language,
+        language_probability=0.0,
+        avg_logprob=float("-inf"),
+        no_speech_prob=1.0,
+        confidence=0.0,
+        audio_seconds=audio_seconds,
+        processing_seconds=time.perf_counter() - started,
+    )
