@@ -252,7 +252,8 @@ class MediaSession:
 
     def _transcribe(self, pcm16: bytes) -> CallerSpoke:
         audio = resample(pcm16_to_float32(pcm16), PHONE_RATE, STT_RATE)
-        heard = self.services.speech.transcriber.transcribe(audio, language=None, fallback_language=self.dialogue.language)
+        known = None if self.dialogue.language_open else self.dialogue.language
+        heard = self.services.speech.transcriber.transcribe(audio, known, fallback_language=self.dialogue.language)
         self.services.observe(
             self.call.call_sid, "heard", f"{heard.text!r} ({heard.language}, confidence {heard.confidence:.2f})", now()
         )

@@ -36,7 +36,7 @@ class Scenario:
 SCENARIOS = {
     "yes_by_voice_then_goodbye": Scenario(ENGLISH_LINE, (("say-en", "Yes, I agree."), ("say-en", "No thanks, that's all. Goodbye!"))),
     "yes_by_keypad_then_zero": Scenario(ENGLISH_LINE, (("press", "1"), ("press", "0"))),
-    "no_by_voice": Scenario(ENGLISH_LINE, (("say-en", "No."),)),
+    "no_by_voice": Scenario(ENGLISH_LINE, (("say-en", "No, I don't agree."),)),
     "no_by_keypad": Scenario(ENGLISH_LINE, (("press", "2"),)),
     "silence_twice": Scenario(ENGLISH_LINE, ()),
     "agent_at_consent_question": Scenario(ENGLISH_LINE, (("say-en", "I want to speak to an agent."),)),

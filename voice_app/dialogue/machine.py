@@ -81,8 +81,10 @@ class Dialogue:
         return self.state in (State.AWAITING_CONSENT, State.CONVERSATION)
 
     @property
-    def interruptible_now(self) -> bool:
-        return self.state == State.CONVERSATION
+    def language_open(self) -> bool:
+        """Whether the caller may still turn out to speak the other language. Detecting it costs a second
+        pass over the audio, so it is only done at the consent question, the caller's first answer."""
+        return self.state == State.AWAITING_CONSENT
 
     def handle(self, event: Event) -> list[Action]:
         if self.state == State.ENDING:
@@ -224,10 +226,6 @@ class Dialogue:
 
     def _conversation_turn(self, event: CallerSpoke) -> list[Action]:
         self._silences_in_a_row = 0
-        if event.language != self.language and event.language in self.notices and (
-            event.language_probability >= LANGUAGE_SWITCH_MIN_PROBABILITY
-        ):
-            self.language = event.language
         if not event.text or event.confidence < self.min_transcript_confidence:
             return self._unclear_turn(event)
         self._unclear_in_a_row = 0
