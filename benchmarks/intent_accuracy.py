@@ -1,0 +1,297 @@
+"""How well the intent classifier understands callers, and how often it would answer when it should not.
+
+    .venv/bin/python benchmarks/intent_accuracy.py
+
+1. Our own examples: a stratified 20 % (fixed seed) is held out; the classifier is trained on the rest plus
+   Banking77's train.csv, exactly as load_default() trains, and judged on the held-out part only.
+2. Banking77's test.csv (3,080 real written queries, never trained on): the share the assistant would
+   wrongly answer (route "answer" while the mapped truth is not that same intent), the share handed to a
+   person or asked to clarify, and how the categories close to ours fared.
+3. Calibration (expected calibration error) and latency of classify() per utterance.
+4. With --audio N (optional, about 2.5 s per utterance): N held-out utterances per language spoken by
+   espeak-ng, sent through the phone line (8 kHz mu-law) and transcribed by the bundled Whisper base, then
+   classified with the transcript's confidence: how intent accuracy and routing depend on that confidence,
+   and the maximum-likelihood fit of TRANSCRIPT_CONFIDENCE_REFERENCE (see voice_app.understanding.intents).
+
+Prints Markdown for the README. Banking77: Casanueva et al. 2020, "Efficient Intent Detection with Dual
+Sentence Encoders", CC BY 4.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from voice_app.config import PROJECT_ROOT  # noqa: E402
+from voice_app.understanding.intents import (  # noqa: E402
+    ANSWERED_INTENTS,
+    LANGUAGES,
+    TRANSCRIPT_CONFIDENCE_REFERENCE,
+    Example,
+    Intent,
+    IntentClassifier,
+    Route,
+    Understanding,
+    banking77_dir,
+    load_banking77,
+    load_banking77_mapping,
+    own_examples,
+    stratified_split,
+)
+
+HELD_OUT_SHARE = 0.2
+SPLIT_SEED = 2020
+CALIBRATION_BINS = 10
+TARGET_ACCURACY = 0.95
+TARGET_WRONGLY_ANSWERED = 0.05
+CLOSE_CATEGORIES = (
+    "Refund_not_showing_up", "request_refund", "balance_not_updated_after_bank_transfer", "pending_transfer",
+    "transfer_timing", "card_payment_not_recognised", "direct_debit_payment_not_recognised",
+    "cash_withdrawal_not_recognised", "compromised_card", "lost_or_stolen_card", "lost_or_stolen_phone",
+    "transaction_charged_twice", "supported_cards_and_currencies", "transfer_into_account",
+    "apple_pay_or_google_pay", "terminate_account", "pending_card_payment",
+)
+
+
+@dataclass(frozen=True)
+class Judged:
+    truth: Intent
+    language: str
+    understanding: Understanding
+    seconds: float
+
+    @property
+    def correct(self) -> bool:
+        return self.understanding.intent == self.truth
+
+    @property
+    def wrongly_answered(self) -> bool:
+        return self.understanding.route is Route.ANSWER and not self.correct
+
+
+def judge(classifier: IntentClassifier, examples: list[Example]) -> list[Judged]:
+    judged = []
+    for example in examples:
+        started = time.perf_counter()
+        understanding = classifier.classify(example.text)
+        judged.append(Judged(example.intent, example.language, understanding, time.perf_counter() - started))
+    return judged
+
+
+def calibration(judged: list[Judged]) -> tuple[float, list[tuple[str, int, float, float]]]:
+    """Expected calibration error over equal-width confidence bins, and the bins (range, n, conf, acc)."""
+    confidences = np.array([j.understanding.confidence for j in judged])
+    correct = np.array([j.correct for j in judged], dtype=float)
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    bins = np.clip(np.digitize(confidences, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+    error = 0.0
+    table = []
+    for index in range(CALIBRATION_BINS):
+        members = bins == index
+        if not members.any():
+            continue
+        mean_confidence, accuracy = confidences[members].mean(), correct[members].mean()
+        error += members.mean() * abs(mean_confidence - accuracy)
+        table.append((f"{edges[index]:.1f}-{edges[index + 1]:.1f}", int(members.sum()), mean_confidence, accuracy))
+    return float(error), table
+
+
+def share(items: list[Judged], condition) -> float:
+    return sum(1 for item in items if condition(item)) / len(items) if items else 0.0
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+@dataclass(frozen=True)
+class Heard:
+    truth: Intent
+    language: str
+    transcript_confidence: float
+    understanding: Understanding
+
+    @property
+    def correct(self) -> bool:
+        return self.understanding.intent == self.truth
+
+    @property
+    def wrongly_answered(self) -> bool:
+        return self.understanding.route is Route.ANSWER and not self.correct
+
+
+def listen(classifier: IntentClassifier, examples: list[Example]) -> list[Heard]:
+    from telephony.audio import phone_mulaw_to_float
+    from voice_app.speech.model_store import resolve_model
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.tts import Synthesizer
+
+    transcriber = Transcriber(resolve_model("base", PROJECT_ROOT / "var" / "models"))
+    synthesizer = Synthesizer()
+    heard = []
+    try:
+        for number, example in enumerate(examples, start=1):
+            audio = phone_mulaw_to_float(synthesizer.synthesize(example.text, example.language), 16000)
+            transcript = transcriber.transcribe(audio, example.language)
+            understanding = classifier.classify(
+                transcript.text, example.language, transcript_confidence=transcript.confidence
+            )
+            heard.append(Heard(example.intent, example.language, transcript.confidence, understanding))
+            print(f"\rtranscribed {number}/{len(examples)}", end="", file=sys.stderr, flush=True)
+    finally:
+        synthesizer.close()
+    print(file=sys.stderr)
+    return heard
+
+
+def fit_transcript_reference(heard: list[Heard]) -> float:
+    """The reference r maximising the likelihood of the outcomes under P(right) = p * min(1, c / r)."""
+    confidence = np.array([h.understanding.confidence for h in heard])
+    transcript = np.array([h.transcript_confidence for h in heard])
+    correct = np.array([h.correct for h in heard], dtype=float)
+    candidates = np.arange(0.01, 1.0, 0.01)
+    likelihoods = []
+    for reference in candidates:
+        probability = np.clip(confidence * np.minimum(1.0, transcript / reference), 1e-6, 1 - 1e-6)
+        likelihoods.append(np.sum(correct * np.log(probability) + (1 - correct) * np.log(1 - probability)))
+    return float(candidates[int(np.argmax(likelihoods))])
+
+
+def report_audio(classifier: IntentClassifier, held_out: list[Example], per_language: int) -> None:
+    rng = random.Random(SPLIT_SEED)
+    sample = [example for language in LANGUAGES
+              for example in rng.sample([e for e in held_out if e.language == language], per_language)]
+    heard = listen(classifier, sample)
+
+    print("\n### Through the phone line: espeak-ng voice, 8 kHz mu-law, Whisper base\n")
+    print("| transcript confidence | n | intent right | answered | wrongly answered |")
+    print("| --- | --- | --- | --- | --- |")
+    edges = (0.0, 0.2, 0.35, 0.5, 0.65, 1.01)
+    for low, high in zip(edges, edges[1:]):
+        members = [h for h in heard if low <= h.transcript_confidence < high]
+        print(f"| {low:.2f}-{min(high, 1.0):.2f} | {len(members)} | {percent(share(members, lambda h: h.correct))} | "
+              f"{percent(share(members, lambda h: h.understanding.route is Route.ANSWER))} | "
+              f"{percent(share(members, lambda h: h.wrongly_answered))} |")
+    for language in LANGUAGES:
+        members = [h for h in heard if h.language == language]
+        print(f"\n{language}: intent right on {percent(share(members, lambda h: h.correct))} of {len(members)} "
+              f"transcripts; routed answer / human / clarify "
+              f"{' / '.join(percent(share(members, lambda h, r=r: h.understanding.route is r)) for r in Route)}; "
+              f"wrongly answered {percent(share(members, lambda h: h.wrongly_answered))}.")
+    print(f"\nTRANSCRIPT_CONFIDENCE_REFERENCE: {TRANSCRIPT_CONFIDENCE_REFERENCE} in use, "
+          f"{fit_transcript_reference(heard):.2f} fitted on these {len(heard)} transcripts.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--audio", type=int, default=0, metavar="N",
+                        help="also speak and transcribe N held-out utterances per language (slow)")
+    arguments = parser.parse_args()
+    if arguments.audio < 0:
+        parser.error("--audio must be 0 or more")
+    mapping = load_banking77_mapping()
+    data_dir = banking77_dir()
+    banking_train = load_banking77(data_dir / "train.csv", mapping)
+    banking_test_rows = load_banking77(data_dir / "test.csv", mapping)
+    with (data_dir / "test.csv").open(encoding="utf-8", newline="") as file:
+        categories = [row["category"] for row in csv.DictReader(file)]
+    own = own_examples()
+    training, held_out = stratified_split(own, HELD_OUT_SHARE, SPLIT_SEED)
+
+    started = time.perf_counter()
+    classifier = IntentClassifier.train(training + banking_train)
+    training_seconds = time.perf_counter() - started
+
+    held = judge(classifier, held_out)
+    banking = judge(classifier, banking_test_rows)
+
+    accuracy = share(held, lambda j: j.correct)
+    per_language = {language: share([j for j in held if j.language == language], lambda j: j.correct)
+                    for language in LANGUAGES}
+    language_id = share(held, lambda j: j.understanding.language == j.language)
+    wrongly_answered = share(banking, lambda j: j.wrongly_answered)
+    held_ece, held_bins = calibration(held)
+    banking_ece, _ = calibration(banking)
+    seconds = np.array([j.seconds for j in held + banking]) * 1000
+
+    def target(value: float, bound: float, at_least: bool) -> str:
+        met = value >= bound if at_least else value <= bound
+        return f"{'≥' if at_least else '≤'} {percent(bound)} {'met' if met else '**missed**'}"
+
+    print("## Intent classifier benchmark\n")
+    print(f"Training: {len(training)} of our utterances + {len(banking_train)} Banking77 train rows, "
+          f"{training_seconds:.1f} s. Held out: {len(held_out)} of our utterances (seed {SPLIT_SEED}). "
+          f"Temperature {classifier.temperature:.3f}; thresholds from the dev split: answer "
+          f"{classifier.thresholds.answer:.3f}, hand-over {classifier.thresholds.handoff:.3f}.\n")
+    print("| measure | value | target |")
+    print("| --- | --- | --- |")
+    print(f"| intent accuracy, held-out (both languages, n={len(held)}) | {percent(accuracy)} | "
+          f"{target(accuracy, TARGET_ACCURACY, True)} |")
+    for language, value in per_language.items():
+        count = sum(1 for j in held if j.language == language)
+        print(f"| intent accuracy, held-out {language} (n={count}) | {percent(value)} | |")
+    print(f"| language detected correctly, held-out | {percent(language_id)} | |")
+    print(f"| held-out routed answer / human / clarify | "
+          f"{' / '.join(percent(share(held, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |")
+    print(f"| held-out wrongly answered | {percent(share(held, lambda j: j.wrongly_answered))} | |")
+    print(f"| Banking77 test wrongly answered (n={len(banking)}) | {percent(wrongly_answered)} | "
+          f"{target(wrongly_answered, TARGET_WRONGLY_ANSWERED, False)} |")
+    print(f"| Banking77 test routed answer / human / clarify | "
+          f"{' / '.join(percent(share(banking, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |")
+    print(f"| Banking77 test intent accuracy (mapped) | {percent(share(banking, lambda j: j.correct))} | |")
+    print(f"| calibration error (ECE, {CALIBRATION_BINS} bins), held-out | {held_ece:.3f} | |")
+    print(f"| calibration error (ECE, {CALIBRATION_BINS} bins), Banking77 test | {banking_ece:.3f} | |")
+    print(f"| classify() latency mean / p50 / p95 / p99 | {seconds.mean():.2f} / "
+          f"{np.percentile(seconds, 50):.2f} / {np.percentile(seconds, 95):.2f} / "
+          f"{np.percentile(seconds, 99):.2f} ms | |")
+
+    print("\n### Held-out recall per intent and most frequent confusions\n")
+    print("| intent | n | recall | mistaken for |")
+    print("| --- | --- | --- | --- |")
+    for intent in Intent:
+        members = [j for j in held if j.truth is intent]
+        confused = Counter(j.understanding.intent.value for j in members if not j.correct).most_common(3)
+        print(f"| {intent.value} | {len(members)} | {percent(share(members, lambda j: j.correct))} | "
+              f"{', '.join(f'{name} ({count})' for name, count in confused) or '-'} |")
+
+    print("\n### Reliability, held-out (confidence bin, n, mean confidence, accuracy)\n")
+    print("| bin | n | confidence | accuracy |")
+    print("| --- | --- | --- | --- |")
+    for label, count, confidence, bin_accuracy in held_bins:
+        print(f"| {label} | {count} | {confidence:.3f} | {bin_accuracy:.3f} |")
+
+    print("\n### Banking77 categories close to ours (test.csv)\n")
+    print("| category | mapped to | n | answered right | answered wrong | human | clarify | most often |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for category in CLOSE_CATEGORIES:
+        members = [j for j, name in zip(banking, categories) if name == category]
+        top = Counter(j.understanding.intent.value for j in members).most_common(1)[0]
+        print(f"| {category} | {mapping[category].value} | {len(members)} | "
+              f"{percent(share(members, lambda j: j.understanding.route is Route.ANSWER and j.correct))} | "
+              f"{percent(share(members, lambda j: j.wrongly_answered))} | "
+              f"{percent(share(members, lambda j: j.understanding.route is Route.HUMAN))} | "
+              f"{percent(share(members, lambda j: j.understanding.route is Route.CLARIFY))} | "
+              f"{top[0]} ({top[1]}) |")
+    wrong_answers = Counter(
+        (name, j.understanding.intent.value) for j, name in zip(banking, categories) if j.wrongly_answered
+    )
+    print("\nWrong answers on Banking77 test by (category, answered intent): " + ", ".join(
+        f"{category} → {intent} ({count})" for (category, intent), count in wrong_answers.most_common(8)
+    ))
+    print(f"\nIntents the assistant answers: {', '.join(sorted(i.value for i in ANSWERED_INTENTS))}.")
+    if arguments.audio:
+        report_audio(classifier, held_out, min(arguments.audio, len(held_out) // len(LANGUAGES)))
+
+
+if __name__ == "__main__":
+    main()
