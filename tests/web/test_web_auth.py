@@ -1,0 +1,278 @@
+"""Signing in to the consoles: hashed passwords, one generic error, lock-out, CSRF, roles, session cookies."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from console_support import AUTH_TOKEN, PASSWORD, console_app, csrf_token_in, sign_in, unique_username
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from telephony.signatures import SignatureChecker
+from voice_app.web.auth import (
+    FAILED_LOGIN_WINDOW,
+    LOCKED_OUT,
+    MAX_FAILED_LOGINS,
+    WRONG_CREDENTIALS,
+    LoginFailure,
+    User,
+    UserError,
+    create_user,
+    deactivate_user,
+    role_required,
+)
+
+
+def stored_user(services, username) -> User:
+    with Session(services.engine) as session:
+        return session.exec(select(User).where(User.username == username)).one()
+
+
+def session_cookie(response) -> str:
+    (cookie,) = [header for header in response.headers.getlist("Set-Cookie") if "_session=" in header]
+    return cookie
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+
+def test_passwords_are_stored_as_argon2id_hashes(services, make_user):
+    user = stored_user(services, make_user())
+    assert PASSWORD not in user.password_hash
+    assert user.password_hash.startswith("$argon2id$")
+    assert PasswordHasher().verify(user.password_hash, PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role"),
+    [
+        ("ab", PASSWORD, "agent"),
+        ("Anna", PASSWORD, "agent"),
+        ("anna smith", PASSWORD, "agent"),
+        ("a" * 65, PASSWORD, "agent"),
+        ("anna<script>", PASSWORD, "agent"),
+        ("anna\n", PASSWORD, "agent"),
+        ("anna", "short pass1", "agent"),
+        ("anna", "x" * 257, "agent"),
+        ("anna", PASSWORD, "root"),
+    ],
+)
+def test_invalid_users_are_refused(services, username, password, role):
+    with pytest.raises(UserError):
+        create_user(services.engine, username, password, role)
+
+
+def test_a_username_exists_once(services, make_user):
+    username = make_user()
+    with pytest.raises(UserError, match="already exists"):
+        create_user(services.engine, username, PASSWORD, "compliance")
+
+
+def test_role_required_needs_a_known_role():
+    with pytest.raises(ValueError):
+        role_required()
+    with pytest.raises(ValueError):
+        role_required("superuser")
+
+
+# -- signing in ----------------------------------------------------------------------------------------------
+
+def test_an_agent_signs_in_and_reaches_the_console(client, make_user):
+    response = sign_in(client, make_user("agent"))
+    assert response.status_code == 302 and response.headers["Location"] == "/agent/"
+    cookie = session_cookie(response)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    assert "Secure" not in cookie  # the public URL is http in the tests
+    page = client.get("/agent/")
+    assert page.status_code == 200 and "Transfers and callbacks" in page.get_data(as_text=True)
+
+
+def test_usernames_are_matched_without_case_or_surrounding_spaces(client, make_user):
+    username = make_user()
+    assert sign_in(client, f"  {username.upper()} ").status_code == 302
+
+
+def test_wrong_password_and_unknown_user_get_the_same_generic_answer(client, make_user):
+    wrong_password = sign_in(client, make_user(), "not the password at all")
+    unknown_user = sign_in(client, unique_username("nobody"), PASSWORD)
+    for response in (wrong_password, unknown_user):
+        assert response.status_code == 200
+        assert WRONG_CREDENTIALS in response.get_data(as_text=True)
+    assert wrong_password.get_data(as_text=True).count("Wrong") == unknown_user.get_data(as_text=True).count("Wrong")
+    assert client.get("/agent/").status_code == 302
+
+
+def test_a_deactivated_user_cannot_sign_in_and_their_session_ends(services, client, app, make_user):
+    username = make_user()
+    assert sign_in(client, username).status_code == 302
+    deactivate_user(services.engine, username)
+    assert client.get("/agent/").status_code == 302
+    response = sign_in(app.test_client(), username)
+    assert WRONG_CREDENTIALS in response.get_data(as_text=True)
+
+
+def fail_once_then_add_failures(services, app, username, extra_failures) -> str:
+    """One real failed sign-in, then more failures stored under the same key: argon2 takes a quarter second
+    per attempt here, and the real path is covered above."""
+    sign_in(app.test_client(), username, "wrong password!!")
+    key = newest_failure_key(services)
+    with Session(services.engine) as session:
+        session.add_all(LoginFailure(username_key=key) for _ in range(extra_failures))
+        session.commit()
+    return key
+
+
+def failures_for(services, key) -> int:
+    with Session(services.engine) as session:
+        return len(session.exec(select(LoginFailure.id).where(LoginFailure.username_key == key)).all())
+
+
+def newest_failure_key(services) -> str:
+    with Session(services.engine) as session:
+        return session.exec(select(LoginFailure.username_key).order_by(LoginFailure.id.desc())).first()
+
+
+def test_repeated_failures_lock_the_username_even_with_the_right_password(services, app, make_user):
+    username, bystander = make_user(), make_user()
+    for _ in range(MAX_FAILED_LOGINS):
+        assert WRONG_CREDENTIALS in sign_in(app.test_client(), username, "wrong password!!").get_data(as_text=True)
+    key = newest_failure_key(services)
+    assert key != username and len(key) == 64, "usernames are kept only as keyed hashes"
+    assert failures_for(services, key) == MAX_FAILED_LOGINS
+
+    locked = sign_in(app.test_client(), username, PASSWORD)
+    assert locked.status_code == 429 and LOCKED_OUT in locked.get_data(as_text=True)
+    assert failures_for(services, key) == MAX_FAILED_LOGINS, "refused attempts do not extend the lock-out"
+    assert sign_in(app.test_client(), bystander).status_code == 302
+
+    # Once the failures are older than the window, the right password works again.
+    with Session(services.engine) as session:
+        session.exec(
+            update(LoginFailure)
+            .where(LoginFailure.username_key == key)
+            .values(at=LoginFailure.at - FAILED_LOGIN_WINDOW - timedelta(minutes=1))
+        )
+        session.commit()
+    assert sign_in(app.test_client(), username).status_code == 302
+
+
+def test_unknown_usernames_lock_out_the_same_way(services, app):
+    username = unique_username("ghost")
+    fail_once_then_add_failures(services, app, username, MAX_FAILED_LOGINS - 1)
+    response = sign_in(app.test_client(), username, "wrong password!!")
+    assert response.status_code == 429 and LOCKED_OUT in response.get_data(as_text=True)
+
+
+def test_a_success_clears_earlier_failures(services, app, make_user):
+    username = make_user()
+    key = fail_once_then_add_failures(services, app, username, MAX_FAILED_LOGINS - 2)
+    assert failures_for(services, key) == MAX_FAILED_LOGINS - 1
+    assert sign_in(app.test_client(), username).status_code == 302
+    assert failures_for(services, key) == 0
+
+
+@pytest.mark.parametrize(
+    ("next_path", "lands_on"),
+    [
+        ("/agent/handoffs/1", "/agent/handoffs/1"),
+        ("//evil.example.com/", "/agent/"),
+        ("https://evil.example.com/", "/agent/"),
+        ("/%09/evil.example.com", "/agent/"),
+        ("/\\evil.example.com", "/agent/"),
+    ],
+)
+def test_after_signing_in_only_same_site_paths_are_followed(client, make_user, next_path, lands_on):
+    response = sign_in(client, make_user(), next_path=next_path)
+    assert response.headers["Location"] == lands_on
+
+
+# -- CSRF ----------------------------------------------------------------------------------------------------
+
+def test_a_sign_in_without_csrf_token_is_refused(client, make_user):
+    response = client.post("/login", data={"username": make_user(), "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/agent/").status_code == 302
+
+
+def test_a_csrf_token_from_another_session_is_refused(app, make_user):
+    foreign_token = csrf_token_in(app.test_client().get("/login").get_data(as_text=True))
+    client = app.test_client()
+    client.get("/login")
+    response = client.post("/login", data={"csrf_token": foreign_token, "username": make_user(), "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_sign_out_needs_a_csrf_token_and_ends_the_session(client, make_user):
+    sign_in(client, make_user())
+    assert client.post("/logout").status_code == 400
+    assert client.get("/agent/").status_code == 200
+    token = csrf_token_in(client.get("/agent/").get_data(as_text=True))
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/agent/").status_code == 302
+
+
+def test_twilio_requests_are_not_subject_to_csrf(client, services):
+    params = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "0" * 32, "From": "+4915112345678",
+              "To": "+4420555010", "CallStatus": "ringing", "Direction": "inbound"}
+    signature = SignatureChecker(AUTH_TOKEN).sign(services.settings.server.public_url + "/twilio/voice", params)
+    response = client.post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "<Connect" in response.get_data(as_text=True)
+
+
+# -- roles and sessions --------------------------------------------------------------------------------------
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    for path in ("/agent/", "/agent/events", "/agent/handoffs/1", "/account"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=")
+    assert client.get("/").headers["Location"] == "/login"
+
+
+def test_compliance_staff_may_not_use_the_agent_console(client, make_user):
+    response = sign_in(client, make_user("compliance"))
+    assert response.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200
+    for path in ("/agent/", "/agent/events", "/agent/handoffs/1"):
+        assert client.get(path).status_code == 403
+
+
+def test_admins_may_use_every_console(client, make_user):
+    sign_in(client, make_user("admin"))
+    assert client.get("/agent/").status_code == 200
+    assert client.get("/account").status_code == 200
+
+
+def test_a_session_ends_eight_hours_after_signing_in_however_active(client, make_user):
+    sign_in(client, make_user())
+    with client.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 8 * 3600 - 1
+    assert client.get("/agent/").status_code == 302
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(services, make_user):
+    server = dataclasses.replace(services.settings.server, public_url="https://hotline.example.com")
+    https_services = dataclasses.replace(services, settings=dataclasses.replace(services.settings, server=server))
+    app = console_app(https_services)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    client = app.test_client()
+    base = "https://hotline.example.com"
+    token = csrf_token_in(client.get("/login", base_url=base).get_data(as_text=True))
+    response = client.post("/login", base_url=base, headers={"Referer": base + "/login"},
+                           data={"csrf_token": token, "username": make_user(), "password": PASSWORD})
+    cookie = session_cookie(response)
+    assert cookie.startswith("__Host-voice_app_session=") and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_pages_carry_a_nonce_only_content_security_policy(client):
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'nonce-" in policy and "default-src 'none'" in policy and "unsafe" not in policy
+    nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert f'nonce="{nonce}"' in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,1 @@
+"""Hand-overs to a person: what the agent is told about each transferred call, and callback requests."""

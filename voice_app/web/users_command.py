@@ -1,0 +1,69 @@
+"""`voice-app users`: who may sign in to the web consoles, and with which role."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from voice_app.web.auth import Role, UserError, check_username, create_user, deactivate_user, list_users
+
+
+def _engine(config: str | None):
+    # Imported here because voice_app.cli imports this module to register the command group.
+    from voice_app.cli import _engine as engine_from_config
+
+    return engine_from_config(config)
+
+
+@click.group()
+def users() -> None:
+    """Users of the web consoles."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True, help="what the user may see")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@click.pass_obj
+def users_add(config: str | None, username: str, role: str, password_stdin: bool) -> None:
+    """Create a user with a role.
+
+    The password (12 to 256 characters) is asked for twice without echo, or read from standard input."""
+    try:
+        check_username(username)  # before asking for a password that would be thrown away
+    except UserError as error:
+        raise click.BadParameter(str(error), param_hint="USERNAME") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(_engine(config), username, password, role)
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"added {user.username} ({user.role})")
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(config: str | None) -> None:
+    """All users with their role and whether they may sign in."""
+    found = list_users(_engine(config))
+    if not found:
+        click.echo("no users yet")
+    for user in found:
+        state = "active" if user.active else "deactivated"
+        click.echo(f"{user.username:<32} {user.role:<10} {state:<11} created {user.created_at:%Y-%m-%d %H:%M}")
+
+
+@users.command("deactivate")
+@click.argument("username")
+@click.pass_obj
+def users_deactivate(config: str | None, username: str) -> None:
+    """Stop a user from signing in.
+
+    Their open sessions end at their next request; the user stays listed as who closed their callbacks."""
+    if not deactivate_user(_engine(config), username):
+        raise click.ClickException(f"no user {username!r}")
+    click.echo(f"deactivated {username}")
