@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 missing_apt=()
 command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
 ldconfig -p 2>/dev/null | grep -q 'libespeak-ng.so.1 ' || missing_apt+=(libespeak-ng1)
+command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)  # the browser tests of the web consoles
 if [ ${#missing_apt[@]} -gt 0 ]; then
     echo "setup: installing ${missing_apt[*]} with apt-get"
     sudo_cmd=()

@@ -3,10 +3,14 @@ because loading them is the slow part."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from tests.support import TEST_SECRETS
+from tests.support import NOTICES, TEST_SECRETS
 from voice_app.config import DEFAULT_CONFIG_PATH, load_settings
+
+DEMO_SECRET_KEY = "demo-secret-key-" + "2" * 32
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +25,36 @@ def speech(base_settings):
     speech = load_speech(base_settings)
     yield speech
     speech.synthesizer.close()
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    from voice_app.understanding.intents import IntentClassifier
+
+    return IntentClassifier.load_default()
+
+
+@pytest.fixture(scope="session")
+def demo_accounts(tmp_path_factory):
+    """The demo account set on its own SQLite file, seeded for today."""
+    from voice_app.accounts.demo_data import seed_demo
+    from voice_app.accounts.directory import SqlAccountDirectory
+    from voice_app.database import create_schema, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('accounts') / 'accounts.db'}")
+    create_schema(engine)
+    seed_demo(engine, DEMO_SECRET_KEY, today=date.today())
+    return SqlAccountDirectory(engine, DEMO_SECRET_KEY)
+
+
+@pytest.fixture
+def new_dialogue(classifier, demo_accounts):
+    """Makes a dialogue for a caller; `caller_phone` is their caller ID (None: withheld)."""
+    from voice_app.dialogue.machine import Dialogue
+
+    def make(language="en", caller_phone=None):
+        caller = demo_accounts.find_by_phone(caller_phone) if caller_phone else None
+        return Dialogue(language, NOTICES, min_transcript_confidence=0.12, classifier=classifier,
+                        accounts=demo_accounts, caller=caller, today=date.today())
+
+    return make

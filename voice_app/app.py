@@ -6,6 +6,8 @@ from flask import Flask
 
 from telephony.media_protocol import MAX_FRAME_BYTES
 from voice_app.services import Services
+from voice_app.web.agent_console import agent_console
+from voice_app.web.auth import auth, csrf, init_auth
 from voice_app.web.twilio_routes import sock, twilio_routes
 
 
@@ -19,6 +21,10 @@ def create_app(services: Services) -> Flask:
     app.extensions["voice_app"] = services
     app.register_blueprint(twilio_routes)
     sock.init_app(app)
+    init_auth(app)
+    csrf.exempt(twilio_routes)  # Twilio's requests are authenticated by their signature, not a session cookie
+    app.register_blueprint(auth)
+    app.register_blueprint(agent_console)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

@@ -17,13 +17,17 @@ TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 KNOWN_STATUSES = {"queued", "initiated", "ringing", "in-progress", *TERMINAL_STATUSES}
 
 
-def register_call(engine: Engine, call_sid: str, caller: str, called_number: str, language: str) -> Call:
+def register_call(
+    engine: Engine, call_sid: str, caller: str, called_number: str, language: str, customer_ref: str | None = None
+) -> Call:
     """Creates the call, or returns the existing one when Twilio retries the webhook."""
     with Session(engine) as session:
         existing = session.exec(select(Call).where(Call.call_sid == call_sid)).first()
         if existing:
             return existing
-        call = Call(call_sid=call_sid, caller=caller, called_number=called_number, language=language)
+        call = Call(
+            call_sid=call_sid, caller=caller, called_number=called_number, language=language, customer_ref=customer_ref
+        )
         session.add(call)
         try:
             session.commit()
@@ -52,14 +56,21 @@ def attach_stream(engine: Engine, call_id: int, stream_sid: str) -> bool:
         return result.rowcount == 1
 
 
-def decide_outcome(engine: Engine, call_id: int, outcome: CallOutcome, reason: HandoffReason | None) -> bool:
+def decide_outcome(
+    engine: Engine, call_id: int, outcome: CallOutcome, reason: HandoffReason | None, topic: str | None = None
+) -> bool:
     """Stores how the call ends. The first decision stands; later ones (a stream error after a goodbye) don't
     overwrite it."""
     with Session(engine) as session:
         result = session.exec(
             update(Call)
             .where(Call.id == call_id, Call.outcome.is_(None))
-            .values(outcome=outcome.value, handoff_reason=reason.value if reason else None, updated_at=utcnow())
+            .values(
+                outcome=outcome.value,
+                handoff_reason=reason.value if reason else None,
+                handoff_topic=topic,
+                updated_at=utcnow(),
+            )
         )
         session.commit()
         return result.rowcount == 1
@@ -101,7 +112,9 @@ def store_turn(
     transcript: str,
     confidence: float,
     language: str,
-    interpretation: str,
+    intent: str,
+    intent_confidence: float,
+    route: str,
     reply: str,
 ) -> bool:
     """Keeps one exchange, but only on a call whose consent is recorded as granted: a last guard, so that no
@@ -116,7 +129,9 @@ def store_turn(
                 transcript=transcript[:2000],
                 transcript_confidence=confidence,
                 language=language,
-                interpretation=interpretation,
+                intent=intent,
+                intent_confidence=intent_confidence,
+                route=route,
                 reply=reply[:2000],
             )
         )

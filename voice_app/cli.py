@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from voice_app.config import PROJECT_ROOT, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from voice_app.understanding.command import understand
+from voice_app.web.users_command import users
 
 DEMO_FROM = "+4915112345678"
 DIGITS = re.compile(r"^[0-9*#]{1,20}$")
@@ -100,7 +102,7 @@ def _print_event(label: str, text: str, at: datetime | None = None) -> None:
 
 
 def _print_conversation(event) -> None:
-    labels = {"bot": "assistant", "heard": "heard", "digit": "keypad", "consent": "consent", "end": "decision"}
+    labels = {"bot": "assistant", "heard": "heard", "consent": "consent", "end": "decision"}
     _print_event(labels.get(event.kind, event.kind), event.text, event.at.astimezone())
 
 
@@ -112,7 +114,7 @@ def _print_simulator(event) -> None:
 def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_number: str, to_number: str,
               language: str | None):
     from telephony.simulator import TwilioSimulator
-    from voice_app.local_server import LocalServer, local_secret_key
+    from voice_app.local_server import LocalServer
     from voice_app.services import load_speech
 
     language = language or settings.telephony.language_for(to_number)
@@ -129,7 +131,7 @@ def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_
     click.echo("starting the assistant in this process (loading the speech model)...")
     speech = load_speech(settings)
     script = [_parse_turn(turn, language, speech.synthesizer) for turn in turns]
-    secret_key = os.environ.get("VOICE_APP_SECRET_KEY") or local_secret_key(PROJECT_ROOT / "var")
+    secret_key = _demo_secret_key()
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key=secret_key, speech=speech,
                      observer=_print_conversation) as server:
@@ -182,21 +184,35 @@ def call(config, turns, url, from_number, to_number, language) -> None:
 
 
 @main.command()
-@_with_call_options
+@click.option("--language", type=click.Choice(SUPPORTED_LANGUAGES), default="en", show_default=True)
 @click.pass_obj
-def demo(config, url, from_number, to_number, language) -> None:
-    """A scripted call: the AI disclosure, consent given by voice, a goodbye."""
-    settings = _settings(config)
-    language = language or settings.telephony.language_for(to_number)
-    script = ("say:yes, I agree", "say:no, that's all, goodbye") if language == "en" else (
-        "say:ja, einverstanden", "say:nein danke, das war's, tschüss")
-    result, services = _run_call(settings, script, url, from_number, to_number, language)
-    _report(result, services)
-    if services is not None:
-        from consent.ledger import verify_chain
+def demo(config, language) -> None:
+    """A scripted call of a demo customer: AI disclosure, consent by voice, a routine question answered after
+    verification by keypad, goodbye. Runs the assistant in this process on the demo accounts."""
+    from datetime import date
 
-        verification = verify_chain(services.engine)
-        click.echo(f"consent ledger: {verification.checked} events, chain {'intact' if verification.ok else 'BROKEN'}")
+    from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer, seed_demo
+    from voice_app.database import create_schema, make_engine
+
+    settings = _settings(config)
+    customer = demo_customer(WELL_KNOWN_ENGLISH if language == "en" else WELL_KNOWN_GERMAN, date.today())
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    seed_demo(engine, _demo_secret_key(), today=date.today())
+    engine.dispose()
+    birth_date = customer.date_of_birth.strftime("%d%m%Y")
+    script = {
+        "en": ("say:Yes, I agree.", "say:Where is my refund?", f"press:{birth_date}", "say:Thank you, goodbye."),
+        "de": ("say:Ja.", "say:Was ist noch offen?", f"press:{birth_date}", "say:Danke, auf Wiederhören."),
+    }[language]
+    line = {"en": "+4420555010", "de": "+4930555010"}[language]
+    click.echo(f"demo customer {customer.first_name} {customer.last_name} calls from {customer.phones[0]}")
+    result, services = _run_call(settings, script, None, customer.phones[0], line, language)
+    _report(result, services)
+    from consent.ledger import verify_chain
+
+    verification = verify_chain(services.engine)
+    click.echo(f"consent ledger: {verification.checked} events, chain {'intact' if verification.ok else 'BROKEN'}")
     if result.outcome not in ("hangup", "transferred"):
         sys.exit(1)
 
@@ -248,6 +264,29 @@ def consent_list(config: str | None, limit: int) -> None:
         )
 
 
+# -- demo accounts ------------------------------------------------------------------------------------------
+
+def _demo_secret_key() -> str:
+    from voice_app.local_server import local_secret_key
+
+    return os.environ.get("VOICE_APP_SECRET_KEY") or local_secret_key(PROJECT_ROOT / "var")
+
+
+@main.command("seed-demo")
+@click.pass_obj
+def seed_demo_command(config: str | None) -> None:
+    """Create (or renew) the demo customers, invoices and refunds; dates are relative to today."""
+    from datetime import date
+
+    from voice_app.accounts.demo_data import seed_demo
+
+    report = seed_demo(_engine(config), _demo_secret_key(), today=date.today())
+    click.echo(
+        f"demo accounts: {report.customers} customers, {report.invoices} invoices, {report.instalments} instalments, "
+        f"{report.refunds} refunds, {report.payments} payments ({report.replaced_customers} renewed)"
+    )
+
+
 # -- speech model ------------------------------------------------------------------------------------------
 
 @main.group()
@@ -268,3 +307,7 @@ def model_install(config: str | None, name: str | None) -> None:
         raise click.ClickException(f"{name!r} is not bundled; bundled models: {', '.join(BUNDLED_MODELS)}")
     path = install_bundled_model(name, settings.speech.model_cache_dir, verify=True)
     click.echo(f"{name}: verified at {path}")
+
+
+main.add_command(understand)
+main.add_command(users)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
 import consent.models  # noqa: F401  (registers the consent tables in the shared metadata)
+import voice_app.accounts.models  # noqa: F401
+import voice_app.handoff.models  # noqa: F401
 import voice_app.models  # noqa: F401
+import voice_app.web.auth  # noqa: F401  (users: callback requests name who closed them)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -35,5 +38,23 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
+class SchemaOutdated(RuntimeError):
+    """The database was created by an older version and lacks columns this version needs."""
+
+
 def create_schema(engine: Engine) -> None:
+    """Creates missing tables, then checks that existing ones have every column this version uses: a clear
+    stop at start-up beats failing on the first call."""
     SQLModel.metadata.create_all(engine)
+    inspector = inspect(engine)
+    missing = [
+        f"{table.name}.{column.name}"
+        for table in SQLModel.metadata.sorted_tables
+        for column in table.columns
+        if column.name not in {existing["name"] for existing in inspector.get_columns(table.name)}
+    ]
+    if missing:
+        raise SchemaOutdated(
+            f"the database at {engine.url.render_as_string(hide_password=True)} was made by an older version and "
+            f"lacks {', '.join(missing)}; migrate it, or for a demo database delete it and seed it again"
+        )

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from hashlib import sha256
 
 from simple_websocket import ConnectionClosed
@@ -36,6 +36,7 @@ from telephony.media_protocol import (
 )
 from telephony.outbound import OutboundPlayer
 from voice_app import calls
+from voice_app.accounts.directory import CustomerRef
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import (
     Action,
@@ -190,6 +191,10 @@ class MediaSession:
             call.language,
             self.services.notice_texts(),
             min_transcript_confidence=self.services.settings.dialogue.min_transcript_confidence,
+            classifier=self.services.classifier,
+            accounts=self.services.accounts,
+            caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
+            today=date.today(),
         )
         self.worker = threading.Thread(target=self._work, name=f"call-{call.id}", daemon=True)
         self.worker.start()
@@ -238,7 +243,6 @@ class MediaSession:
                     self._dispatch(self._transcribe(item.pcm16))
                 elif isinstance(item, DigitPressed):
                     quiet_since = None
-                    self.services.observe(self.call.call_sid, "digit", item.digit, item.at)
                     self._dispatch(item)
                 elif isinstance(item, PromptFinished):
                     self._prompt_finished(item)
@@ -295,11 +299,13 @@ class MediaSession:
                     transcript=action.transcript,
                     confidence=action.confidence,
                     language=action.language,
-                    interpretation=action.interpretation,
+                    intent=action.intent,
+                    intent_confidence=action.intent_confidence,
+                    route=action.route,
                     reply=action.reply,
                 )
             case EndCall():
-                self._end(action.outcome, action.reason)
+                self._end(action.outcome, action.reason, action.topic)
             case _:
                 raise TypeError(f"unknown action {action!r}")
 
@@ -335,8 +341,8 @@ class MediaSession:
             # Nothing more the caller says is to be heard by the assistant.
             self._listening = False
 
-    def _end(self, outcome: CallOutcome, reason: HandoffReason | None) -> None:
-        calls.decide_outcome(self.services.engine, self.call.id, outcome, reason)
+    def _end(self, outcome: CallOutcome, reason: HandoffReason | None, topic: str | None) -> None:
+        calls.decide_outcome(self.services.engine, self.call.id, outcome, reason, topic)
         calls.add_event(self.services.engine, self.call.id, outcome.value, reason.value if reason else "")
         self.services.observe(self.call.call_sid, "end", f"{outcome.value}{f' ({reason.value})' if reason else ''}", now())
         self._listening = False

@@ -27,7 +27,10 @@ class HandoffReason(StrEnum):
     CONSENT_REFUSED = "consent_refused"
     CONSENT_UNCLEAR = "consent_unclear"
     CONSENT_SILENCE = "consent_silence"
-    NOT_YET_SUPPORTED = "not_yet_supported"
+    SENSITIVE_TOPIC = "sensitive_topic"
+    OUT_OF_SCOPE = "out_of_scope"
+    VERIFICATION_FAILED = "verification_failed"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
     UNCLEAR_TWICE = "unclear_twice"
     SILENCE = "silence"
     STREAM_ERROR = "stream_error"
@@ -48,6 +51,8 @@ class Call(SQLModel, table=True):
     consent_decision: str | None = Field(default=None, max_length=16)
     outcome: str | None = Field(default=None, max_length=16)
     handoff_reason: str | None = Field(default=None, max_length=32)
+    handoff_topic: str | None = Field(default=None, max_length=32, description="the intent that led to the handoff")
+    customer_ref: str | None = Field(default=None, max_length=64, description="account matched by caller ID")
     started_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     ended_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -66,7 +71,8 @@ class CallEvent(SQLModel, table=True):
 
 
 class Turn(SQLModel, table=True):
-    """One exchange: what the caller said and what the assistant answered. Stored only with consent."""
+    """One exchange: what the caller said, how it was understood and what the assistant answered.
+    Stored only with consent."""
 
     __tablename__ = "turns"
 
@@ -75,6 +81,8 @@ class Turn(SQLModel, table=True):
     transcript: str = Field(max_length=2000)
     transcript_confidence: float
     language: str = Field(max_length=2)
-    interpretation: str = Field(max_length=32)
+    intent: str = Field(max_length=32)
+    intent_confidence: float
+    route: str = Field(max_length=16)
     reply: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from consent.models import NoticeVersion
 from consent.notices import sync_notices
 from telephony.signatures import SignatureChecker
+from voice_app.accounts.directory import AccountDirectory, SqlAccountDirectory
 from voice_app.config import SUPPORTED_LANGUAGES, Settings
 from voice_app.database import create_schema, make_engine
 from voice_app.dialogue.machine import NoticeTexts
@@ -20,6 +21,7 @@ from voice_app.dialogue.prompts import PROMPTS
 from voice_app.speech.model_store import resolve_model
 from voice_app.speech.stt import Transcriber
 from voice_app.speech.tts import Synthesizer
+from voice_app.understanding.intents import IntentClassifier
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class ConversationEvent:
     """What an operator watching a call sees: said, heard, decided. Goes to an observer, never to the log."""
 
     call_sid: str
-    kind: str  # "bot", "heard", "digit", "consent", "end"
+    kind: str  # "bot", "heard", "consent", "end"
     text: str
     at: datetime
 
@@ -40,8 +42,11 @@ class ConversationObserver(Protocol):
 
 @dataclass
 class Speech:
+    """The slow-to-load models, shared by every call of the process."""
+
     transcriber: Transcriber
     synthesizer: Synthesizer
+    classifier: IntentClassifier
 
 
 @dataclass
@@ -52,7 +57,12 @@ class Services:
     signatures: SignatureChecker
     secret_key: str
     notices: dict[tuple[str, str], NoticeVersion]
+    accounts: AccountDirectory
     observer: ConversationObserver | None = None
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        return self.speech.classifier
 
     def notice_texts(self) -> dict[str, NoticeTexts]:
         return {
@@ -82,7 +92,7 @@ def load_speech(settings: Settings) -> Speech:
     )
     transcriber.warm_up()
     synthesizer = Synthesizer({"en": speech.voice_en, "de": speech.voice_de}, rate_wpm=speech.speaking_rate_wpm)
-    return Speech(transcriber=transcriber, synthesizer=synthesizer)
+    return Speech(transcriber=transcriber, synthesizer=synthesizer, classifier=IntentClassifier.load_default())
 
 
 def prerender_prompts(speech: Speech, notices: dict[tuple[str, str], NoticeVersion]) -> None:
@@ -120,5 +130,6 @@ def build_services(
         signatures=SignatureChecker(auth_token),
         secret_key=secret_key,
         notices=notices,
+        accounts=SqlAccountDirectory(engine, secret_key),
         observer=observer,
     )

@@ -42,7 +42,7 @@ SCENARIOS = {
     "agent_at_consent_question": Scenario(ENGLISH_LINE, (("say-en", "I want to speak to an agent."),)),
     # Whisper base hears espeak-ng's German poorly on a phone line; a plain "Ja." it gets right.
     "german_yes_then_zero": Scenario(GERMAN_LINE, (("say-de", "Ja."), ("press", "0"))),
-    "question_it_cannot_answer_yet": Scenario(ENGLISH_LINE, (("press", "1"), ("say-en", "Has my last invoice been paid?"))),
+    "out_of_scope_question": Scenario(ENGLISH_LINE, (("press", "1"), ("say-en", "Can you book me a flight to Madrid?"))),
     "english_caller_on_german_line": Scenario(GERMAN_LINE, (("say-en", "Sorry, I only speak English."), ("say-en", "Yes."))),
 }
 
@@ -99,7 +99,7 @@ def consent_event(server, result: CallResult):
         ("silence_twice", "transferred", "consent_silence", "no_answer", "none", "en", 2),
         ("agent_at_consent_question", "transferred", "caller_asked", "refused", "speech", "en", 1),
         ("german_yes_then_zero", "transferred", "caller_asked", "granted", "speech", "de", 1),
-        ("question_it_cannot_answer_yet", "transferred", "not_yet_supported", "granted", "keypad", "en", 1),
+        ("out_of_scope_question", "transferred", "out_of_scope", "granted", "keypad", "en", 1),
         # Heard the notice again in English, agreed, then said nothing twice.
         ("english_caller_on_german_line", "transferred", "silence", "granted", "speech", "en", 2),
     ],
@@ -138,11 +138,11 @@ def test_nothing_the_caller_says_is_kept_without_consent(finished_calls):
 
 def test_turns_are_kept_with_consent(finished_calls):
     server, results = finished_calls
-    turns = calls.turns_of(server.services.engine, call_record(server, results["question_it_cannot_answer_yet"]).id)
-    assert [turn.interpretation for turn in turns] == ["unsupported"]
+    turns = calls.turns_of(server.services.engine, call_record(server, results["out_of_scope_question"]).id)
+    assert [(turn.intent, turn.route) for turn in turns] == [("out_of_scope", "human")]
     assert turns[0].transcript and turns[0].transcript_confidence > 0
     goodbye = calls.turns_of(server.services.engine, call_record(server, results["yes_by_voice_then_goodbye"]).id)
-    assert [(turn.interpretation, turn.language) for turn in goodbye] == [("goodbye", "en")]
+    assert [(turn.intent, turn.language) for turn in goodbye] == [("goodbye", "en")]
 
 
 def test_the_ledger_verifies_and_a_tampered_event_is_detected(finished_calls, tmp_path):

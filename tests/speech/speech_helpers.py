@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import pytest
 import re
 import subprocess
 from pathlib import Path

@@ -85,3 +85,15 @@ def test_a_server_needs_both_secrets():
         load_settings(DEFAULT_CONFIG_PATH, {}).require_secrets()
     with pytest.raises(ConfigError, match="VOICE_APP_SECRET_KEY"):
         load_settings(DEFAULT_CONFIG_PATH, {"TWILIO_AUTH_TOKEN": "x"}).require_secrets()
+
+
+def test_an_outdated_database_is_named_at_start(tmp_path):
+    import sqlite3
+
+    from voice_app.database import SchemaOutdated, create_schema, make_engine
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, call_sid TEXT)")
+    with pytest.raises(SchemaOutdated, match=r"calls\.caller"):
+        create_schema(make_engine(f"sqlite:///{path}"))

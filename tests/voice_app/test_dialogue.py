@@ -1,11 +1,9 @@
-"""The conversation as a state machine, driven by text events alone."""
-
-from datetime import datetime, timezone
+"""The consent part of the conversation as a state machine, driven by text events alone."""
 
 import pytest
 
 from consent.ledger import Decision, Method
-from voice_app.dialogue.machine import Dialogue, NoticeTexts, State
+from voice_app.dialogue.machine import State
 from voice_app.dialogue.messages import (
     CallerSpoke,
     CallStarted,
@@ -17,14 +15,8 @@ from voice_app.dialogue.messages import (
     SilenceElapsed,
     StoreTurn,
 )
+from tests.support import AT
 from voice_app.models import CallOutcome, HandoffReason
-
-AT = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
-NOTICES = {
-    "en": NoticeTexts("EN disclosure", "EN consent notice"),
-    "de": NoticeTexts("DE Offenlegung", "DE Einwilligung"),
-}
-
 
 def spoke(text, language="en", confidence=0.9, language_probability=0.95):
     return CallerSpoke(text, language, language_probability, confidence, AT)
@@ -34,8 +26,8 @@ def of(actions, kind):
     return [action for action in actions if isinstance(action, kind)]
 
 
-def at_consent_question(language="en"):
-    dialogue = Dialogue(language, NOTICES, min_transcript_confidence=0.35)
+def at_consent_question(new_dialogue, language="en"):
+    dialogue = new_dialogue(language)
     actions = dialogue.handle(CallStarted(AT))
     for say in of(actions, Say):
         dialogue.handle(PromptFinished(say.prompt_id, AT))
@@ -43,14 +35,14 @@ def at_consent_question(language="en"):
     return dialogue
 
 
-def in_conversation():
-    dialogue = at_consent_question()
+def in_conversation(new_dialogue):
+    dialogue = at_consent_question(new_dialogue)
     dialogue.handle(DigitPressed("1", AT))
     return dialogue
 
 
-def test_greeting_discloses_ai_then_plays_the_notice_uninterruptibly():
-    dialogue = Dialogue("de", NOTICES, min_transcript_confidence=0.35)
+def test_greeting_discloses_ai_then_plays_the_notice_uninterruptibly(new_dialogue):
+    dialogue = new_dialogue("de")
     says = of(dialogue.handle(CallStarted(AT)), Say)
     assert [say.text for say in says] == ["DE Offenlegung", "DE Einwilligung"]
     assert [say.evidence for say in says] == ["disclosure", "notice"]
@@ -58,8 +50,8 @@ def test_greeting_discloses_ai_then_plays_the_notice_uninterruptibly():
     assert not dialogue.listening
 
 
-def test_nothing_is_heard_before_the_notice_has_played():
-    dialogue = Dialogue("en", NOTICES, min_transcript_confidence=0.35)
+def test_nothing_is_heard_before_the_notice_has_played(new_dialogue):
+    dialogue = new_dialogue("en")
     dialogue.handle(CallStarted(AT))
     assert dialogue.handle(spoke("yes")) == []
     assert dialogue.handle(DigitPressed("1", AT)) == []
@@ -74,8 +66,8 @@ def test_nothing_is_heard_before_the_notice_has_played():
         (spoke("ja, einverstanden", "de"), Decision.GRANTED, Method.SPEECH),
     ],
 )
-def test_consent_granted(event, decision, method):
-    dialogue = at_consent_question("de" if event.__class__ is CallerSpoke and event.language == "de" else "en")
+def test_consent_granted(new_dialogue, event, decision, method):
+    dialogue = at_consent_question(new_dialogue, "de" if event.__class__ is CallerSpoke and event.language == "de" else "en")
     actions = dialogue.handle(event)
     record = of(actions, RecordConsent)[0]
     assert (record.decision, record.method) == (decision, method)
@@ -95,8 +87,8 @@ def test_consent_granted(event, decision, method):
         (DigitPressed("0", AT), HandoffReason.CALLER_ASKED),
     ],
 )
-def test_anything_but_a_clear_yes_goes_to_a_person_and_records_refusal(event, reason):
-    dialogue = at_consent_question()
+def test_anything_but_a_clear_yes_goes_to_a_person_and_records_refusal(new_dialogue, event, reason):
+    dialogue = at_consent_question(new_dialogue)
     actions = dialogue.handle(event)
     record = of(actions, RecordConsent)[0]
     assert record.decision is Decision.REFUSED
@@ -105,16 +97,16 @@ def test_anything_but_a_clear_yes_goes_to_a_person_and_records_refusal(event, re
     assert dialogue.handle(spoke("yes")) == []
 
 
-def test_zero_during_the_notice_reaches_a_person_at_once():
-    dialogue = Dialogue("en", NOTICES, min_transcript_confidence=0.35)
+def test_zero_during_the_notice_reaches_a_person_at_once(new_dialogue):
+    dialogue = new_dialogue("en")
     dialogue.handle(CallStarted(AT))
     actions = dialogue.handle(DigitPressed("0", AT))
     assert of(actions, RecordConsent)[0].decision is Decision.REFUSED
     assert of(actions, EndCall)[0].reason is HandoffReason.CALLER_ASKED
 
 
-def test_two_unclear_answers_record_no_answer_and_transfer():
-    dialogue = at_consent_question()
+def test_two_unclear_answers_record_no_answer_and_transfer(new_dialogue):
+    dialogue = at_consent_question(new_dialogue)
     first = dialogue.handle(spoke("what is the weather like"))
     assert of(first, Say) and not of(first, RecordConsent)
     second = dialogue.handle(spoke("hm", confidence=0.1))
@@ -124,8 +116,8 @@ def test_two_unclear_answers_record_no_answer_and_transfer():
     assert of(second, EndCall)[0].reason is HandoffReason.CONSENT_UNCLEAR
 
 
-def test_silence_twice_records_no_answer_without_method():
-    dialogue = at_consent_question()
+def test_silence_twice_records_no_answer_without_method(new_dialogue):
+    dialogue = at_consent_question(new_dialogue)
     assert of(dialogue.handle(SilenceElapsed(AT)), Say)
     actions = dialogue.handle(SilenceElapsed(AT))
     record = of(actions, RecordConsent)[0]
@@ -133,8 +125,8 @@ def test_silence_twice_records_no_answer_without_method():
     assert of(actions, EndCall)[0].reason is HandoffReason.CONSENT_SILENCE
 
 
-def test_caller_speaking_the_other_language_hears_the_notice_again_in_it():
-    dialogue = at_consent_question("de")
+def test_caller_speaking_the_other_language_hears_the_notice_again_in_it(new_dialogue):
+    dialogue = at_consent_question(new_dialogue, "de")
     actions = dialogue.handle(spoke("yes I agree", "en"))
     assert not of(actions, RecordConsent)
     assert [say.text for say in of(actions, Say)] == ["EN consent notice"]
@@ -144,40 +136,21 @@ def test_caller_speaking_the_other_language_hears_the_notice_again_in_it():
     assert (record.language, record.decision, record.prompt_count) == ("en", Decision.GRANTED, 2)
 
 
-def test_an_unsure_language_detection_does_not_switch():
-    dialogue = at_consent_question("de")
+def test_an_unsure_language_detection_does_not_switch(new_dialogue):
+    dialogue = at_consent_question(new_dialogue, "de")
     actions = dialogue.handle(spoke("ja", "nl", language_probability=0.5))
     assert dialogue.language == "de"
     assert of(actions, RecordConsent)[0].decision is Decision.GRANTED
 
 
-def test_goodbye_after_consent_ends_the_call_and_stores_the_turn():
-    dialogue = in_conversation()
-    actions = dialogue.handle(spoke("no thanks, goodbye"))
-    assert of(actions, EndCall) == [EndCall(CallOutcome.HANGUP, None)]
-    assert of(actions, StoreTurn)[0].interpretation == "goodbye"
-    assert dialogue.state == State.ENDING
+def test_agent_by_voice_or_zero_after_consent(new_dialogue):
+    by_voice = of(in_conversation(new_dialogue).handle(spoke("can I talk to a real person please")), EndCall)
+    assert by_voice[0].reason is HandoffReason.CALLER_ASKED
+    by_key = of(in_conversation(new_dialogue).handle(DigitPressed("0", AT)), EndCall)
+    assert by_key[0].reason is HandoffReason.CALLER_ASKED
 
 
-def test_questions_it_cannot_answer_yet_go_to_a_person_with_the_reason():
-    dialogue = in_conversation()
-    actions = dialogue.handle(spoke("has my invoice been paid"))
-    assert of(actions, EndCall)[0] == EndCall(CallOutcome.TRANSFER, HandoffReason.NOT_YET_SUPPORTED)
-    assert of(actions, StoreTurn)[0].transcript == "has my invoice been paid"
-
-
-def test_two_unclear_turns_in_a_row_go_to_a_person():
-    dialogue = in_conversation()
-    assert not of(dialogue.handle(spoke("", confidence=0.0)), EndCall)
-    assert of(dialogue.handle(spoke("mmh", confidence=0.1)), EndCall)[0].reason is HandoffReason.UNCLEAR_TWICE
-
-
-def test_agent_by_voice_or_zero_after_consent():
-    assert of(in_conversation().handle(spoke("a real person please")), EndCall)[0].reason is HandoffReason.CALLER_ASKED
-    assert of(in_conversation().handle(DigitPressed("0", AT)), EndCall)[0].reason is HandoffReason.CALLER_ASKED
-
-
-def test_no_turn_is_stored_before_or_without_consent():
-    dialogue = at_consent_question()
+def test_no_turn_is_stored_before_or_without_consent(new_dialogue):
+    dialogue = at_consent_question(new_dialogue)
     actions = dialogue.handle(spoke("no"))
     assert not of(actions, StoreTurn)

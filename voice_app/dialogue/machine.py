@@ -1,17 +1,20 @@
-"""The per-call conversation: greet and disclose, ask for consent, then help or hand over.
+"""The per-call conversation: greet and disclose, ask for consent, then help (assistance.py) or hand over.
 
 A plain state machine over events that returns actions; the media session turns audio and the wire
-protocol into these events and carries out the actions. Nothing here touches audio, sockets or the clock.
+protocol into these events and carries out the actions. Nothing here touches audio, sockets or the clock;
+account data comes through the account directory it is given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Mapping
 
 from consent.ledger import Decision, Method
+from voice_app.accounts.directory import AccountDirectory, CustomerRef
+from voice_app.dialogue.assistance import Assistance
 from voice_app.dialogue.messages import (
     Action,
     CallerSpoke,
@@ -23,11 +26,12 @@ from voice_app.dialogue.messages import (
     RecordConsent,
     Say,
     SilenceElapsed,
-    StoreTurn,
 )
-from voice_app.dialogue.prompts import Prompt, prompt_text
+from voice_app.dialogue.prompts import Prompt
+from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
-from voice_app.understanding.short_answers import ShortAnswer, consent_answer, request_kind
+from voice_app.understanding.intents import IntentClassifier
+from voice_app.understanding.short_answers import ShortAnswer, consent_answer
 
 AGENT_DIGIT = "0"
 CONSENT_DIGITS = {"1": ShortAnswer.YES, "2": ShortAnswer.NO}
@@ -58,6 +62,10 @@ class Dialogue:
         notices: Mapping[str, NoticeTexts],
         *,
         min_transcript_confidence: float,
+        classifier: IntentClassifier,
+        accounts: AccountDirectory,
+        caller: CustomerRef | None,
+        today: date,
     ):
         if language not in notices:
             raise ValueError(f"no notice texts for language {language!r}")
@@ -66,14 +74,13 @@ class Dialogue:
         self.min_transcript_confidence = min_transcript_confidence
         self.state = State.NEW
         self.consent_granted = False
-        self._prompt_counter = 0
+        self.speaker = Speaker()
+        self.assistance = Assistance(self.speaker, classifier, accounts, caller, today, self._withdrawal)
         self._notice_prompt_id: str | None = None
         self._notice_played_at: datetime | None = None
         self._consent_prompts = 0
         self._consent_misses = 0
         self._language_switches = 0
-        self._unclear_in_a_row = 0
-        self._silences_in_a_row = 0
 
     @property
     def listening(self) -> bool:
@@ -89,6 +96,12 @@ class Dialogue:
     def handle(self, event: Event) -> list[Action]:
         if self.state == State.ENDING:
             return []
+        actions = self._handle(event)
+        if self.assistance.ended:
+            self.state = State.ENDING
+        return actions
+
+    def _handle(self, event: Event) -> list[Action]:
         match event:
             case CallStarted():
                 return self._start()
@@ -127,7 +140,6 @@ class Dialogue:
         if event.digit == AGENT_DIGIT:
             if self.state in (State.NEW, State.NOTICE_PLAYING, State.AWAITING_CONSENT):
                 return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED)
-            return self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED)
         if self.state == State.AWAITING_CONSENT:
             answer = CONSENT_DIGITS.get(event.digit)
             if answer is ShortAnswer.YES:
@@ -136,7 +148,7 @@ class Dialogue:
                 return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CONSENT_REFUSED)
             return self._consent_unclear(Method.KEYPAD, None, event.at)
         if self.state == State.CONVERSATION:
-            return self._unclear_turn(None)
+            return self.assistance.pressed(event, self.language)
         # Keys pressed while the notice plays are ignored: consent counts only once the notice was heard.
         return []
 
@@ -144,7 +156,7 @@ class Dialogue:
         if self.state == State.AWAITING_CONSENT:
             return self._consent_spoken(event)
         if self.state == State.CONVERSATION:
-            return self._conversation_turn(event)
+            return self.assistance.spoke(event, self.language)
         return []
 
     def _silence(self, event: SilenceElapsed) -> list[Action]:
@@ -157,10 +169,7 @@ class Dialogue:
             self._consent_prompts += 1
             return [self._say(Prompt.CONSENT_SILENCE, interruptible=False)]
         if self.state == State.CONVERSATION:
-            self._silences_in_a_row += 1
-            if self._silences_in_a_row >= 2:
-                return self._transfer(Prompt.TRANSFER, HandoffReason.SILENCE)
-            return [self._say(Prompt.STILL_THERE, interruptible=True)]
+            return self.assistance.silence(self.language)
         return []
 
     # -- consent -----------------------------------------------------------------------------------
@@ -222,51 +231,26 @@ class Dialogue:
         closing = Prompt.TRANSFER if handoff is HandoffReason.CALLER_ASKED else Prompt.REFUSED_TRANSFER
         return [record, *self._transfer(closing, handoff or HandoffReason.CONSENT_REFUSED)]
 
-    # -- conversation after consent ------------------------------------------------------------------
-
-    def _conversation_turn(self, event: CallerSpoke) -> list[Action]:
-        self._silences_in_a_row = 0
-        if not event.text or event.confidence < self.min_transcript_confidence:
-            return self._unclear_turn(event)
-        self._unclear_in_a_row = 0
-        kind = request_kind(event.text, self.language)
-        if kind is ShortAnswer.AGENT:
-            return [self._turn(event, "agent", Prompt.TRANSFER), *self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED)]
-        if kind is ShortAnswer.GOODBYE:
-            say = self._say(Prompt.GOODBYE, interruptible=False)
-            self.state = State.ENDING
-            return [self._turn(event, "goodbye", Prompt.GOODBYE), say, EndCall(CallOutcome.HANGUP, None)]
-        return [
-            self._turn(event, "unsupported", Prompt.CANNOT_HELP_YET),
-            *self._transfer(Prompt.CANNOT_HELP_YET, HandoffReason.NOT_YET_SUPPORTED),
-        ]
-
-    def _unclear_turn(self, event: CallerSpoke | None) -> list[Action]:
-        self._unclear_in_a_row += 1
-        stored = [self._turn(event, "unclear", Prompt.NOT_UNDERSTOOD)] if event and event.text else []
-        if self._unclear_in_a_row >= 2:
-            return [*stored, *self._transfer(Prompt.TRANSFER, HandoffReason.UNCLEAR_TWICE)]
-        return [*stored, self._say(Prompt.NOT_UNDERSTOOD, interruptible=True)]
-
-    def _turn(self, event: CallerSpoke, interpretation: str, reply: Prompt) -> StoreTurn:
-        return StoreTurn(
-            transcript=event.text,
-            confidence=event.confidence,
-            language=event.language,
-            interpretation=interpretation,
-            reply=prompt_text(reply, self.language),
+    def _withdrawal(self, event: CallerSpoke) -> RecordConsent:
+        self.consent_granted = False
+        return RecordConsent(
+            decision=Decision.WITHDRAWN,
+            method=Method.SPEECH,
+            language=self.language,
+            recognised_answer=event.text,
+            prompt_count=max(self._consent_prompts, 1),
+            notice_played_at=self._notice_played_at or event.at,
+            answered_at=event.at,
         )
 
     # -- helpers -------------------------------------------------------------------------------------
 
     def _transfer(self, closing: Prompt, reason: HandoffReason) -> list[Action]:
-        say = self._say(closing, interruptible=False)
         self.state = State.ENDING
-        return [say, EndCall(CallOutcome.TRANSFER, reason)]
+        return [self._say(closing, interruptible=False), EndCall(CallOutcome.TRANSFER, reason)]
 
     def _say(self, prompt: Prompt, *, interruptible: bool) -> Say:
-        return self._say_text(prompt_text(prompt, self.language), interruptible=interruptible)
+        return self.speaker.prompt(prompt, self.language, interruptible=interruptible)
 
     def _say_text(self, text: str, *, interruptible: bool, evidence: str | None = None) -> Say:
-        self._prompt_counter += 1
-        return Say(f"p{self._prompt_counter}", text, self.language, interruptible, evidence)
+        return self.speaker.text(text, self.language, interruptible=interruptible, evidence=evidence)

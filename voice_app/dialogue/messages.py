@@ -78,7 +78,9 @@ class StoreTurn:
     transcript: str
     confidence: float
     language: str
-    interpretation: str
+    intent: str
+    intent_confidence: float
+    route: str
     reply: str
 
 
@@ -88,6 +90,7 @@ class EndCall:
 
     outcome: CallOutcome
     reason: HandoffReason | None
+    topic: str | None = None  # the intent behind a handoff, for the agent
 
 
 Action = Say | RecordConsent | StoreTurn | EndCall

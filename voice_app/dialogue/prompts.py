@@ -11,7 +11,16 @@ class Prompt(StrEnum):
     CONSENT_SILENCE = "consent_silence"
     REFUSED_TRANSFER = "refused_transfer"
     TRANSFER = "transfer"
-    CANNOT_HELP_YET = "cannot_help_yet"
+    CANNOT_HELP = "cannot_help"
+    SENSITIVE_TRANSFER = "sensitive_transfer"
+    WITHDRAWN_TRANSFER = "withdrawn_transfer"
+    VERIFICATION_TRANSFER = "verification_transfer"
+    ASK_DATE_OF_BIRTH = "ask_date_of_birth"
+    ASK_CUSTOMER_NUMBER = "ask_customer_number"
+    DETAILS_DID_NOT_MATCH = "details_did_not_match"
+    VERIFIED = "verified"
+    ANYTHING_ELSE = "anything_else"
+    WHAT_ELSE = "what_else"
     NOT_UNDERSTOOD = "not_understood"
     STILL_THERE = "still_there"
     GOODBYE = "goodbye"
@@ -27,7 +36,21 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.REFUSED_TRANSFER: "All right. Nothing you say will be turned into text. "
         "I am connecting you to a colleague now, please hold.",
         Prompt.TRANSFER: "I am connecting you to a colleague now, please hold.",
-        Prompt.CANNOT_HELP_YET: "I cannot answer that myself. I am connecting you to a colleague who can, please hold.",
+        Prompt.CANNOT_HELP: "I cannot help with that myself. I am connecting you to a colleague who can, please hold.",
+        Prompt.SENSITIVE_TRANSFER: "That is something a colleague should look at with you personally. "
+        "I am connecting you now, please hold.",
+        Prompt.WITHDRAWN_TRANSFER: "Understood, I have recorded that you withdraw your consent. From now on nothing "
+        "you say is turned into text. I am connecting you to a colleague, please hold.",
+        Prompt.VERIFICATION_TRANSFER: "I could not confirm your details. I am connecting you to a colleague who can "
+        "help, please hold.",
+        Prompt.ASK_DATE_OF_BIRTH: "Before I look at your account, I need to check who you are. Please type your date "
+        "of birth on the keypad: day, month and year, eight digits. Or say your postcode.",
+        Prompt.ASK_CUSTOMER_NUMBER: "I could not find your account by your phone number. Please type your customer "
+        "number on the keypad, then press the hash key.",
+        Prompt.DETAILS_DID_NOT_MATCH: "Sorry, that did not match our records. Please try again.",
+        Prompt.VERIFIED: "Thank you.",
+        Prompt.ANYTHING_ELSE: "Is there anything else I can help you with?",
+        Prompt.WHAT_ELSE: "What else can I do for you?",
         Prompt.NOT_UNDERSTOOD: "Sorry, I did not catch that. Could you say it again?",
         Prompt.STILL_THERE: "Are you still there? How can I help you?",
         Prompt.GOODBYE: "Thank you for calling Fairpay. Goodbye!",
@@ -43,8 +66,22 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.REFUSED_TRANSFER: "In Ordnung. Nichts von dem, was Sie sagen, wird in Text umgewandelt. "
         "Ich verbinde Sie jetzt mit einem Mitarbeiter, bitte bleiben Sie dran.",
         Prompt.TRANSFER: "Ich verbinde Sie jetzt mit einem Mitarbeiter, bitte bleiben Sie dran.",
-        Prompt.CANNOT_HELP_YET: "Das kann ich selbst leider nicht beantworten. Ich verbinde Sie mit einem "
-        "Mitarbeiter, der Ihnen hilft, bitte bleiben Sie dran.",
+        Prompt.CANNOT_HELP: "Dabei kann ich selbst leider nicht helfen. Ich verbinde Sie mit einem Mitarbeiter, "
+        "der Ihnen hilft, bitte bleiben Sie dran.",
+        Prompt.SENSITIVE_TRANSFER: "Das sollte sich ein Mitarbeiter persönlich mit Ihnen ansehen. Ich verbinde Sie "
+        "jetzt, bitte bleiben Sie dran.",
+        Prompt.WITHDRAWN_TRANSFER: "Verstanden, ich habe Ihren Widerruf festgehalten. Ab jetzt wird nichts mehr von dem, "
+        "was Sie sagen, in Text umgewandelt. Ich verbinde Sie mit einem Mitarbeiter, bitte bleiben Sie dran.",
+        Prompt.VERIFICATION_TRANSFER: "Ich konnte Ihre Angaben nicht bestätigen. Ich verbinde Sie mit einem "
+        "Mitarbeiter, der Ihnen weiterhilft, bitte bleiben Sie dran.",
+        Prompt.ASK_DATE_OF_BIRTH: "Bevor ich in Ihr Konto schaue, muss ich prüfen, wer Sie sind. Bitte tippen Sie Ihr "
+        "Geburtsdatum ein: Tag, Monat und Jahr, acht Ziffern. Oder sagen Sie Ihre Postleitzahl.",
+        Prompt.ASK_CUSTOMER_NUMBER: "Ich konnte Ihr Konto nicht über Ihre Telefonnummer finden. Bitte tippen Sie Ihre "
+        "Kundennummer ein, und drücken Sie dann die Raute-Taste.",
+        Prompt.DETAILS_DID_NOT_MATCH: "Das passt leider nicht zu unseren Unterlagen. Bitte versuchen Sie es noch einmal.",
+        Prompt.VERIFIED: "Vielen Dank.",
+        Prompt.ANYTHING_ELSE: "Kann ich sonst noch etwas für Sie tun?",
+        Prompt.WHAT_ELSE: "Was kann ich noch für Sie tun?",
         Prompt.NOT_UNDERSTOOD: "Entschuldigung, das habe ich nicht verstanden. Könnten Sie es noch einmal sagen?",
         Prompt.STILL_THERE: "Sind Sie noch da? Wie kann ich Ihnen helfen?",
         Prompt.GOODBYE: "Danke für Ihren Anruf bei Fairpay. Auf Wiederhören!",

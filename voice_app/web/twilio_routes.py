@@ -73,12 +73,15 @@ def incoming_call() -> Response:
     caller_number = _field("From")
     called_number = normalise_phone_number(_field("To")) or "unknown"
     settings = services().settings
+    # Caller ID only points at an account; nothing of it is said before the caller proves who they are.
+    customer = services().accounts.find_by_phone(caller_number)
     call = calls.register_call(
         services().engine,
         call_sid,
         caller=pseudonymise(caller_number, services().secret_key),
         called_number=called_number,
-        language=settings.telephony.language_for(called_number),
+        language=customer.preferred_language if customer else settings.telephony.language_for(called_number),
+        customer_ref=customer.customer_id if customer else None,
     )
     log.info("call %s: incoming, greeting in %s", call.id, call.language)
     return _xml(
