@@ -235,6 +235,9 @@ def test_a_replayed_start_for_a_streamed_call_is_refused(server):
     call_sid = new_call_sid()
     verb = answer_call(server, call_sid)
     first, stream_sid = start_stream(server, call_sid, verb)
+    deadline = time.monotonic() + 10
+    while calls.find_call(server.services.engine, call_sid).stream_sid is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the replay must come after the real stream is bound, as it would
     second, _ = start_stream(server, call_sid, verb)
     assert wait_until_closed(second)
     assert calls.find_call(server.services.engine, call_sid).stream_sid == stream_sid
