@@ -5,8 +5,10 @@ Conversions between mu-law, 16-bit PCM and float samples, resampling (soxr) and 
 
 from __future__ import annotations
 
+import io
 import sys
 import warnings
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,14 @@ def split_frames(mulaw: bytes) -> list[bytes]:
 
 def mulaw_duration_seconds(mulaw: bytes) -> float:
     return len(mulaw) / PHONE_RATE
+
+
+def mulaw_wav(mulaw: bytes) -> bytes:
+    """Phone audio as a WAV file (16-bit PCM at 8 kHz), the form Twilio's <Play> takes."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(PHONE_RATE)
+        file.writeframes(mulaw_to_pcm16(mulaw))
+    return buffer.getvalue()

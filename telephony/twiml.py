@@ -47,6 +47,7 @@ class Dial:
     action_url: str | None
     timeout: int
     caller_id: str | None = None
+    whisper_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,18 @@ class Say:
 
 
 @dataclass(frozen=True)
+class Play:
+    url: str
+
+
+@dataclass(frozen=True)
 class Other:
-    """A verb the simulator does not follow (Play, Gather, Redirect, <Connect><Room>, ...)."""
+    """A verb the simulator does not follow (Gather, Redirect, <Connect><Room>, ...)."""
 
     tag: str
 
 
-TwimlVerb = ConnectStream | Dial | Hangup | Say | Other
+TwimlVerb = ConnectStream | Dial | Hangup | Say | Play | Other
 
 
 def connect_stream(action_url: str, stream_url: str, parameters: Mapping[str, str]) -> str:
@@ -89,8 +95,10 @@ def dial(
     timeout_seconds: int = 20,
     caller_id: str | None = None,
     action_url: str | None = None,
+    whisper_url: str | None = None,
 ) -> str:
-    """Hands the call to a phone number (E.164, e.g. "+4930123456")."""
+    """Hands the call to a phone number (E.164, e.g. "+4930123456"). `whisper_url` is fetched when the number
+    answers, and what it returns is played to the one who answered before the caller is connected."""
     _require_e164(number, "number")
     if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, int) or not 5 <= timeout_seconds <= 600:
         raise ValueError(f"timeout_seconds must be an integer from 5 to 600 (Twilio's range), got {timeout_seconds!r}")
@@ -98,8 +106,18 @@ def dial(
         _require_e164(caller_id, "caller_id")
     if action_url is not None:
         _require_url(action_url, {"http", "https"}, "action_url")
+    if whisper_url is not None:
+        _require_url(whisper_url, {"http", "https"}, "whisper_url")
     response = VoiceResponse()
-    response.dial(timeout=timeout_seconds, caller_id=caller_id, action=action_url).number(number)
+    response.dial(timeout=timeout_seconds, caller_id=caller_id, action=action_url).number(number, url=whisper_url)
+    return str(response)
+
+
+def play(audio_url: str) -> str:
+    """Plays an audio file (WAV or MP3) from `audio_url`."""
+    _require_url(audio_url, {"http", "https"}, "audio_url")
+    response = VoiceResponse()
+    response.play(audio_url)
     return str(response)
 
 
@@ -145,6 +163,8 @@ def _parse_verb(element: ElementTree.Element) -> TwimlVerb:
         return Hangup()
     if element.tag == "Say":
         return Say(text=(element.text or "").strip(), language=element.get("language"))
+    if element.tag == "Play":
+        return Play(url=(element.text or "").strip())
     return Other(tag=element.tag)
 
 
@@ -175,8 +195,9 @@ def _parse_dial(element: ElementTree.Element) -> TwimlVerb:
         if kind is None:  # <Conference>, <Sim>, ...: not a transfer the simulator models
             return Other(tag="Dial")
         target = (nouns[0].text or "").strip()
+        whisper_url = nouns[0].get("url")
     else:
-        kind, target = "number", (element.text or "").strip()
+        kind, target, whisper_url = "number", (element.text or "").strip(), None
     if not target:
         raise TwimlError("<Dial> has nothing to dial")
     return Dial(
@@ -185,6 +206,7 @@ def _parse_dial(element: ElementTree.Element) -> TwimlVerb:
         action_url=element.get("action"),
         timeout=int(timeout_text),
         caller_id=element.get("callerId"),
+        whisper_url=whisper_url,
     )
 
 

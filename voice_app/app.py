@@ -8,7 +8,7 @@ from telephony.media_protocol import MAX_FRAME_BYTES
 from voice_app.services import Services
 from voice_app.web.agent_console import agent_console
 from voice_app.web.auth import auth, csrf, init_auth
-from voice_app.web.twilio_routes import sock, twilio_routes
+from voice_app.web.twilio_routes import handoff_audio, sock, twilio_routes
 
 
 def create_app(services: Services) -> Flask:
@@ -20,6 +20,7 @@ def create_app(services: Services) -> Flask:
     )
     app.extensions["voice_app"] = services
     app.register_blueprint(twilio_routes)
+    app.register_blueprint(handoff_audio)
     sock.init_app(app)
     init_auth(app)
     csrf.exempt(twilio_routes)  # Twilio's requests are authenticated by their signature, not a session cookie

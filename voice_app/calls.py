@@ -44,6 +44,11 @@ def find_call(engine: Engine, call_sid: str) -> Call | None:
         return session.exec(select(Call).where(Call.call_sid == call_sid)).first()
 
 
+def find_call_by_id(engine: Engine, call_id: int) -> Call | None:
+    with Session(engine) as session:
+        return session.get(Call, call_id)
+
+
 def attach_stream(engine: Engine, call_id: int, stream_sid: str) -> bool:
     """Binds the media stream to the call; False when the call already has a stream (a replayed start)."""
     with Session(engine) as session:

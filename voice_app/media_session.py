@@ -38,6 +38,7 @@ from telephony.outbound import OutboundPlayer
 from voice_app import calls
 from voice_app.accounts.directory import CustomerRef
 from voice_app.dialogue.machine import Dialogue
+from voice_app.handoff.briefing import record_transfer
 from voice_app.dialogue.messages import (
     Action,
     CallerSpoke,
@@ -343,6 +344,13 @@ class MediaSession:
 
     def _end(self, outcome: CallOutcome, reason: HandoffReason | None, topic: str | None) -> None:
         calls.decide_outcome(self.services.engine, self.call.id, outcome, reason, topic)
+        if outcome is CallOutcome.TRANSFER:
+            account = self.dialogue.assistance.summary
+            record_transfer(
+                self.services.engine, self.call.id, reason=reason, topic=topic,
+                customer_name=f"{account.first_name} {account.last_name}" if account else None,
+                verified=account is not None, dial_target=self.services.settings.telephony.agent_number,
+            )
         calls.add_event(self.services.engine, self.call.id, outcome.value, reason.value if reason else "")
         self.services.observe(self.call.call_sid, "end", f"{outcome.value}{f' ({reason.value})' if reason else ''}", now())
         self._listening = False

@@ -146,7 +146,7 @@ def test_an_unknown_caller_is_verified_by_customer_number_and_birth_date(account
 
 
 @pytest.mark.parametrize("name, reason, topic", [
-    ("verification_fails_three_times", "verification_failed", None),
+    ("verification_fails_three_times", "verification_failed", "open_payments"),
     ("sensitive_topic", "sensitive_topic", "fraud"),
     ("two_unclear_turns", "unclear_twice", None),
 ])

@@ -3,7 +3,7 @@
 import pytest
 
 from telephony import twiml
-from telephony.twiml import ConnectStream, Dial, Hangup, Other, Say, TwimlError, parse_twiml
+from telephony.twiml import ConnectStream, Dial, Hangup, Other, Play, Say, TwimlError, parse_twiml
 
 
 def test_connect_stream_round_trip_keeps_urls_and_parameters():
@@ -63,7 +63,7 @@ def test_parser_reads_twilio_forms_it_did_not_build():
     )
 
     assert parse_twiml(xml) == [
-        Other("Play"),
+        Play("https://x.example/a.mp3"),
         Dial("+15550001111", "number", None, 30),
         Dial("sip:agent@pbx.example.com", "sip", None, 9),
         Dial("agent-7", "client", None, 30),

@@ -98,7 +98,9 @@ def test_three_failed_attempts_go_to_a_person_without_saying_what_was_wrong(new_
         press(dialogue, wrong_number)
         replies.append(press(dialogue, "01011970"))
     assert said(replies[0]) == said(replies[1]), "an unknown number and a wrong birth date sound the same"
-    assert of(replies[2], EndCall) == [EndCall(CallOutcome.TRANSFER, HandoffReason.VERIFICATION_FAILED)]
+    assert of(replies[2], EndCall) == [
+        EndCall(CallOutcome.TRANSFER, HandoffReason.VERIFICATION_FAILED, "next_due_date")
+    ], "the agent learns what the caller wanted"
     assert "did not match" in said(replies[0])
 
 

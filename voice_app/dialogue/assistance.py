@@ -26,7 +26,14 @@ from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCa
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
-from voice_app.understanding.intents import SENSITIVE_INTENTS, Intent, IntentClassifier, Route, Understanding
+from voice_app.understanding.intents import (
+    CONVERSATION_INTENTS,
+    SENSITIVE_INTENTS,
+    Intent,
+    IntentClassifier,
+    Route,
+    Understanding,
+)
 
 MAX_VERIFICATION_ATTEMPTS = 3
 MAX_CUSTOMER_NUMBER_DIGITS = 12
@@ -81,6 +88,7 @@ class Assistance:
         self.failed_attempts = 0
         self.unclear_in_a_row = 0
         self.silences_in_a_row = 0
+        self.last_topic: Intent | None = None  # what the caller last asked about, for the agent's briefing
         self.ended = False
 
     @property
@@ -96,6 +104,8 @@ class Assistance:
     def spoke(self, event: CallerSpoke, language: str) -> list[Action]:
         self.silences_in_a_row = 0
         understood = self.classifier.classify(event.text[:2000], language, transcript_confidence=event.confidence)
+        if understood.route is not Route.CLARIFY and understood.intent not in CONVERSATION_INTENTS:
+            self.last_topic = understood.intent
         if self.collecting_digits:
             return self._verification_speech(event, understood, language)
         if understood.route is Route.HUMAN:
@@ -277,6 +287,7 @@ class Assistance:
     def _transfer(self, closing: Prompt, reason: HandoffReason, language: str,
                   topic: Intent | None = None) -> list[Action]:
         self.ended = True
+        topic = topic or self.last_topic
         return [
             self.speaker.prompt(closing, language, interruptible=False),
             EndCall(CallOutcome.TRANSFER, reason, topic.value if topic else None),

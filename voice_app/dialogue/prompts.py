@@ -24,7 +24,7 @@ class Prompt(StrEnum):
     NOT_UNDERSTOOD = "not_understood"
     STILL_THERE = "still_there"
     GOODBYE = "goodbye"
-    TECHNICAL_TROUBLE = "technical_trouble"
+    CALLBACK_PROMISED = "callback_promised"
 
 
 PROMPTS: dict[str, dict[Prompt, str]] = {
@@ -54,7 +54,8 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.NOT_UNDERSTOOD: "Sorry, I did not catch that. Could you say it again?",
         Prompt.STILL_THERE: "Are you still there? How can I help you?",
         Prompt.GOODBYE: "Thank you for calling Fairpay. Goodbye!",
-        Prompt.TECHNICAL_TROUBLE: "Sorry, I am having technical trouble. I am connecting you to a colleague, please hold.",
+        Prompt.CALLBACK_PROMISED: "Sorry, no colleague is free right now. We have noted your request and will call "
+        "you back as soon as possible. Goodbye.",
     },
     "de": {
         Prompt.CONSENT_THANKS: "Vielen Dank. Wie kann ich Ihnen helfen?",
@@ -85,8 +86,8 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.NOT_UNDERSTOOD: "Entschuldigung, das habe ich nicht verstanden. Könnten Sie es noch einmal sagen?",
         Prompt.STILL_THERE: "Sind Sie noch da? Wie kann ich Ihnen helfen?",
         Prompt.GOODBYE: "Danke für Ihren Anruf bei Fairpay. Auf Wiederhören!",
-        Prompt.TECHNICAL_TROUBLE: "Entschuldigung, es gibt ein technisches Problem. Ich verbinde Sie mit einem "
-        "Mitarbeiter, bitte bleiben Sie dran.",
+        Prompt.CALLBACK_PROMISED: "Leider ist gerade kein Mitarbeiter frei. Wir haben Ihr Anliegen notiert und rufen "
+        "Sie so bald wie möglich zurück. Auf Wiederhören.",
     },
 }
 

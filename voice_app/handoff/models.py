@@ -57,6 +57,9 @@ class Handoff(SQLModel, table=True):
     agent_answered_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     outcome: str | None = Field(default=None, max_length=24, description="a HandoffOutcome value")
+    # The spoken summary holds personal data: it is served only under this random token, and only until it expires.
+    whisper_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    whisper_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class CallbackRequest(SQLModel, table=True):

@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_sock import Sock
 
 from telephony import twiml
+from telephony.audio import mulaw_wav
 from telephony.signatures import public_url, websocket_url
 from voice_app import calls
 from voice_app.media_session import MediaSession, stream_token
-from voice_app.models import CallOutcome, HandoffReason
+from voice_app.dialogue.prompts import Prompt, prompt_text
+from voice_app.handoff.briefing import handoff_for_whisper, issue_whisper_token, record_transfer
+from voice_app.handoff.models import HandoffOutcome
+from voice_app.handoff.queries import finish_handoff, mark_agent_answered, request_callback
+from voice_app.models import CallOutcome, HandoffReason, utcnow
 from voice_app.pseudonyms import normalise_phone_number, pseudonymise
 from voice_app.services import Services
 
 log = logging.getLogger(__name__)
 
 twilio_routes = Blueprint("twilio", __name__, url_prefix="/twilio")
+handoff_audio = Blueprint("handoff_audio", __name__)
 sock = Sock()
+DIAL_STATUSES = {"completed", "answered", "busy", "no-answer", "failed", "canceled"}
+WHISPER_GRACE_SECONDS = 60
 
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 MAX_NUMBER_FIELD_LENGTH = 64
@@ -104,17 +113,70 @@ def after_stream() -> Response:
     instance handled the stream."""
     call_sid = _field("CallSid", CALL_SID)
     telephony = services().settings.telephony
-    call = calls.find_call(services().engine, call_sid)
+    engine = services().engine
+    call = calls.find_call(engine, call_sid)
     if call is None:
         log.warning("Connect action for an unknown call; sending the caller to a person")
         return _xml(twiml.dial(telephony.agent_number, timeout_seconds=telephony.agent_ring_seconds))
     if call.outcome is None:
-        calls.decide_outcome(services().engine, call.id, CallOutcome.TRANSFER, HandoffReason.STREAM_LOST)
-        call = calls.find_call(services().engine, call_sid)
+        calls.decide_outcome(engine, call.id, CallOutcome.TRANSFER, HandoffReason.STREAM_LOST)
+        call = calls.find_call(engine, call_sid)
     log.info("call %s: after stream: %s (%s)", call.id, call.outcome, call.handoff_reason or "-")
     if call.outcome == CallOutcome.HANGUP:
         return _xml(twiml.hangup())
-    return _xml(twiml.dial(telephony.agent_number, timeout_seconds=telephony.agent_ring_seconds))
+    # The media session stored the full briefing already; this only fills in for a stream that broke off.
+    record_transfer(engine, call.id, reason=HandoffReason(call.handoff_reason), topic=call.handoff_topic,
+                    customer_name=None, verified=False, dial_target=telephony.agent_number)
+    token = issue_whisper_token(engine, call.id, timedelta(seconds=telephony.agent_ring_seconds + WHISPER_GRACE_SECONDS))
+    base = services().settings.server.public_url
+    return _xml(twiml.dial(
+        telephony.agent_number,
+        timeout_seconds=telephony.agent_ring_seconds,
+        action_url=public_url(base, "/twilio/dial-status"),
+        whisper_url=public_url(base, f"/twilio/whisper/{token}"),
+    ))
+
+
+@twilio_routes.post("/whisper/<token>")
+def whisper(token: str) -> Response:
+    """The agent answered: before the caller is connected, they hear who calls and why."""
+    handoff = handoff_for_whisper(services().engine, token)
+    if handoff is None:
+        abort(404)
+    mark_agent_answered(services().engine, handoff.call_id, utcnow())
+    return _xml(twiml.play(public_url(services().settings.server.public_url, f"/handoff-audio/{token}.wav")))
+
+
+@twilio_routes.post("/dial-status")
+def dial_status() -> Response:
+    """How the transfer went. Not reached: a callback is requested with the call's context, nothing is lost."""
+    call_sid = _field("CallSid", CALL_SID)
+    status = _field("DialCallStatus")
+    if status not in DIAL_STATUSES:
+        abort(Response(f"unknown DialCallStatus {status[:32]!r}\n", status=400, mimetype="text/plain"))
+    call = calls.find_call(services().engine, call_sid)
+    if call is None:
+        return _xml(twiml.hangup())
+    if status in ("completed", "answered"):
+        finish_handoff(services().engine, call.id, HandoffOutcome.CONNECTED, utcnow())
+        return _xml(twiml.hangup())
+    request_callback(services().engine, call.id)
+    finish_handoff(services().engine, call.id, HandoffOutcome.CALLBACK_REQUESTED, utcnow())
+    log.info("call %s: agent not reached (%s), callback requested", call.id, status)
+    return _xml(twiml.say_then_hangup(prompt_text(Prompt.CALLBACK_PROMISED, call.language), call.language))
+
+
+@handoff_audio.get("/handoff-audio/<token>.wav")
+def whisper_audio(token: str) -> Response:
+    """The spoken summary for the agent, our own speech synthesis. The unguessable token that expires with the
+    ring time is the only key: Twilio fetches <Play> audio without a signature we could rely on."""
+    handoff = handoff_for_whisper(services().engine, token)
+    if handoff is None:
+        abort(404)
+    audio = services().speech.synthesizer.synthesize(handoff.summary, handoff.language)
+    response = Response(mulaw_wav(audio), mimetype="audio/wav")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @twilio_routes.post("/status")
