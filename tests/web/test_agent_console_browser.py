@@ -149,3 +149,32 @@ def test_an_agent_closes_a_callback_request_from_the_browser(server, page):
     expect(page.get_by_role("status")).to_contain_text("You are signed out.")
     page.screenshot(path=SCREENSHOTS / "login.png")
     assert page.problems == [], "no script errors or blocked resources"
+
+
+def test_a_simulated_call_transferred_by_the_assistant_appears_live(server, page, speech):
+    """The whole path: a call through the simulator is handed over by the assistant while the agent watches."""
+    import threading
+
+    from telephony.simulator import Press, Speak, TwilioSimulator
+
+    sign_in(page, server, "agent.live")
+    page.evaluate("window.stillTheSamePage = true")
+    question = "Can you book me a flight to Madrid?"
+    script = [Press("1"), Speak(speech.synthesizer.synthesize(question, "en"), label=question)]
+    simulator = TwilioSimulator(server.url, AUTH_TOKEN, from_number="+4915199887766", to_number="+4420555010",
+                                max_call_seconds=120)
+    results = []
+    caller = threading.Thread(target=lambda: results.append(simulator.place_call(script)))
+    caller.start()
+    try:
+        row = page.locator("tr", has_text="Outside what the assistant handles")
+        expect(row).to_be_visible(timeout=120_000)
+        assert page.evaluate("window.stillTheSamePage") is True, "the transfer appeared without a reload"
+        expect(row).to_contain_text("Not verified")
+        row.get_by_role("link").first.click()
+        expect(page.locator("#summary")).to_contain_text("something outside the hotline's topics")
+        expect(page.locator("#transcript-excerpt")).to_contain_text("flight")
+    finally:
+        caller.join(timeout=150)
+    assert results and results[0].outcome == "transferred"
+    assert page.problems == []
