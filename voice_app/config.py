@@ -10,8 +10,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from datetime import time
 from typing import Any, Mapping
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from voice_app.handoff.business_hours import WEEKDAYS, BusinessHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
@@ -38,6 +42,7 @@ class TelephonySettings:
     agent_ring_seconds: int
     default_language: str
     number_languages: Mapping[str, str]
+    business_hours: BusinessHours
 
     def language_for(self, called_number: str) -> str:
         return self.number_languages.get(called_number, self.default_language)
@@ -141,6 +146,27 @@ class _Section:
         return self._get(key, dict)
 
 
+def _business_hours(section: _Section) -> BusinessHours:
+    table = _Section(section.values, "business_hours", Path("config.toml"))
+    table.name = "telephony.business_hours"
+    try:
+        zone = ZoneInfo(table.text("timezone"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"telephony.business_hours.timezone is not a known time zone: {table.values['timezone']!r}") from None
+    days = table._get("days", list)
+    if not days or any(day not in WEEKDAYS for day in days):
+        raise ConfigError(f"telephony.business_hours.days must list some of {', '.join(WEEKDAYS)}, not {days!r}")
+    times = {}
+    for key in ("opens", "closes"):
+        try:
+            times[key] = time.fromisoformat(table.text(key))
+        except ValueError:
+            raise ConfigError(f"telephony.business_hours.{key} must be a time like 08:00, not {table.values[key]!r}") from None
+    if times["opens"] >= times["closes"]:
+        raise ConfigError("telephony.business_hours.opens must be before closes")
+    return BusinessHours(zone, frozenset(WEEKDAYS.index(day) for day in days), times["opens"], times["closes"])
+
+
 def _check_public_url(value: str, name: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
@@ -215,6 +241,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             agent_ring_seconds=telephony.integer("agent_ring_seconds", 5, 120),
             default_language=telephony.choice("default_language", SUPPORTED_LANGUAGES),
             number_languages=number_languages,
+            business_hours=_business_hours(telephony),
         ),
         speech=SpeechSettings(
             model=speech.text("model"),

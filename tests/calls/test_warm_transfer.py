@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import secrets
 import wave
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from telephony.twiml import Dial, Hangup, Play, Say, parse_twiml
 from tests.support import settings_with_database
 from voice_app import calls
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo
+from voice_app.handoff.business_hours import BusinessHours
 from voice_app.handoff.models import Handoff
 from voice_app.handoff.queries import open_callbacks
 from voice_app.local_server import LocalServer
@@ -139,3 +141,16 @@ def test_a_connected_transfer_and_bad_statuses(two_instances):
     assert handoff_of(first, result.call_sid).outcome == "connected"
     bad = signed_post(first, "/twilio/dial-status", {"CallSid": result.call_sid, "DialCallStatus": "teleported"})
     assert bad.status_code == 400
+
+
+def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_nobody(tmp_path, base_settings, speech):
+    never_open = BusinessHours(ZoneInfo("Europe/Berlin"), frozenset(), time.min, time.max)
+    settings = settings_with_database(base_settings, tmp_path / "closed.db", business_hours=never_open)
+    with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as closed:
+        call_sid = "CA" + secrets.token_hex(16)
+        signed_post(closed, "/twilio/voice", {"CallSid": call_sid, "From": "+447700900123", "To": "+4420555010"})
+        verbs = parse_twiml(signed_post(closed, "/twilio/after-stream", {"CallSid": call_sid}).text)
+        assert isinstance(verbs[0], Say) and "business hours" in verbs[0].text and isinstance(verbs[-1], Hangup)
+        assert not any(isinstance(verb, Dial) for verb in verbs)
+        assert handoff_of(closed, call_sid).outcome == "after_hours"
+        assert len(open_callbacks(closed.services.engine)) == 1

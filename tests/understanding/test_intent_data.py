@@ -17,6 +17,7 @@ from voice_app.understanding.intents import (
     Intent,
     banking77_dir,
     default_training_examples,
+    held_out_examples,
     load_banking77,
     load_banking77_mapping,
     load_examples,
@@ -91,6 +92,38 @@ def test_training_uses_banking77_train_never_test() -> None:
     # Banking77 repeats a few queries across its own splits; apart from those, none of test.csv is trained on,
     # not even where one of our short utterances happens to read the same.
     assert not (banking_test - banking_train) & trained_on
+
+
+def test_frozen_held_out_set_is_never_trained_on() -> None:
+    """data/heldout.*.tsv is the benchmark's frozen evaluation set: no line of it (compared without case and
+    punctuation) may occur in our training files, in Banking77 train.csv (which is trained on) or in
+    Banking77 test.csv; nor may our training files contain any Banking77 test query."""
+    held_out = held_out_examples()
+    held = {_key(example.text) for example in held_out}
+    ours = {_key(example.text) for example in own_examples()}
+    mapping = load_banking77_mapping()
+    banking_test = {_key(example.text) for example in load_banking77(banking77_dir() / "test.csv", mapping)}
+    banking_train = {_key(example.text) for example in load_banking77(banking77_dir() / "train.csv", mapping)}
+    trained_on = {_key(example.text) for example in default_training_examples()}
+
+    assert sorted(held & ours) == []
+    assert sorted(held & banking_train) == []
+    assert sorted(held & banking_test) == []
+    assert sorted(ours & banking_test) == []
+    assert sorted(held & trained_on) == []
+    # Every intent of both languages is represented, and no utterance is listed twice in the held-out set.
+    assert {(example.intent, example.language) for example in held_out} == {
+        (intent, language) for intent in Intent for language in LANGUAGES
+    }
+    assert len({(example.language, _key(example.text)) for example in held_out}) == len(held_out)
+
+
+def test_held_out_files_are_not_read_for_training() -> None:
+    held = {(example.language, example.text) for example in held_out_examples()}
+    trained = {(example.language, example.text) for example in default_training_examples()}
+
+    assert not held & trained
+    assert len(held_out_examples()) == 1167
 
 
 def test_loader_rejects_unknown_intents_bad_headers_and_empty_fields(tmp_path: Path) -> None:

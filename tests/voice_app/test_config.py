@@ -97,3 +97,21 @@ def test_an_outdated_database_is_named_at_start(tmp_path):
         old.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, call_sid TEXT)")
     with pytest.raises(SchemaOutdated, match=r"calls\.caller"):
         create_schema(make_engine(f"sqlite:///{path}"))
+
+
+def test_business_hours_are_read_and_checked(tmp_path):
+    from datetime import datetime, timezone
+
+    hours = load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV).telephony.business_hours
+    monday_noon_berlin = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+    assert hours.open_at(monday_noon_berlin)
+    assert not hours.open_at(datetime(2026, 11, 23, 19, 30, tzinfo=timezone.utc))  # 20:30 in Berlin
+    assert not hours.open_at(datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc))  # a Sunday
+    for replace, named in [
+        (('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), "timezone"),
+        (('days = ["mon", "tue", "wed", "thu", "fri", "sat"]', 'days = ["funday"]'), "days"),
+        (('opens = "08:00"', 'opens = "8 o\'clock"'), "opens"),
+        (('opens = "08:00"', 'opens = "21:00"'), "before closes"),
+    ]:
+        with pytest.raises(ConfigError, match=named):
+            load_settings(write_config(tmp_path, replace), GOOD_ENV)

@@ -25,6 +25,7 @@ class Prompt(StrEnum):
     STILL_THERE = "still_there"
     GOODBYE = "goodbye"
     CALLBACK_PROMISED = "callback_promised"
+    AFTER_HOURS = "after_hours"
 
 
 PROMPTS: dict[str, dict[Prompt, str]] = {
@@ -56,6 +57,8 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.GOODBYE: "Thank you for calling Fairpay. Goodbye!",
         Prompt.CALLBACK_PROMISED: "Sorry, no colleague is free right now. We have noted your request and will call "
         "you back as soon as possible. Goodbye.",
+        Prompt.AFTER_HOURS: "Our colleagues are not available at this hour. We have noted your request and will "
+        "call you back during business hours. Goodbye.",
     },
     "de": {
         Prompt.CONSENT_THANKS: "Vielen Dank. Wie kann ich Ihnen helfen?",
@@ -88,6 +91,8 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.GOODBYE: "Danke für Ihren Anruf bei Fairpay. Auf Wiederhören!",
         Prompt.CALLBACK_PROMISED: "Leider ist gerade kein Mitarbeiter frei. Wir haben Ihr Anliegen notiert und rufen "
         "Sie so bald wie möglich zurück. Auf Wiederhören.",
+        Prompt.AFTER_HOURS: "Unsere Mitarbeiter sind zu dieser Zeit nicht erreichbar. Wir haben Ihr Anliegen "
+        "notiert und rufen Sie während der Geschäftszeiten zurück. Auf Wiederhören.",
     },
 }
 

@@ -127,6 +127,11 @@ def after_stream() -> Response:
     # The media session stored the full briefing already; this only fills in for a stream that broke off.
     record_transfer(engine, call.id, reason=HandoffReason(call.handoff_reason), topic=call.handoff_topic,
                     customer_name=None, verified=False, dial_target=telephony.agent_number)
+    if not telephony.business_hours.open_at(utcnow()):
+        request_callback(engine, call.id)
+        finish_handoff(engine, call.id, HandoffOutcome.AFTER_HOURS, utcnow())
+        log.info("call %s: outside business hours, callback requested", call.id)
+        return _xml(twiml.say_then_hangup(prompt_text(Prompt.AFTER_HOURS, call.language), call.language))
     token = issue_whisper_token(engine, call.id, timedelta(seconds=telephony.agent_ring_seconds + WHISPER_GRACE_SECONDS))
     base = services().settings.server.public_url
     return _xml(twiml.dial(
