@@ -44,10 +44,11 @@ SCENARIOS = {
         ("say-de", "Ist meine letzte Rechnung schon bezahlt?"),
         ("press", birth_digits(GERMAN)),
         ("say-de", "Was ist noch offen?"),
+        # The questions Whisper base hears least reliably in espeak's German are said again in other words, as a
+        # caller does when asked to repeat (measured: from one run to the next, either phrasing may be misheard).
+        ("say-de", "Wann ist meine nächste Zahlung fällig?"),
         ("say-de", "Wann ist die nächste Rate fällig?"),
         ("say-de", "Wo ist meine Rückzahlung?"),
-        # Said again in other words, as a caller does when asked to repeat: Whisper base hears this espeak
-        # German sentence sometimes too poorly to answer.
         ("say-de", "Ist meine Erstattung schon da?"),
         ("say-de", "Kann ich mit Karte zahlen?"),
         ("say-de", "Danke, auf Wiederhören."),
@@ -88,7 +89,7 @@ def account_calls(tmp_path_factory, base_settings, speech):
                 else Speak(speech.synthesizer.synthesize(value, kind.removeprefix("say-")), label=value)
                 for kind, value in script
             ]
-            simulator = TwilioSimulator(server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=300)
+            simulator = TwilioSimulator(server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=420)
             return simulator.place_call(turns)
 
         with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:

@@ -143,7 +143,7 @@ def test_fixed_utterances_are_not_training_data() -> None:
 def test_held_out_accuracy() -> None:
     """Trains exactly as load_default() does (all of data/intents.*.tsv plus Banking77 train) and scores the
     frozen held-out set data/heldout.*.tsv, which no model is trained on: measured 93.1 % (de 91.4 %,
-    en 94.8 %) when it was frozen, BOUND_NOTE after the data additions. Answers that were wrong stay
+    en 94.8 %) when it was frozen. Answers that were wrong stay
     within MAX_WRONG_ANSWER_SHARE, the share the answer threshold is chosen for on the development split."""
     held_out = held_out_examples()
     classifier = IntentClassifier.load_default()
