@@ -30,7 +30,7 @@ SILENCE_TIMEOUT_SECONDS = 2
 @dataclass(frozen=True)
 class Scenario:
     line: str
-    script: tuple[tuple[str, str], ...]  # ("say-en", text), ("say-de", text), ("press", digits)
+    script: tuple[tuple[str, str], ...]  # ("say-en", text), ("barge-in-en", text), ("press", digits)
 
 
 SCENARIOS = {
@@ -43,6 +43,8 @@ SCENARIOS = {
     # Whisper base hears espeak-ng's German poorly on a phone line; a plain "Ja." it gets right.
     "german_yes_then_zero": Scenario(GERMAN_LINE, (("say-de", "Ja."), ("press", "0"))),
     "out_of_scope_question": Scenario(ENGLISH_LINE, (("press", "1"), ("say-en", "Can you book me a flight to Madrid?"))),
+    # Talks over the assistant's "How can I help?": the prompt is cut at once.
+    "barge_in_after_consent": Scenario(ENGLISH_LINE, (("press", "1"), ("barge-in-en", "I want to speak to an agent."))),
     "english_caller_on_german_line": Scenario(GERMAN_LINE, (("say-en", "Sorry, I only speak English."), ("say-en", "Yes."))),
 }
 
@@ -53,7 +55,9 @@ def build_script(scenario: Scenario, synthesizer):
         if kind == "press":
             script.append(Press(value))
         else:
-            script.append(Speak(synthesizer.synthesize(value, kind.removeprefix("say-")), label=value))
+            language = kind.rsplit("-", 1)[-1]
+            audio = synthesizer.synthesize(value, language)
+            script.append(Speak(audio, label=value, barge_in=kind.startswith("barge-in")))
     return script
 
 
@@ -100,6 +104,7 @@ def consent_event(server, result: CallResult):
         ("agent_at_consent_question", "transferred", "caller_asked", "refused", "speech", "en", 1),
         ("german_yes_then_zero", "transferred", "caller_asked", "granted", "speech", "de", 1),
         ("out_of_scope_question", "transferred", "out_of_scope", "granted", "keypad", "en", 1),
+        ("barge_in_after_consent", "transferred", "caller_asked", "granted", "keypad", "en", 1),
         # Heard the notice again in English, agreed, then said nothing twice.
         ("english_caller_on_german_line", "transferred", "silence", "granted", "speech", "en", 2),
     ],
@@ -177,3 +182,10 @@ def test_one_call_record_per_call_sid(finished_calls):
     with Session(server.services.engine) as session:
         sids = session.exec(select(Call.call_sid)).all()
     assert sorted(sids) == sorted(result.call_sid for result in results.values())
+
+
+def test_talking_over_the_assistant_cuts_its_prompt(finished_calls):
+    _, results = finished_calls
+    kinds = [event.kind for event in results["barge_in_after_consent"].events]
+    assert "clear" in kinds, kinds
+    assert "clear" not in [event.kind for event in results["no_by_keypad"].events], "the notice is never cut"
