@@ -167,10 +167,10 @@ def test_a_simulated_call_transferred_by_the_assistant_appears_live(server, page
     caller = threading.Thread(target=lambda: results.append(simulator.place_call(script)))
     caller.start()
     try:
-        row = page.locator("tr", has_text="Outside what the assistant handles")
+        # The other tests of this module hand over verified callers; this caller never proved who they are.
+        row = page.locator("tr", has_text="Outside what the assistant handles").filter(has_text="Not verified")
         expect(row).to_be_visible(timeout=120_000)
         assert page.evaluate("window.stillTheSamePage") is True, "the transfer appeared without a reload"
-        expect(row).to_contain_text("Not verified")
         row.get_by_role("link").first.click()
         expect(page.locator("#summary")).to_contain_text("something outside the hotline's topics")
         expect(page.locator("#transcript-excerpt")).to_contain_text("flight")
