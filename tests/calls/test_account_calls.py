@@ -41,11 +41,14 @@ SCENARIOS = {
     ]),
     "german_routine_questions": (GERMAN.phones[0], "+4930555010", [
         ("press", "1"),
-        ("say-de", "Ist meine letzte Rechnung schon bezahlt?"),
-        ("press", birth_digits(GERMAN)),
+        # The question before verification is the one Whisper base hears most reliably in espeak's German: a
+        # misheard one there would turn the birth date into stray key presses.
         ("say-de", "Was ist noch offen?"),
-        # The questions Whisper base hears least reliably in espeak's German are said again in other words, as a
-        # caller does when asked to repeat (measured: from one run to the next, either phrasing may be misheard).
+        ("press", birth_digits(GERMAN)),
+        # The others are said again in other words, as a caller does when asked to repeat (measured: from one
+        # run to the next, either phrasing may be misheard).
+        ("say-de", "Ist meine letzte Rechnung schon bezahlt?"),
+        ("say-de", "Habe ich meine Rechnung bezahlt?"),
         ("say-de", "Wann ist meine nächste Zahlung fällig?"),
         ("say-de", "Wann ist die nächste Rate fällig?"),
         ("say-de", "Wo ist meine Rückzahlung?"),
@@ -113,7 +116,7 @@ def spoken(customer, order, language):
 ])
 def test_every_routine_question_is_answered_with_the_customers_figures(account_calls, name, customer, language):
     turns, call, result = turns_and_call(account_calls, name)
-    assert result.outcome == "hangup", [turn.intent for turn in turns]
+    assert result.outcome == "hangup", (call.handoff_reason, [(turn.intent, turn.route) for turn in turns])
     assert call.language == language
     answered = {}
     for turn, following in zip(turns, [*turns[1:], None]):
