@@ -68,11 +68,10 @@ CLOSE_CATEGORIES = (
 
 
 @dataclass(frozen=True)
-class Judged:
+class Verdict:
     truth: Intent
     language: str
     understanding: Understanding
-    seconds: float
 
     @property
     def correct(self) -> bool:
@@ -81,6 +80,11 @@ class Judged:
     @property
     def wrongly_answered(self) -> bool:
         return self.understanding.route is Route.ANSWER and not self.correct
+
+
+@dataclass(frozen=True)
+class Judged(Verdict):
+    seconds: float
 
 
 def judge(classifier: IntentClassifier, examples: list[Example]) -> list[Judged]:
@@ -119,19 +123,8 @@ def percent(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class Heard:
-    truth: Intent
-    language: str
+class Heard(Verdict):
     transcript_confidence: float
-    understanding: Understanding
-
-    @property
-    def correct(self) -> bool:
-        return self.understanding.intent == self.truth
-
-    @property
-    def wrongly_answered(self) -> bool:
-        return self.understanding.route is Route.ANSWER and not self.correct
 
 
 def listen(classifier: IntentClassifier, examples: list[Example]) -> list[Heard]:
@@ -150,7 +143,7 @@ def listen(classifier: IntentClassifier, examples: list[Example]) -> list[Heard]
             understanding = classifier.classify(
                 transcript.text, example.language, transcript_confidence=transcript.confidence
             )
-            heard.append(Heard(example.intent, example.language, transcript.confidence, understanding))
+            heard.append(Heard(example.intent, example.language, understanding, transcript_confidence=transcript.confidence))
             print(f"\rtranscribed {number}/{len(examples)}", end="", file=sys.stderr, flush=True)
     finally:
         synthesizer.close()

@@ -31,3 +31,8 @@ NOTICES = {
     "en": NoticeTexts("EN disclosure", "EN consent notice"),
     "de": NoticeTexts("DE Offenlegung", "DE Einwilligung"),
 }
+
+
+def of(actions, kind):
+    """The actions of one kind, in order."""
+    return [action for action in actions if isinstance(action, kind)]

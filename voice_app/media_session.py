@@ -182,10 +182,10 @@ class MediaSession:
             raise ProtocolError("start for an unknown call or with a wrong stream token")
         if not calls.attach_stream(self.services.engine, call.id, start.stream_sid):
             raise ProtocolError("the call already has a media stream")
-        if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
-            self.call, self.stream_sid = call, start.stream_sid
-            raise ProtocolError("unsupported media format")
+        # Bound before the format check, so that a refused format still ends this call with a transfer.
         self.call, self.stream_sid = call, start.stream_sid
+        if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
+            raise ProtocolError("unsupported media format")
         log.info("call %s: media stream started", self._call_label())
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
         self.dialogue = Dialogue(

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from consent.ledger import Decision
-from tests.support import AT
+from tests.support import AT, of
 from voice_app.accounts.demo_data import MANY_OPEN_ITEMS, WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer
 from voice_app.answers.spoken import say_amount
 from voice_app.dialogue.messages import (
@@ -28,10 +28,6 @@ MANY = demo_customer(MANY_OPEN_ITEMS, date.today())
 
 def spoke(text, language="en", confidence=0.6):
     return CallerSpoke(text, language, 0.99, confidence, AT)
-
-
-def of(actions, kind):
-    return [action for action in actions if isinstance(action, kind)]
 
 
 def said(actions) -> str:

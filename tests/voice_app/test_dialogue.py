@@ -15,15 +15,11 @@ from voice_app.dialogue.messages import (
     SilenceElapsed,
     StoreTurn,
 )
-from tests.support import AT
+from tests.support import AT, of
 from voice_app.models import CallOutcome, HandoffReason
 
 def spoke(text, language="en", confidence=0.9, language_probability=0.95):
     return CallerSpoke(text, language, language_probability, confidence, AT)
-
-
-def of(actions, kind):
-    return [action for action in actions if isinstance(action, kind)]
 
 
 def at_consent_question(new_dialogue, language="en"):
