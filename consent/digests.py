@@ -6,13 +6,13 @@ verification of any event.
 """
 
 import hashlib
+import hmac
 import json
+import secrets
 from datetime import datetime
 
 from consent.models import ConsentEvent
 from consent.timestamps import require_aware
-
-GENESIS_HASH = "0" * 64
 
 # The canonical list of what an event proves. Changing it breaks verification of
 # every event already recorded. recognised_answer is deliberately absent: it is
@@ -41,6 +41,16 @@ ProofValue = str | int | None
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_answer_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def answer_digest(salt: str, answer: str) -> str:
+    """Keyed by a per-event salt: a bare hash of "yes" or "ja" could be reversed by guessing, and once the
+    answer and its salt are erased the digest that stays in the chain reveals nothing."""
+    return hmac.new(salt.encode("ascii"), answer.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _canonical(name: str, value: object) -> ProofValue:

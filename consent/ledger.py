@@ -11,16 +11,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from consent import digests
-from consent.digests import GENESIS_HASH, sha256_hex
+from consent.digests import answer_digest, new_answer_salt, sha256_hex
 from consent.models import (
     ANSWER_MAX_LENGTH,
     CONSENT,
     DISCLOSURE,
+    GENESIS_HASH,
     LANGUAGES,
     REF_MAX_LENGTH,
     ConsentChainHead,
@@ -122,6 +123,16 @@ class ConsentRecord:
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    """The chain's end (last_seq, last_event_hash) and its anchor after retention (base_seq, base_hash)."""
+
+    last_seq: int
+    last_event_hash: str
+    base_seq: int
+    base_hash: str
+
+
+@dataclass(frozen=True)
 class ChainVerification:
     """Outcome of verify_chain. checked counts the events found intact, in seq order."""
 
@@ -151,21 +162,23 @@ def append_event(engine: Engine, record: ConsentRecord) -> ConsentEvent:
 def verify_chain(engine: Engine) -> ChainVerification:
     """Recompute the whole chain in seq order and name the first broken link.
 
-    Runs alongside appends: it reads the head before and after the events, so an
-    event committed meanwhile is not mistaken for tampering.
+    Starts at the anchor retention left (the genesis hash if nothing was deleted). Runs alongside
+    appends: it reads the head before and after the events, so an event committed meanwhile is not
+    mistaken for tampering.
     """
     head_before = _read_head(engine)
-    before_seq = 0 if head_before is None else head_before.last_seq
-    hash_at_before_seq: str | None = None
+    base_seq = 0 if head_before is None else head_before.base_seq
+    prev_hash = GENESIS_HASH if head_before is None else head_before.base_hash
+    before_seq = base_seq if head_before is None else head_before.last_seq
+    hash_at_before_seq = prev_hash if before_seq == base_seq else None
     notices = _NoticeChecks(engine)
     checked = 0
-    prev_hash = GENESIS_HASH
     try:
-        for event in _events_in_seq_order(engine):
-            expected_seq = checked + 1
+        for event in _events_in_seq_order(engine, after_seq=base_seq):
+            expected_seq = base_seq + checked + 1
             if event.seq != expected_seq:
                 return _broken(checked, expected_seq, f"event seq {expected_seq} is missing; next is seq {event.seq}")
-            problem = _link_problem(event, prev_hash) or notices.problem(event)
+            problem = _link_problem(event, prev_hash, base_seq) or notices.problem(event)
             if problem is not None:
                 return _broken(checked, event.seq, problem)
             prev_hash = event.event_hash
@@ -174,12 +187,90 @@ def verify_chain(engine: Engine) -> ChainVerification:
                 hash_at_before_seq = event.event_hash
     except (ValueError, TypeError) as error:
         # A value rewritten into something its column type cannot load.
-        return _broken(checked, checked + 1, f"events from seq {checked + 1} on cannot be read: {error}")
+        first_unread = base_seq + checked + 1
+        return _broken(checked, first_unread, f"events from seq {first_unread} on cannot be read: {error}")
 
-    head_problem = _head_problem(checked, prev_hash, head_before, hash_at_before_seq, _read_head(engine))
+    head_problem = _head_problem(
+        base_seq + checked, prev_hash, head_before, hash_at_before_seq, _read_head(engine)
+    )
     if head_problem is not None:
         return _broken(checked, *head_problem)
     return ChainVerification(ok=True, checked=checked)
+
+
+def chain_head(engine: Engine) -> ChainHead:
+    """Where the chain ends now; recorded in exports so a later check can tell whether history changed."""
+    head = _read_head(engine)
+    if head is None:
+        return ChainHead(last_seq=0, last_event_hash=GENESIS_HASH, base_seq=0, base_hash=GENESIS_HASH)
+    return ChainHead(
+        last_seq=head.last_seq, last_event_hash=head.last_event_hash, base_seq=head.base_seq, base_hash=head.base_hash
+    )
+
+
+def event_hash_at(engine: Engine, seq: int) -> str | None:
+    """The stored hash of event `seq`: the base hash for the anchor itself, None when the event is gone."""
+    head = _read_head(engine)
+    if head is not None and seq == head.base_seq:
+        return head.base_hash
+    if seq == 0:
+        return GENESIS_HASH
+    with Session(engine) as session:
+        return session.exec(select(ConsentEvent.event_hash).where(ConsentEvent.seq == seq)).first()
+
+
+def erase_answers(engine: Engine, *, subject: str | None = None, recorded_before: datetime | None = None) -> int:
+    """Forget what callers said when answering, of one subject or of events recorded before a time; the
+    digest the chain covers stays, so every event still verifies. Returns the events changed."""
+    if subject is None and recorded_before is None:
+        raise InvalidLedgerQuery("erase_answers needs a subject or a time")
+    statement = update(ConsentEvent).where(
+        col(ConsentEvent.recognised_answer).is_not(None) | col(ConsentEvent.answer_salt).is_not(None)
+    )
+    if subject is not None:
+        _check_ref("subject", subject)
+        statement = statement.where(col(ConsentEvent.subject) == subject)
+    if recorded_before is not None:
+        statement = statement.where(col(ConsentEvent.recorded_at) < _aware("recorded_before", recorded_before))
+    with Session(engine) as session, session.begin():
+        result = session.exec(
+            statement.values(recognised_answer=None, answer_salt=None).execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
+def prune_events_recorded_before(engine: Engine, cutoff: datetime) -> int:
+    """Delete the oldest events recorded before `cutoff` and move the chain's anchor past them.
+
+    Only an unbroken run from the start of the chain goes, so what remains still verifies from the
+    anchor. Running it again with the same cutoff deletes nothing more.
+    """
+    cutoff = _aware("cutoff", cutoff)
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            if session.exec(_LOCK_CHAIN_HEAD).rowcount == 0:
+                return 0
+            head = session.exec(select(ConsentChainHead).where(ConsentChainHead.id == 1)).one()
+            first_kept = session.exec(
+                select(ConsentEvent.seq)
+                .where(ConsentEvent.seq > head.base_seq)
+                .where(ConsentEvent.recorded_at >= cutoff)
+                .order_by(col(ConsentEvent.seq))
+                .limit(1)
+            ).first()
+            last_pruned_seq = head.last_seq if first_kept is None else first_kept - 1
+            if last_pruned_seq <= head.base_seq:
+                return 0
+            last_pruned = session.exec(select(ConsentEvent).where(ConsentEvent.seq == last_pruned_seq)).one()
+            result = session.exec(
+                delete(ConsentEvent)
+                .where(col(ConsentEvent.seq) > head.base_seq)
+                .where(col(ConsentEvent.seq) <= last_pruned_seq)
+                .execution_options(synchronize_session=False)
+            )
+            head.base_seq = last_pruned_seq
+            head.base_hash = last_pruned.event_hash
+            return result.rowcount
 
 
 def latest_events(engine: Engine, limit: int = 20) -> list[ConsentEvent]:
@@ -268,6 +359,7 @@ def _append_under_head_lock(engine: Engine, record: ConsentRecord) -> ConsentEve
 
 def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
     answer = record.recognised_answer
+    salt = None if answer is None else new_answer_salt()
     disclosure = record.disclosure
     event = ConsentEvent(
         seq=seq,
@@ -281,7 +373,8 @@ def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
         decision=record.decision.value,
         method=record.method.value,
         recognised_answer=answer,
-        answer_digest=None if answer is None else sha256_hex(answer),
+        answer_digest=None if answer is None else answer_digest(salt, answer),
+        answer_salt=salt,
         prompt_count=record.prompt_count,
         notice_played_at=require_aware(record.notice_played_at, "notice_played_at"),
         answered_at=None if record.answered_at is None else require_aware(record.answered_at, "answered_at"),
@@ -312,8 +405,7 @@ def _read_head(engine: Engine) -> ConsentChainHead | None:
         return session.get(ConsentChainHead, 1)
 
 
-def _events_in_seq_order(engine: Engine) -> Iterator[ConsentEvent]:
-    after_seq = 0
+def _events_in_seq_order(engine: Engine, after_seq: int) -> Iterator[ConsentEvent]:
     while True:
         with Session(engine) as session:
             statement = (
@@ -329,12 +421,16 @@ def _events_in_seq_order(engine: Engine) -> Iterator[ConsentEvent]:
         after_seq = page[-1].seq
 
 
-def _link_problem(event: ConsentEvent, prev_hash: str) -> str | None:
+def _link_problem(event: ConsentEvent, prev_hash: str, base_seq: int) -> str | None:
     if event.prev_hash != prev_hash:
         if event.seq == 1:
             return "prev_hash of the first event is not the genesis hash"
+        if event.seq == base_seq + 1:
+            return f"prev_hash does not match the anchor left when events up to seq {base_seq} were deleted"
         return f"prev_hash does not match the event_hash of seq {event.seq - 1}"
-    if event.recognised_answer is not None and event.answer_digest != sha256_hex(event.recognised_answer):
+    if event.recognised_answer is not None and (
+        event.answer_salt is None or event.answer_digest != answer_digest(event.answer_salt, event.recognised_answer)
+    ):
         return "recognised_answer does not match answer_digest"
     if digests.event_hash(event) != event.event_hash:
         return "event_hash does not match the event's recorded fields"

@@ -13,6 +13,8 @@ NOTICE_KINDS = (DISCLOSURE, CONSENT)
 LANGUAGES = ("en", "de")
 
 SHA256_HEX_LENGTH = 64
+ANSWER_SALT_HEX_LENGTH = 32
+GENESIS_HASH = "0" * SHA256_HEX_LENGTH
 REF_MAX_LENGTH = 255
 ANSWER_MAX_LENGTH = 500
 
@@ -51,6 +53,8 @@ class ConsentEvent(SQLModel, table=True):
     # Personal data that may be erased later; the chain covers answer_digest instead.
     recognised_answer: str | None = Field(default=None, max_length=ANSWER_MAX_LENGTH)
     answer_digest: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH)
+    # Erased together with recognised_answer; outside the chain like the answer itself.
+    answer_salt: str | None = Field(default=None, max_length=ANSWER_SALT_HEX_LENGTH)
     prompt_count: int
     notice_played_at: datetime = Field(sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -60,7 +64,11 @@ class ConsentEvent(SQLModel, table=True):
 
 
 class ConsentChainHead(SQLModel, table=True):
-    """The single row every append locks first, so writers on any instance take turns."""
+    """The single row every append locks first, so writers on any instance take turns.
+
+    base_seq and base_hash anchor the chain once retention has deleted its oldest events: verification
+    starts after base_seq, from base_hash, instead of from the genesis hash.
+    """
 
     __tablename__ = "consent_chain_head"
     __table_args__ = (CheckConstraint("id = 1", name="consent_chain_head_single_row"),)
@@ -68,3 +76,5 @@ class ConsentChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int
     last_event_hash: str = Field(max_length=SHA256_HEX_LENGTH)
+    base_seq: int = Field(default=0)
+    base_hash: str = Field(default=GENESIS_HASH, max_length=SHA256_HEX_LENGTH)

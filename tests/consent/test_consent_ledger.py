@@ -7,7 +7,8 @@ import pytest
 from consent_helpers import ANSWERED_AT, PLAYED_AT, NoticeMap
 from sqlalchemy import Engine
 
-from consent.digests import GENESIS_HASH, sha256_hex
+from consent.digests import answer_digest, sha256_hex
+from consent.models import GENESIS_HASH
 from consent.ledger import (
     ChainHeadMissing,
     ChainVerification,
@@ -37,7 +38,9 @@ def test_appended_event_is_committed_and_starts_the_chain(
     assert row == (1, "granted", "speech", notices[("consent", "en")].sha256, GENESIS_HASH, event.event_hash)
     assert event.seq == 1
     assert event.disclosure_sha256 == notices[("disclosure", "en")].sha256
-    assert event.answer_digest == sha256_hex("yes please")
+    assert event.answer_salt is not None
+    assert event.answer_digest == answer_digest(event.answer_salt, "yes please")
+    assert event.answer_digest != sha256_hex("yes please")
     assert verify_chain(engine).ok
 
 
