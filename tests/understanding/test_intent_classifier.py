@@ -215,6 +215,14 @@ def test_confidence_is_a_probability_over_all_intents(classifier: IntentClassifi
     assert max(probabilities, key=probabilities.get) is Intent.PAYMENT_STATUS
 
 
+def test_classify_many_gives_what_classify_gives(classifier: IntentClassifier) -> None:
+    texts = [text for text, _, _ in REALISTIC[::4]] + GIBBERISH + ["", "  "] + [text for text, _ in OUT_OF_SCOPE[::3]]
+
+    assert classifier.classify_many(texts) == [classifier.classify(text) for text in texts]
+    with pytest.raises(ValueError, match="longer than"):
+        classifier.classify_many(["x" * (MAX_TEXT_CHARS + 1)])
+
+
 def test_routing_rules(classifier: IntentClassifier) -> None:
     answer, handoff = classifier.thresholds.answer, classifier.thresholds.handoff
 

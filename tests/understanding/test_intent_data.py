@@ -22,6 +22,7 @@ from voice_app.understanding.intents import (
     load_banking77_mapping,
     load_examples,
     own_examples,
+    stratified_folds,
     stratified_split,
 )
 
@@ -175,3 +176,20 @@ def test_stratified_split_is_disjoint_complete_and_covers_every_group() -> None:
 def test_split_share_must_be_a_fraction() -> None:
     with pytest.raises(ValueError):
         stratified_split([Example("yes", Intent.AFFIRM, "en")], 1.0, seed=0)
+
+
+def test_stratified_folds_partition_the_examples_and_spread_every_group() -> None:
+    examples = own_examples()
+    folds = stratified_folds(examples, 5, seed=3)
+
+    assert len(folds) == 5
+    assert sorted(id(example) for fold in folds for example in fold) == sorted(id(example) for example in examples)
+    sizes = [len(fold) for fold in folds]
+    assert max(sizes) - min(sizes) <= 1
+    groups = Counter((example.intent, example.language) for example in examples)
+    for fold in folds:
+        counts = Counter((example.intent, example.language) for example in fold)
+        assert all(abs(counts[group] - total / 5) <= 1 for group, total in groups.items())
+    assert stratified_folds(examples, 5, seed=3) == folds
+    with pytest.raises(ValueError):
+        stratified_folds(examples, 1, seed=3)
