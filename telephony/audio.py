@@ -6,6 +6,7 @@ Conversions between mu-law, 16-bit PCM and float samples, resampling (soxr) and 
 from __future__ import annotations
 
 import io
+import struct
 import sys
 import warnings
 import wave
@@ -101,3 +102,58 @@ def mulaw_wav(mulaw: bytes) -> bytes:
         file.setframerate(PHONE_RATE)
         file.writeframes(mulaw_to_pcm16(mulaw))
     return buffer.getvalue()
+
+
+WAVE_FORMAT_MULAW = 7
+
+
+def mulaw_wav_file(mulaw: bytes) -> bytes:
+    """Phone audio kept exactly as it came: a WAV file of G.711 mu-law (format 7), 8 kHz mono, 8 bits a sample,
+    half the size of 16-bit PCM. Not every player reads format 7; `mulaw_wav` makes the PCM form for those."""
+    if not isinstance(mulaw, (bytes, bytearray)):
+        raise TypeError(f"audio must be mu-law bytes, got {type(mulaw).__name__}")
+    fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_MULAW, 1, PHONE_RATE, PHONE_RATE, 1, 8, 0)
+    fact = struct.pack("<I", len(mulaw))  # non-PCM WAV files carry their sample count in a fact chunk
+    data = bytes(mulaw) + (b"\0" if len(mulaw) % 2 else b"")  # RIFF chunks are padded to an even length
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", len(fact)) + fact
+            + b"data" + struct.pack("<I", len(mulaw)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def read_mulaw_wav(wav: bytes) -> bytes:
+    """The samples of an 8 kHz mono mu-law WAV file (as `mulaw_wav_file` writes them); ValueError for any other."""
+    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise ValueError("not a WAV file")
+    position, fmt, samples = 12, None, None
+    while position + 8 <= len(wav):
+        name, size = wav[position : position + 4], struct.unpack("<I", wav[position + 4 : position + 8])[0]
+        chunk = wav[position + 8 : position + 8 + size]
+        if len(chunk) < size:
+            raise ValueError(f"WAV chunk {name!r} is cut short")
+        if name == b"fmt ":
+            if size < 16:
+                raise ValueError("WAV fmt chunk too short")
+            fmt = struct.unpack("<HHIIHH", chunk[:16])
+        elif name == b"data":
+            samples = chunk
+        position += 8 + size + (size % 2)
+    if fmt is None or samples is None:
+        raise ValueError("WAV file without fmt or data chunk")
+    format_tag, channels, rate, _, _, bits = fmt
+    if (format_tag, channels, rate, bits) != (WAVE_FORMAT_MULAW, 1, PHONE_RATE, 8):
+        raise ValueError(f"not 8 kHz mono mu-law: format {format_tag}, {channels} channels, {rate} Hz, {bits} bits")
+    return samples
+
+
+def tone_mulaw(frequency_hz: float, seconds: float, level: float = 0.3) -> bytes:
+    """A sine tone as phone audio, with 10 ms fades so that it starts and stops without a click."""
+    if not 0 < frequency_hz < PHONE_RATE / 2 or not 0 < seconds <= 10 or not 0 < level <= 1:
+        raise ValueError("a tone needs a frequency below 4 kHz, up to 10 seconds and a level in (0, 1]")
+    count = int(PHONE_RATE * seconds)
+    samples = level * np.sin(2 * np.pi * frequency_hz * np.arange(count) / PHONE_RATE)
+    fade = min(count // 2, PHONE_RATE // 100)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        samples[:fade] *= ramp
+        samples[-fade:] *= ramp[::-1]
+    return pcm16_to_mulaw(float32_to_pcm16(samples))

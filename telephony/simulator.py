@@ -7,6 +7,14 @@ played, follows the <Connect> action URL when the app closes the stream, and end
 callback. The caller follows a script and takes turns like a person: it answers once the bot has
 spoken and fallen silent.
 
+Beyond the stream it follows what a transfer leads to: <Play> (fetched like Twilio fetches it, and played
+in real time), <Say> (Twilio's own voice; its length is estimated at 150 words a minute), <Gather> with
+keys from the caller's script (no key within its timeout: Twilio goes on with the next verb and requests
+nothing, as with actionOnEmptyResult false), and <Dial> or <Enqueue> whose far side is scripted by
+`dial_outcome` and `queue_result`: the simulator then posts the action URL with the parameters Twilio
+sends (DialCallStatus, DialCallSid, DialCallDuration, DialBridged; QueueResult, QueueSid, QueueTime) and
+follows the TwiML it gets back. An answering agent fetches the noun's whisper URL first.
+
 Every wait is bounded by `max_call_seconds` or a fixed timeout, so a broken app cannot hang a test.
 """
 
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import math
 import queue
 import secrets
@@ -24,12 +33,25 @@ from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 import requests
+import soundfile
 import websocket
 
 from telephony import media_protocol
 from telephony.audio import FRAME_MS, MULAW_SILENCE_FRAME, PHONE_RATE, split_frames
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url
-from telephony.twiml import ConnectStream, Dial, Hangup, Other, Say, TwimlError, TwimlVerb, parse_twiml
+from telephony.twiml import (
+    ConnectStream,
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Other,
+    Play,
+    Say,
+    TwimlError,
+    TwimlVerb,
+    parse_twiml,
+)
 
 VOICE_PATH = "/twilio/voice"
 STATUS_PATH = "/twilio/status"
@@ -47,6 +69,17 @@ BARGE_IN_AFTER_SECONDS = 1.0
 # If the scheduler stalls for longer than this, resume the 20 ms rhythm instead of bursting frames.
 MAX_TICK_LAG_SECONDS = 0.2
 
+# How a scripted agent side behaves in time: a busy or failed dial ends almost at once; an agent who answers
+# picks up after a ring or two.
+DIAL_FAILS_AFTER_SECONDS = 0.5
+AGENT_ANSWERS_AFTER_SECONDS = 1.0
+# Twilio's <Say> voices speak at about this pace; the simulator cannot hear them, so it estimates their length.
+SAY_WORDS_PER_SECOND = 2.5
+DIAL_OUTCOMES = frozenset({"completed", "busy", "no-answer", "failed"})
+# Every QueueResult Twilio documents for <Enqueue action>.
+QUEUE_RESULTS = frozenset({"bridged", "bridging-in-process", "error", "hangup", "leave", "redirected",
+                           "redirected-from-bridged", "queue-full", "system-error"})
+
 _FRAME_SECONDS = FRAME_MS / 1000
 
 Outcome = Literal["hangup", "transferred", "caller_hung_up", "rejected", "stream_error", "no_stream"]
@@ -60,12 +93,14 @@ class Speak:
     """The caller says something (8 kHz mu-law; `label` is its text, for printing) once it is their turn.
 
     A turn comes when the bot has spoken since the caller's last turn and then been quiet for
-    `answer_delay`; with `barge_in`, already after one second of the bot's speech.
+    `answer_delay`; with `barge_in`, already after one second of the bot's speech; with `immediately`, as
+    soon as the item before is done, whatever the bot does (to keep talking, or to speak into a recording).
     """
 
     mulaw: bytes
     label: str
     barge_in: bool = False
+    immediately: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.mulaw, bytes) or not self.mulaw:
@@ -80,6 +115,7 @@ class Press:
 
     digits: str
     barge_in: bool = False
+    immediately: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.digits, str) or not self.digits or not set(self.digits) <= media_protocol.DTMF_DIGITS:
@@ -99,7 +135,10 @@ class Silence:
 
 @dataclass(frozen=True)
 class HangUp:
-    """The caller hangs up once it is their turn: Twilio sends `stop` and closes the stream."""
+    """The caller hangs up once it is their turn (at once with `immediately`): Twilio sends `stop` and closes
+    the stream."""
+
+    immediately: bool = False
 
 
 ScriptItem = Speak | Press | Silence | HangUp
@@ -118,7 +157,8 @@ class SimEvent:
 @dataclass
 class CallResult:
     """How the call ended. Outcomes:
-    hangup: TwiML hung up (or ran out) after the stream; transferred: a <Dial>; caller_hung_up: the
+    hangup: TwiML hung up (or ran out) after the stream; transferred: a <Dial> or <Enqueue> with no scripted
+    far side (`dial_outcome`, `queue_result`), where the simulation stops; caller_hung_up: the
     script's HangUp, max_call_seconds, or a bot that stayed silent too long; rejected: a webhook or
     action request failed or answered something other than valid TwiML; stream_error: the websocket
     failed or the app sent invalid messages; no_stream: the call ended without a media stream.
@@ -128,6 +168,11 @@ class CallResult:
     stream_sid: str | None
     outcome: Outcome
     dial_target: str | None = None
+    dial_kind: str | None = None  # number, sip, client, queue (a <Dial><Queue>), or enqueue
+    dial_status: str | None = None  # the DialCallStatus or QueueResult the simulator posted
+    whisper_twiml: str | None = None  # what the whisper URL answered, when a scripted agent picked up
+    gathered: list[str | None] = field(default_factory=list)  # per <Gather>: the keys posted, None for no input
+    stream_sids: list[str] = field(default_factory=list)  # every media stream of the call, in order
     http_status: int | None = None
     twiml: list[str] = field(default_factory=list)
     bot_audio_seconds: float = 0.0  # what the caller actually heard (cleared audio does not count)
@@ -151,8 +196,22 @@ class TwilioSimulator:
         on_event: Callable[[SimEvent], None] | None = None,
         status_callback: bool = True,
         bot_silence_limit: float = 30.0,
+        dial_outcome: str | None = None,
+        queue_result: str | None = None,
+        ring_seconds: float | None = None,
+        agent_talk_seconds: float = 1.0,
     ) -> None:
-        """`bot_silence_limit`: how long the caller waits for a bot that says nothing before hanging up."""
+        """`bot_silence_limit`: how long the caller waits for a bot that says nothing before hanging up.
+
+        The far side of a transfer: `dial_outcome` (completed, busy, no-answer, failed) is what a <Dial> comes
+        to; `queue_result` (bridged, hangup, queue-full, ...) how an <Enqueue> ends. None stops the simulation
+        at that verb as "transferred". `ring_seconds`: how long a no-answer rings, and how long a caller waits
+        in a queue (default: the Dial's own timeout, as Twilio; one second in a queue). `agent_talk_seconds`:
+        how long an agent who answers talks before hanging up (DialCallDuration)."""
+        if dial_outcome is not None and dial_outcome not in DIAL_OUTCOMES:
+            raise ValueError(f"dial_outcome must be one of {sorted(DIAL_OUTCOMES)} or None, got {dial_outcome!r}")
+        if queue_result is not None and queue_result not in QUEUE_RESULTS:
+            raise ValueError(f"queue_result must be one of {sorted(QUEUE_RESULTS)} or None, got {queue_result!r}")
         public_url(base_url, VOICE_PATH)  # validates the base URL now rather than mid-call
         for name, value in (("from_number", from_number), ("to_number", to_number), ("account_sid", account_sid)):
             if not isinstance(value, str) or not value:
@@ -161,6 +220,8 @@ class TwilioSimulator:
             ("answer_delay", answer_delay),
             ("max_call_seconds", max_call_seconds),
             ("bot_silence_limit", bot_silence_limit),
+            ("ring_seconds", 0 if ring_seconds is None else ring_seconds),
+            ("agent_talk_seconds", agent_talk_seconds),
         ):
             if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {seconds!r}")
@@ -174,6 +235,10 @@ class TwilioSimulator:
         self.on_event = on_event
         self.status_callback = status_callback
         self.bot_silence_limit = float(bot_silence_limit)
+        self.dial_outcome = dial_outcome
+        self.queue_result = queue_result
+        self.ring_seconds = None if ring_seconds is None else float(ring_seconds)
+        self.agent_talk_seconds = float(agent_talk_seconds)
 
     def place_call(self, script: Sequence[ScriptItem]) -> CallResult:
         items = list(script)
@@ -225,29 +290,200 @@ class _Call:
     def follow(self, verbs: list[TwimlVerb]) -> None:
         """Executes TwiML like Twilio: verb by verb, until one hands control to an action URL."""
         while True:
+            next_verbs: list[TwimlVerb] | None = None
             for verb in verbs:
-                if isinstance(verb, Say):
-                    self.emit("say", f"[{verb.language or 'default'}] {verb.text}")
+                if isinstance(verb, (Say, Play)):
+                    self.listen_while_playing([verb], gather=None)
                 elif isinstance(verb, Other):
                     self.emit("twiml_other", f"<{verb.tag}> is not simulated; skipped")
                 elif isinstance(verb, Hangup):
                     self.end("hangup" if self.stream_opened else "no_stream")
                 elif isinstance(verb, Dial):
-                    self.result.dial_target = verb.target
-                    self.emit("dial", f"{verb.kind} {verb.target} (timeout {verb.timeout} s)")
-                    self.end("transferred")
+                    next_verbs = self.dial(verb)
+                elif isinstance(verb, Enqueue):
+                    next_verbs = self.enqueue(verb)
+                elif isinstance(verb, Gather):
+                    next_verbs = self.gather(verb)
                 elif isinstance(verb, ConnectStream):
-                    _Stream(self, verb).run()
+                    stream = _Stream(self, verb)
+                    stream.run()
                     if verb.action_url is not None:
-                        verbs = self.request_twiml(
-                            verb.action_url,
-                            {"CallStatus": "in-progress", "StreamSid": self.result.stream_sid or ""},
-                            "action",
+                        next_verbs = self.request_twiml(
+                            verb.action_url, {"CallStatus": "in-progress", "StreamSid": stream.stream_sid}, "action"
                         )
-                        break
+                if next_verbs is not None:
+                    break
             else:
                 # Twilio ends the call when it runs out of verbs.
                 self.end("hangup" if self.stream_opened else "no_stream")
+            verbs = next_verbs
+
+    # -- what follows a transfer ---------------------------------------------------------------------
+
+    def dial(self, verb: Dial) -> list[TwimlVerb] | None:
+        """The far side does what `dial_outcome` says; then the action URL (or, without one, the next verb)."""
+        self.result.dial_target, self.result.dial_kind = verb.target, verb.kind
+        self.emit("dial", f"{verb.kind} {verb.target} (timeout {verb.timeout} s)")
+        outcome = self.sim.dial_outcome
+        if outcome is None:
+            self.end("transferred")
+        dial_sid = "CA" + secrets.token_hex(16)
+        talked = 0
+        if outcome == "completed":
+            self.wait(min(AGENT_ANSWERS_AFTER_SECONDS, verb.timeout))
+            if verb.whisper_url is not None:
+                self.whisper(verb.whisper_url, dial_sid, verb.target)
+            self.emit("agent_connected", f"talks for {self.sim.agent_talk_seconds:g} s")
+            self.wait(self.sim.agent_talk_seconds)
+            talked = math.ceil(self.sim.agent_talk_seconds)
+        elif outcome == "no-answer":
+            self.wait(verb.timeout if self.sim.ring_seconds is None else self.sim.ring_seconds)
+        else:
+            self.wait(DIAL_FAILS_AFTER_SECONDS)
+        self.result.dial_status = outcome
+        self.emit("dial_ended", outcome)
+        if verb.action_url is None:
+            return None
+        return self.request_twiml(
+            verb.action_url,
+            {
+                "CallStatus": "in-progress",
+                "DialCallStatus": outcome,
+                "DialCallSid": dial_sid,
+                "DialCallDuration": str(talked),
+                "DialBridged": "true" if outcome == "completed" else "false",
+            },
+            "dial_action",
+        )
+
+    def whisper(self, url: str, dial_sid: str, target: str) -> None:
+        """The agent answered: Twilio runs the noun's URL on their leg before bridging; they hear what it plays."""
+        verbs = self.request_twiml(
+            url,
+            {"CallSid": dial_sid, "ParentCallSid": self.result.call_sid, "CallStatus": "in-progress",
+             "Direction": "outbound-dial", "To": target, "Called": target},
+            "whisper",
+        )
+        self.result.whisper_twiml = self.result.twiml[-1]
+        for verb in verbs:
+            if isinstance(verb, Play):
+                self.emit("whisper_play", f"{verb.url} ({self.fetch_audio(verb.url):.2f} s)")
+            elif isinstance(verb, Say):
+                self.emit("whisper_say", verb.text)
+            else:
+                self.emit("twiml_other", f"<{type(verb).__name__}> in a whisper is not simulated; skipped")
+
+    def enqueue(self, verb: Enqueue) -> list[TwimlVerb] | None:
+        self.result.dial_target, self.result.dial_kind = verb.queue, "enqueue"
+        self.emit("enqueue", verb.queue + (f" (waitUrl {verb.wait_url} not simulated)" if verb.wait_url else ""))
+        result = self.sim.queue_result
+        if result is None:
+            self.end("transferred")
+        waited = 1.0 if self.sim.ring_seconds is None else self.sim.ring_seconds
+        self.wait(waited)
+        if result in ("bridged", "redirected-from-bridged"):
+            self.emit("agent_connected", f"talks for {self.sim.agent_talk_seconds:g} s")
+            self.wait(self.sim.agent_talk_seconds)
+        self.result.dial_status = result
+        self.emit("queue_left", result)
+        if verb.action_url is None:
+            if result == "hangup":
+                self.end("caller_hung_up")
+            return None
+        params = {"QueueResult": result, "QueueSid": "QU" + secrets.token_hex(16), "QueueTime": str(round(waited)),
+                  "CallStatus": "completed" if result == "hangup" else "in-progress"}
+        verbs = self.request_twiml(verb.action_url, params, "queue_action")
+        if result == "hangup":
+            # The caller is gone: Twilio reports the result, and there is nobody left to follow the answer.
+            self.end("caller_hung_up")
+        return verbs
+
+    def gather(self, verb: Gather) -> list[TwimlVerb] | None:
+        """Keys from the caller's script while the prompts play; the action with Digits, or on to the next verb."""
+        if verb.input != "dtmf":
+            self.end("rejected", f"<Gather input={verb.input!r}> is not simulated; only keys are")
+        digits = self.listen_while_playing(list(verb.nested), gather=verb)
+        self.result.gathered.append(digits)
+        self.emit("gathered", digits if digits is not None else "no input")
+        if digits is None and not verb.action_on_empty_result:
+            return None
+        if verb.action_url is None:
+            self.end("rejected", "<Gather> without an action URL is not simulated")
+        return self.request_twiml(verb.action_url, {"CallStatus": "in-progress", "Digits": digits or ""}, "gather")
+
+    def listen_while_playing(self, prompts: list[Say | Play], gather: Gather | None) -> str | None:
+        """Plays the prompts in real time while the caller follows the script (hanging up, or pressing keys,
+        which only a Gather hears and which cut its prompts short). For a Gather, returns the keys collected
+        once it has enough, the caller pressed its finishOnKey, or `timeout` passed after the prompts and the
+        last key; None for no input."""
+        speaker = _VirtualSpeaker(self.emit, time.monotonic())
+        for prompt in prompts:
+            if isinstance(prompt, Say):
+                self.emit("say", f"[{prompt.language or 'default'}] {prompt.text}")
+                seconds = max(0.5, len(prompt.text.split()) / SAY_WORDS_PER_SECOND)
+            else:
+                seconds = self.fetch_audio(prompt.url)
+                self.emit("play", f"{prompt.url} ({seconds:.2f} s)")
+            speaker.queue_audio(seconds)
+        started = next_tick = time.monotonic()
+        self.caller.stream_started(started)
+        digits, last_key_at = "", None
+        try:
+            while True:
+                now = time.monotonic()
+                speaker.advance_to(now)
+                if now >= self.deadline:
+                    self.emit("caller_hangup", "max_call_seconds reached")
+                    self.end("caller_hung_up")
+                step = self.caller.step(now, speaker)
+                if step.hang_up:
+                    self.end("caller_hung_up")
+                if step.digit is not None and gather is not None:
+                    if step.digit in gather.finish_on_key:
+                        return digits or None
+                    speaker.clear()  # a key stops the prompts, as Twilio's Gather does
+                    digits, last_key_at = digits + step.digit, now
+                    if gather.num_digits is not None and len(digits) >= gather.num_digits:
+                        return digits
+                if not speaker.busy:
+                    if gather is None:
+                        return None
+                    quiet_since = max(speaker.last_heard_at(now) or started, last_key_at or started)
+                    if now - quiet_since >= gather.timeout:
+                        return digits or None
+                next_tick += _FRAME_SECONDS
+                lag = time.monotonic() - next_tick
+                if lag > MAX_TICK_LAG_SECONDS:
+                    next_tick = time.monotonic()
+                elif lag < 0:
+                    time.sleep(-lag)
+        finally:
+            self.result.bot_audio_seconds += speaker.played_seconds
+
+    def fetch_audio(self, url: str) -> float:
+        """Fetches a <Play> file as Twilio does (GET, no signature); its length in seconds. A file Twilio could not
+        play ends the simulated call: real Twilio would skip it and log an error, a test should fail."""
+        try:
+            response = requests.get(url, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
+        except requests.RequestException as error:
+            self.end("rejected", f"<Play> GET {url} failed: {error}")
+        content_type = response.headers.get("Content-Type", "")
+        if response.status_code != 200 or not content_type.startswith("audio/"):
+            self.end("rejected", f"<Play> GET {url} answered HTTP {response.status_code} {content_type}")
+        try:
+            info = soundfile.info(io.BytesIO(response.content))
+        except (RuntimeError, soundfile.LibsndfileError) as error:
+            self.end("rejected", f"<Play> {url} is not audio Twilio can play: {error}")
+        return float(info.duration)
+
+    def wait(self, seconds: float) -> None:
+        """Time passes on the line (ringing, waiting, an agent talking); the caller's patience still ends it."""
+        until = time.monotonic() + seconds
+        if until > self.deadline:
+            time.sleep(max(0.0, self.deadline - time.monotonic()))
+            self.emit("caller_hangup", "max_call_seconds reached")
+            self.end("caller_hung_up")
+        time.sleep(max(0.0, until - time.monotonic()))
 
     def request_twiml(self, url: str, extra_params: dict[str, str], kind: str) -> list[TwimlVerb]:
         """Asks the app what to do next; a failed request or unreadable answer ends the call as Twilio would."""
@@ -334,7 +570,9 @@ class _Stream:
         if time.monotonic() >= call.deadline:
             call.emit("caller_hangup", "max_call_seconds reached")
             call.end("caller_hung_up")
-        call.result.stream_sid = self.stream_sid
+        if call.result.stream_sid is None:
+            call.result.stream_sid = self.stream_sid
+        call.result.stream_sids.append(self.stream_sid)
         try:
             self.open()
             self.exchange()
@@ -631,7 +869,7 @@ class _Caller:
             self._silent_until = now + item.seconds
             emit("caller_silence", f"{item.seconds:g} s")
             return _Step()
-        if not self._may_take_turn(item, now, speaker):
+        if not item.immediately and not self._may_take_turn(item, now, speaker):
             if self._gave_up_waiting(now, speaker):
                 emit("caller_gave_up", f"the bot said nothing for {self._call.sim.bot_silence_limit:g} s")
                 return _Step(hang_up=True)

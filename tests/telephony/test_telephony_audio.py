@@ -88,3 +88,45 @@ def test_split_frames_cuts_20ms_frames_and_pads_the_last_with_silence():
     assert frames[2][:80] == (bytes(range(200)) * 2)[320:]
     assert set(frames[2][80:]) == {MULAW_SILENCE_BYTE}
     assert split_frames(b"") == []
+
+
+def test_mulaw_wav_keeps_the_phone_audio_byte_for_byte_and_other_readers_agree():
+    import io
+
+    import soundfile
+
+    from telephony.audio import mulaw_wav_file, read_mulaw_wav, tone_mulaw
+
+    samples, rate = load_audio_file(AUDIO_DIR / "one_two_three.wav")
+    mulaw = float_to_phone_mulaw(samples, rate)[:8001]  # an odd length needs RIFF's pad byte
+    wav = mulaw_wav_file(mulaw)
+
+    assert read_mulaw_wav(wav) == mulaw
+    assert len(wav) < len(mulaw) + 64, "one byte a sample, not two"
+    info = soundfile.info(io.BytesIO(wav))  # libsndfile reads it independently of our reader
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (8000, 1, 8001, "ULAW")
+    decoded, _ = soundfile.read(io.BytesIO(wav), dtype="float32")
+    assert np.allclose(decoded, pcm16_to_float32(mulaw_to_pcm16(mulaw)), atol=1e-4), "same G.711 decoding"
+
+    beep = tone_mulaw(1000, 0.25)
+    assert mulaw_duration_seconds(beep) == pytest.approx(0.25)
+    assert _dominant_frequency(pcm16_to_float32(mulaw_to_pcm16(beep)), PHONE_RATE) == pytest.approx(1000, abs=10)
+
+
+@pytest.mark.parametrize("broken", [b"", b"RIFF\0\0\0\0WAVE", b"not a wav file at all"])
+def test_read_mulaw_wav_refuses_what_is_not_phone_mulaw(broken):
+    import io
+    import wave
+
+    from telephony.audio import read_mulaw_wav
+
+    with pytest.raises(ValueError):
+        read_mulaw_wav(broken)
+    pcm = io.BytesIO()
+    with wave.open(pcm, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(8000)
+        file.writeframes(b"\0\0" * 100)
+    with pytest.raises(ValueError, match="not 8 kHz mono mu-law"):
+        read_mulaw_wav(pcm.getvalue())

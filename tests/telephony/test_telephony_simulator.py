@@ -21,7 +21,14 @@ from werkzeug.serving import make_server
 
 from telephony import media_protocol as mp
 from telephony import twiml
-from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames
+from telephony.audio import (
+    MULAW_SILENCE_FRAME,
+    float_to_phone_mulaw,
+    load_audio_file,
+    mulaw_wav,
+    split_frames,
+    tone_mulaw,
+)
 from telephony.outbound import OutboundPlayer
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
 from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator
@@ -53,6 +60,8 @@ class Seen:
     prompt_started_at: dict[str, float] = field(default_factory=dict)
     action: dict[str, str] = field(default_factory=dict)
     status: dict[str, str] = field(default_factory=dict)
+    # The follow-up requests of a transfer, in arrival order: (path, form, monotonic time).
+    follow_ups: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
     dropped_marks: list[str] = field(default_factory=list)
 
     def of(self, kind: type) -> list[tuple[float, mp.InboundEvent]]:
@@ -68,6 +77,8 @@ class ThrowawayHotline:
         self.stream_behaviour: Callable[[object, StreamSession], None] = lambda ws, session: None
         self.refuse_handshake = False
         self.after_stream_twiml = twiml.dial(AGENT)
+        # What each follow-up of a transfer answers (dial-status, whisper, choice, queue-status).
+        self.follow_up_twiml: dict[str, str] = {}
         app = Flask(__name__)
         sock = Sock(app)
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -99,6 +110,16 @@ class ThrowawayHotline:
             self._require_signature("/twilio/after-stream")
             self.seen.action = request.form.to_dict()
             return self.after_stream_twiml, {"Content-Type": "text/xml"}
+
+        @app.post("/twilio/<any('dial-status', whisper, choice, 'queue-status'):step>")
+        def follow_up(step: str):
+            self._require_signature(f"/twilio/{step}")
+            self.seen.follow_ups.append((step, request.form.to_dict(), time.monotonic()))
+            return self.follow_up_twiml.get(step, twiml.hangup()), {"Content-Type": "text/xml"}
+
+        @app.get("/audio/<float:seconds>.wav")
+        def audio(seconds: float):
+            return mulaw_wav(tone_mulaw(440, seconds)), {"Content-Type": "audio/wav"}
 
         @app.post("/twilio/status")
         def status():
@@ -368,3 +389,147 @@ def test_script_items_validate_their_input():
         Silence(0)
     with pytest.raises(ValueError):
         TwilioSimulator("not a url", AUTH_TOKEN, from_number=CALLER, to_number=LINE)
+
+
+# -- what follows a transfer -----------------------------------------------------------------------------------
+
+def follow_ups(hotline: ThrowawayHotline, step: str) -> list[dict[str, str]]:
+    return [form for name, form, _ in hotline.seen.follow_ups if name == step]
+
+
+def transfer_to(hotline: ThrowawayHotline, target: str = AGENT, timeout: int = 5) -> None:
+    hotline.after_stream_twiml = twiml.dial(
+        twiml.parse_dial_target(target), timeout_seconds=timeout, action_url=hotline.base + "/twilio/dial-status",
+        whisper_url=hotline.base + "/twilio/whisper",
+    )
+
+
+def test_an_unanswered_dial_posts_its_action_after_the_ring_time_and_follows_the_answer(hotline):
+    transfer_to(hotline, timeout=5)
+    hotline.follow_up_twiml["dial-status"] = twiml.play_then_hangup(hotline.base + "/audio/0.4.wav")
+    result = simulator(hotline, dial_outcome="no-answer").place_call([])
+
+    assert result.outcome == "hangup", result.events
+    ((status,),) = [follow_ups(hotline, "dial-status")]
+    assert status["DialCallStatus"] == "no-answer" and status["DialBridged"] == "false"
+    assert status["DialCallDuration"] == "0" and status["DialCallSid"].startswith("CA")
+    assert status["CallSid"] == result.call_sid and status["DialCallSid"] != result.call_sid
+    assert status["CallStatus"] == "in-progress" and status["From"] == CALLER
+    assert not follow_ups(hotline, "whisper"), "nobody answered, so nobody heard a whisper"
+    dialled_at = next(event.at for event in result.events if event.kind == "dial")
+    ended_at = next(event.at for event in result.events if event.kind == "dial_ended")
+    assert 5.0 <= ended_at - dialled_at < 5.5, "no-answer comes after the Dial's own timeout, as at Twilio"
+    assert result.bot_audio_seconds == pytest.approx(0.4, abs=0.05), "the Play is fetched and heard in real time"
+    assert (result.dial_target, result.dial_kind, result.dial_status) == (AGENT, "number", "no-answer")
+
+
+@pytest.mark.parametrize("target", ["sip:agent@pbx.example.com", "client:agents"])
+def test_an_answering_agent_hears_the_whisper_first_and_the_action_reports_the_talk(hotline, target):
+    transfer_to(hotline, target)
+    hotline.follow_up_twiml["whisper"] = twiml.play(hotline.base + "/audio/0.3.wav")
+    result = simulator(hotline, dial_outcome="completed", agent_talk_seconds=1.2).place_call([])
+
+    assert result.outcome == "hangup", result.events
+    ((whisper,),) = [follow_ups(hotline, "whisper")]
+    ((status,),) = [follow_ups(hotline, "dial-status")]
+    assert whisper["ParentCallSid"] == result.call_sid and whisper["CallSid"] == status["DialCallSid"]
+    assert whisper["To"] == twiml.parse_dial_target(target).address
+    assert (status["DialCallStatus"], status["DialCallDuration"], status["DialBridged"]) == ("completed", "2", "true")
+    assert result.whisper_twiml == hotline.follow_up_twiml["whisper"]
+    assert "whisper_play" in [event.kind for event in result.events]
+    assert result.dial_kind == twiml.parse_dial_target(target).kind
+
+
+@pytest.mark.parametrize("outcome", ["busy", "failed"])
+def test_busy_and_failed_dials_end_quickly(hotline, outcome):
+    transfer_to(hotline)
+    started = time.monotonic()
+    result = simulator(hotline, dial_outcome=outcome).place_call([])
+    assert follow_ups(hotline, "dial-status")[0]["DialCallStatus"] == outcome
+    assert result.dial_status == outcome and time.monotonic() - started < 3
+
+
+def choice_after_no_answer(hotline: ThrowawayHotline, prompt_seconds: float = 1.5, timeout: int = 2) -> None:
+    transfer_to(hotline)
+    hotline.follow_up_twiml["dial-status"] = twiml.gather_digits(
+        [f"{hotline.base}/audio/{prompt_seconds}.wav"], action_url=hotline.base + "/twilio/choice",
+        timeout_seconds=timeout, then_play=[hotline.base + "/audio/0.2.wav"],
+    )
+
+
+def test_a_gather_takes_the_callers_key_after_the_prompt_and_posts_it(hotline):
+    choice_after_no_answer(hotline)
+    result = simulator(hotline, dial_outcome="no-answer", ring_seconds=0.2).place_call([Press("2")])
+
+    ((choice,),) = [follow_ups(hotline, "choice")]
+    assert choice["Digits"] == "2" and choice["CallSid"] == result.call_sid
+    assert result.gathered == ["2"] and result.outcome == "hangup"
+    heard = [event for event in result.events if event.kind == "bot_audio_end"]
+    assert "stops after 1.5" in heard[0].detail, "the caller waited for the prompt to end"
+
+
+def test_a_key_during_the_prompt_cuts_it_short(hotline):
+    choice_after_no_answer(hotline, prompt_seconds=3.0)
+    result = simulator(hotline, dial_outcome="no-answer", ring_seconds=0.2).place_call([Press("1", barge_in=True)])
+
+    assert follow_ups(hotline, "choice")[0]["Digits"] == "1"
+    cut = [event.detail for event in result.events if event.kind == "bot_audio_end"]
+    assert cut and cut[0].startswith("cut off after 1.0"), cut
+
+
+def test_no_key_means_no_request_and_twilio_goes_on_with_the_next_verb(hotline):
+    choice_after_no_answer(hotline, prompt_seconds=1.0, timeout=2)
+    result = simulator(hotline, dial_outcome="no-answer", ring_seconds=0.2).place_call([])
+
+    assert not follow_ups(hotline, "choice"), "actionOnEmptyResult is false: nothing is posted"
+    assert result.gathered == [None] and result.outcome == "hangup"
+    gather_started = next(event.at for event in result.events if event.kind == "play")
+    gathered_at = next(event.at for event in result.events if event.kind == "gathered")
+    assert 3.0 <= gathered_at - gather_started < 3.4, "the timeout runs from the end of the prompt"
+    plays = [event.detail for event in result.events if event.kind == "play"]
+    assert len(plays) == 2 and "/audio/0.2.wav" in plays[1], "the verb after the Gather played"
+
+
+def test_an_enqueued_caller_leaves_the_queue_as_scripted(hotline):
+    hotline.after_stream_twiml = twiml.enqueue("hotline", action_url=hotline.base + "/twilio/queue-status")
+    hotline.follow_up_twiml["queue-status"] = twiml.play_then_hangup(hotline.base + "/audio/0.2.wav")
+    full = simulator(hotline, queue_result="queue-full", ring_seconds=0.3).place_call([])
+    ((left,),) = [follow_ups(hotline, "queue-status")]
+    assert (left["QueueResult"], left["QueueTime"]) == ("queue-full", "0") and left["QueueSid"].startswith("QU")
+    assert (full.outcome, full.dial_kind, full.dial_target, full.dial_status) == ("hangup", "enqueue", "hotline",
+                                                                                   "queue-full")
+    gone = simulator(hotline, queue_result="hangup", ring_seconds=0.3).place_call([])
+    assert gone.outcome == "caller_hung_up" and follow_ups(hotline, "queue-status")[1]["CallStatus"] == "completed"
+    stopped = simulator(hotline).place_call([])
+    assert stopped.outcome == "transferred" and stopped.dial_kind == "enqueue"
+
+
+def test_audio_twilio_could_not_play_fails_the_call_loudly(hotline):
+    hotline.after_stream_twiml = twiml.play_then_hangup(hotline.base + "/missing.wav")
+    result = simulator(hotline).place_call([])
+    assert result.outcome == "rejected" and "HTTP 404" in result.error
+
+
+def test_immediate_items_do_not_wait_for_the_bot(hotline, speech):
+    def listener(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+        player.play(speech[:1600], "beep")
+        session.read_until(lambda message: isinstance(message, mp.Dtmf))
+        player.close()
+
+    hotline.stream_behaviour = listener
+    hotline.after_stream_twiml = twiml.hangup()
+    result = simulator(hotline).place_call([Speak(speech, "one"), Press("#", immediately=True)])
+
+    assert result.outcome == "hangup", result.events
+    speech_frames = [at for at, message in hotline.seen.messages if is_speech(message)]
+    ((dtmf_at, dtmf),) = hotline.seen.of(mp.Dtmf)
+    assert dtmf.digit == "#" and dtmf_at - speech_frames[-1] < 0.15, "pressed right after speaking"
+    assert result.stream_sids == [result.stream_sid]
+
+
+def test_far_side_options_are_checked():
+    for options in ({"dial_outcome": "answered-by-robot"}, {"queue_result": "teleported"}, {"ring_seconds": -1}):
+        with pytest.raises(ValueError):
+            TwilioSimulator("http://127.0.0.1:1", AUTH_TOKEN, from_number=CALLER, to_number=LINE, **options)
