@@ -20,7 +20,9 @@ from voice_app.understanding.intents import (
     Route,
     SENSITIVE_INTENTS,
     held_out_examples,
+    noise_texts,
     own_examples,
+    vocabulary_of,
 )
 
 
@@ -135,6 +137,7 @@ def classifier() -> IntentClassifier:
 
 def test_fixed_utterances_are_not_training_data() -> None:
     trained = {_key(example.text) for example in own_examples() + held_out_examples()}
+    trained |= {_key(text) for text in noise_texts(vocabulary_of(example.text for example in own_examples()))}
     fixed = [text for text, _, _ in REALISTIC] + [text for text, _ in OUT_OF_SCOPE + SENSITIVE] + GIBBERISH
 
     assert [text for text in fixed if _key(text) in trained] == []
@@ -205,6 +208,28 @@ def test_gibberish_gets_lower_confidence_and_is_never_answered(classifier: Inten
     assert mean(gibberish) < mean(realistic) - 0.3
     assert all(u.route is not Route.ANSWER for u in gibberish)
     assert sum(u.route is Route.CLARIFY for u in gibberish) >= len(gibberish) // 2
+
+
+def test_noise_is_learnt_but_never_reported_as_an_intent(classifier: IntentClassifier) -> None:
+    """The training-only noise class: its examples hold no word of a real example, and whatever it takes
+    in is asked again, never answered or handed over, while the reported intent is always a real one."""
+    vocabulary = vocabulary_of(example.text for example in own_examples())
+    generated = noise_texts(vocabulary, count=200, seed=11)
+
+    assert noise_texts(vocabulary, count=200, seed=11) == generated
+    assert not [text for text in generated[:200] if set(text.split()) & vocabulary]
+    understood = classifier.classify_many(generated[:200])
+    assert all(u.intent in set(Intent) for u in understood)
+    assert sum(u.route is Route.CLARIFY for u in understood) >= 0.95 * len(understood)
+    assert all(u.route is not Route.ANSWER for u in understood)
+
+
+def test_a_model_trained_without_noise_still_classifies(classifier: IntentClassifier) -> None:
+    plain = IntentClassifier.train(own_examples(), noise=[])
+
+    understanding = plain.classify("when is my next instalment due", "en")
+    assert understanding.intent is Intent.NEXT_DUE_DATE
+    assert sum(plain.probabilities("hello").values()) == pytest.approx(1.0)
 
 
 def test_confidence_is_a_probability_over_all_intents(classifier: IntentClassifier) -> None:

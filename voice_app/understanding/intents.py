@@ -7,10 +7,14 @@ hand-written utterances (data/intents.*.tsv) plus Banking77's train.csv mapped t
 data/banking77_mapping.tsv; Banking77 gives the model thousands of real questions it must NOT answer.
 Each Banking77 row weighs BANKING77_WEIGHT of one of our examples so that ten thousand written English
 banking questions cannot drown out our spoken, bilingual phrasing; on top of that every intent gets the
-same total weight, so an input with no recognisable words (noise, gibberish) leaves no intent favoured and
-gets a low confidence instead of defaulting to the biggest class. The choices (linear SVM rather than
-logistic regression, C, the weights, the n-gram ranges) were compared by cross-validation on our examples;
-logistic regression was no more accurate but five times slower to train, which matters as we train at start.
+same total weight, so no intent is favoured just for having more examples. Input that asks nothing at all
+(gibberish, a filler on its own, a cut-off fragment) is a class of its own in training, "noise" (generated
+gibberish plus data/noise.txt, see noise_texts); it is never an intent: when it is likelier than the best
+intent, the caller is asked again, so out_of_scope (a real request, which goes to a person) need not take in
+gibberish as well. The choices (linear SVM rather than logistic regression, C, the weights, the n-gram
+ranges, the noise class) were compared by cross-validation on the training data
+(benchmarks/intent_accuracy.py --cv); logistic regression was no more accurate but five times slower to
+train, which matters as we train at start.
 
 Calibration: the SVM's scores become probabilities by temperature scaling, softmax(scores / T), with T
 fitted by maximum likelihood on a development split held out of training (DEV_SHARE of our examples and of
@@ -56,6 +60,7 @@ import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 import random
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -83,6 +88,11 @@ MAX_TEXT_CHARS = 2000
 
 BANKING77_WEIGHT = 0.05
 SVM_C = 1.0
+# A training-only class for input that is no request at all (see noise_texts): generated gibberish plus the
+# fillers and fragments in data/noise.txt, weighing NOISE_WEIGHT of one intent's total.
+NOISE = "noise"
+NOISE_GENERATED = 300
+NOISE_WEIGHT = 1.0
 # The feature settings, chosen by cross-validation on the training data (benchmarks/intent_accuracy.py --cv).
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
@@ -292,6 +302,46 @@ def stratified_folds(examples: Sequence[Example], folds: int, seed: int) -> list
     return parts
 
 
+_KEYBOARD_ROWS = ("qwertzuiopü", "asdfghjklöä", "yxcvbnm", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+_CONSONANTS = "bcdfghjklmnpqrstvwxzß"
+_VOWELS = "aeiouäöüy"
+
+
+def _gibberish_word(rng: random.Random) -> str:
+    kind = rng.randrange(3)
+    if kind == 0:  # letters typed at random
+        return "".join(rng.choice(_CONSONANTS + _VOWELS) for _ in range(rng.randint(2, 9)))
+    if kind == 1:  # a run along one keyboard row
+        row = rng.choice(_KEYBOARD_ROWS)
+        start = rng.randrange(len(row) - 2)
+        return row[start:start + rng.randint(3, len(row) - start)]
+    # made-up syllables
+    return "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
+
+
+def noise_texts(vocabulary: set[str], count: int | None = None, seed: int = SEED) -> list[str]:
+    """Examples of input that asks nothing: `count` strings of made-up words (random letters, runs along a
+    keyboard row, nonsense syllables), none of whose words occurs in `vocabulary` (the words of
+    the real examples), plus the fillers and fragments listed in data/noise.txt. They form a class of their
+    own in training, so that out_of_scope, which is a real request that goes to a person, does not have to
+    take in gibberish too: gibberish is asked again instead (see IntentClassifier.classify)."""
+    rng = random.Random(seed)
+    count = NOISE_GENERATED if count is None else count
+    texts: list[str] = []
+    while len(texts) < count:
+        words = [_gibberish_word(rng) for _ in range(rng.randint(1, 4))]
+        if not any(word in vocabulary for word in words):
+            texts.append(" ".join(words))
+    with (DATA_DIR / "noise.txt").open(encoding="utf-8") as file:
+        listed = [normalise(line) for line in file if line.strip() and not line.startswith("#")]
+    return texts + listed
+
+
+def vocabulary_of(texts: Iterable[str]) -> set[str]:
+    """The words (lower case) of `texts`."""
+    return {word for text in texts for word in re.findall(r"\w+", text.lower())}
+
+
 # -- language --------------------------------------------------------------------------------------------
 
 class LanguageIdentifier:
@@ -359,20 +409,21 @@ class _OneVsRestSVM:
         return np.asarray(features @ self.coef_.T) + self.intercept_
 
 
-def _fit_svm(features, examples: Sequence[Example]) -> _OneVsRestSVM:
+def _fit_svm(features, labels: Sequence[str], weights: Sequence[float]) -> _OneVsRestSVM:
     # A looser stopping tolerance than the default trains in half the time with the same predictions.
-    return _OneVsRestSVM(C=SVM_C, tol=1e-3).fit(
-        features, [example.intent.value for example in examples], sample_weight=_balanced_weights(examples)
-    )
+    return _OneVsRestSVM(C=SVM_C, tol=1e-3).fit(features, labels, sample_weight=_balanced_weights(labels, weights))
 
 
-def _balanced_weights(examples: Sequence[Example]) -> np.ndarray:
-    """Each example's own weight, scaled so that every intent's examples add up to the same total."""
-    weights = np.array([example.weight for example in examples])
-    intents = np.array([example.intent.value for example in examples])
-    for intent in np.unique(intents):
-        members = intents == intent
-        weights[members] *= len(examples) / (len(np.unique(intents)) * weights[members].sum())
+def _balanced_weights(labels: Sequence[str], weights: Sequence[float]) -> np.ndarray:
+    """Each example's own weight, scaled so that every intent's examples add up to the same total (the noise
+    class's to NOISE_WEIGHT of it)."""
+    weights = np.array(weights, dtype=float)
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    for label in classes:
+        members = labels == label
+        share = NOISE_WEIGHT if label == NOISE else 1.0
+        weights[members] *= share * len(labels) / (len(classes) * weights[members].sum())
     return weights
 
 
@@ -386,7 +437,7 @@ def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def _answer_threshold(intents: Sequence[Intent], confidences: np.ndarray, truth: Sequence[Intent]) -> float:
+def _answer_threshold(intents: Sequence[str], confidences: np.ndarray, truth: Sequence[str]) -> float:
     """The lowest confidence at which at most MAX_WRONG_ANSWER_SHARE of the answers would be wrong."""
     answered = sorted(
         ((confidence, intent == true) for intent, confidence, true in zip(intents, confidences, truth)
@@ -403,7 +454,7 @@ def _answer_threshold(intents: Sequence[Intent], confidences: np.ndarray, truth:
 
 
 def _handoff_threshold(
-    intents: Sequence[Intent], confidences: np.ndarray, truth: Sequence[Intent], answer_threshold: float
+    intents: Sequence[str], confidences: np.ndarray, truth: Sequence[str], answer_threshold: float
 ) -> float:
     recognised = [confidence for intent, confidence, true in zip(intents, confidences, truth)
                   if intent in HANDED_OVER_INTENTS and intent == true]
@@ -425,30 +476,47 @@ class IntentClassifier:
     ) -> None:
         self._features = features
         self._model = model
-        self._classes = [Intent(name) for name in model.classes_]
+        names = list(model.classes_)
+        self._noise = names.index(NOISE) if NOISE in names else None
+        self._real = [index for index, name in enumerate(names) if name != NOISE]
+        self._classes = [Intent(names[index]) for index in self._real]
         self.temperature = temperature
         self.thresholds = thresholds
         self._languages = languages
 
     @classmethod
-    def train(cls, examples: Iterable[Example]) -> IntentClassifier:
+    def train(cls, examples: Iterable[Example], noise: Sequence[str] | None = None) -> IntentClassifier:
+        """`noise`: texts that ask nothing, learnt as a class of their own; by default noise_texts()."""
         examples = list(examples)
         missing = set(Intent) - {example.intent for example in examples}
         if missing:
             raise ValueError(f"no training examples for {sorted(missing)}")
-        fit, dev = stratified_split(examples, DEV_SHARE, SEED)
-        row = {id(example): index for index, example in enumerate(examples)}
+        if noise is None:
+            noise = noise_texts(vocabulary_of(example.text for example in examples))
+        # Noise rides along as examples without a language, so that the development split takes its share.
+        noise = [Example(normalise(text), Intent.OUT_OF_SCOPE, "") for text in noise]
+        is_noise = {id(example) for example in noise}
+        everything = examples + noise
+        fit, dev = stratified_split(everything, DEV_SHARE, SEED)
+        row = {id(example): index for index, example in enumerate(everything)}
+
+        def labels(members: Sequence[Example]) -> list[str]:
+            return [NOISE if id(example) in is_noise else example.intent.value for example in members]
+
+        def weights(members: Sequence[Example]) -> list[float]:
+            return [example.weight for example in members]
+
         features = _features()
-        matrix = features.fit_transform([example.text for example in examples]).tocsr()
-        calibration_model = _fit_svm(matrix[[row[id(example)] for example in fit]], fit)
+        matrix = features.fit_transform([example.text for example in everything]).tocsr()
+        calibration_model = _fit_svm(matrix[[row[id(example)] for example in fit]], labels(fit), weights(fit))
         scores = calibration_model.decision_function(matrix[[row[id(example)] for example in dev]])
-        model = _fit_svm(matrix, examples)
+        model = _fit_svm(matrix, labels(everything), weights(everything))
         class_index = {name: index for index, name in enumerate(model.classes_)}
-        temperature = _fit_temperature(scores, np.array([class_index[example.intent.value] for example in dev]))
+        truth = labels(dev)
+        temperature = _fit_temperature(scores, np.array([class_index[label] for label in truth]))
         probabilities = softmax(scores / temperature, axis=1)
-        predicted = [Intent(model.classes_[index]) for index in probabilities.argmax(axis=1)]
+        predicted = [str(model.classes_[index]) for index in probabilities.argmax(axis=1)]
         confidences = probabilities.max(axis=1)
-        truth = [example.intent for example in dev]
         answer = _answer_threshold(predicted, confidences, truth)
         thresholds = Thresholds(answer, _handoff_threshold(predicted, confidences, truth, answer))
         return cls(features, model, temperature, thresholds, LanguageIdentifier(examples))
@@ -461,10 +529,27 @@ class IntentClassifier:
         scikit-learn change, and no pickle to trust at load time."""
         return _default_classifier(banking77_dir())
 
+    def _calibrated(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """For each text, the calibrated probability of every intent (in self._classes' order), and that of
+        its being no request at all (noise)."""
+        scores = self._model.decision_function(self._features.transform(texts))
+        probabilities = softmax(scores / self.temperature, axis=1)
+        noise = probabilities[:, self._noise] if self._noise is not None else np.zeros(len(texts))
+        return probabilities[:, self._real], noise
+
+    def _decide(self, text: str, language: str, probabilities: np.ndarray, noise: float,
+                transcript_confidence: float) -> Understanding:
+        """The likeliest intent with its probability, which leaves out the chance that the input is no request
+        at all; when that chance is larger, the caller is asked again whatever the intent."""
+        best = int(probabilities.argmax())
+        intent, confidence = self._classes[best], float(probabilities[best])
+        route = Route.CLARIFY if noise > confidence else self.route_for(intent, confidence, transcript_confidence)
+        return Understanding(text, language, intent, confidence, route)
+
     def probabilities(self, text: str) -> dict[Intent, float]:
-        """Calibrated probability of every intent."""
-        scores = self._model.decision_function(self._features.transform([normalise(text)]))
-        return dict(zip(self._classes, softmax(scores[0] / self.temperature).tolist()))
+        """Calibrated probability of every intent, given that the text is a request at all (sums to 1)."""
+        probabilities, _ = self._calibrated([normalise(text)])
+        return dict(zip(self._classes, (probabilities[0] / probabilities[0].sum()).tolist()))
 
     def classify(
         self, text: str, language: str | None = None, *, transcript_confidence: float = 1.0
@@ -480,9 +565,8 @@ class IntentClassifier:
         language = language or self._languages.identify(cleaned)
         if not cleaned:
             return Understanding(text, language, Intent.OUT_OF_SCOPE, 0.0, Route.CLARIFY)
-        intent, confidence = max(self.probabilities(cleaned).items(), key=lambda item: item[1])
-        route = self.route_for(intent, confidence, transcript_confidence)
-        return Understanding(text, language, intent, confidence, route)
+        probabilities, noise = self._calibrated([cleaned])
+        return self._decide(text, language, probabilities[0], float(noise[0]), transcript_confidence)
 
     def classify_many(self, texts: Sequence[str]) -> list[Understanding]:
         """classify(text) for each of many typed texts (transcript confidence 1, language detected), with
@@ -493,15 +577,10 @@ class IntentClassifier:
         filled = [index for index, text in enumerate(cleaned) if text]
         results: list[Understanding | None] = [None] * len(texts)
         if filled:
-            scores = self._model.decision_function(self._features.transform([cleaned[i] for i in filled]))
-            probabilities = softmax(scores / self.temperature, axis=1)
+            probabilities, noise = self._calibrated([cleaned[i] for i in filled])
             languages = self._languages.identify_many([cleaned[i] for i in filled])
             for row, index in enumerate(filled):
-                best = int(probabilities[row].argmax())
-                intent, confidence = self._classes[best], float(probabilities[row, best])
-                results[index] = Understanding(
-                    texts[index], languages[row], intent, confidence, self.route_for(intent, confidence)
-                )
+                results[index] = self._decide(texts[index], languages[row], probabilities[row], float(noise[row]), 1.0)
         for index, text in enumerate(cleaned):
             if not text:
                 results[index] = Understanding(texts[index], FALLBACK_LANGUAGE, Intent.OUT_OF_SCOPE, 0.0, Route.CLARIFY)
