@@ -7,8 +7,14 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import requests
+from sqlmodel import Session, select
+
+from telephony.signatures import SignatureChecker
+from voice_app import calls
 from voice_app.dialogue.machine import NoticeTexts
 from voice_app.handoff.business_hours import BusinessHours
+from voice_app.handoff.models import Handoff
 
 ALWAYS_OPEN = BusinessHours(ZoneInfo("UTC"), frozenset(range(7)), time.min, time.max)
 
@@ -36,3 +42,16 @@ NOTICES = {
 def of(actions, kind):
     """The actions of one kind, in order."""
     return [action for action in actions if isinstance(action, kind)]
+
+
+def signed_post(server, path: str, params: dict[str, str]) -> requests.Response:
+    """A request to a running LocalServer signed the way Twilio signs it, with the server's auth token."""
+    url = server.url + path
+    signature = SignatureChecker(server.auth_token).sign(url, params)
+    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+
+def handoff_of(server, call_sid: str) -> Handoff:
+    call = calls.find_call(server.services.engine, call_sid)
+    with Session(server.services.engine) as session:
+        return session.exec(select(Handoff).where(Handoff.call_id == call.id)).one()

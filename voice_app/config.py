@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from telephony.twiml import DialTarget, parse_dial_target
 from voice_app.handoff.business_hours import WEEKDAYS, BusinessHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class TelephonySettings:
-    agent_number: str
+    agent_target: DialTarget
     agent_ring_seconds: int
     default_language: str
     number_languages: Mapping[str, str]
@@ -71,6 +72,15 @@ class DialogueSettings:
 
 
 @dataclass(frozen=True)
+class VoicemailSettings:
+    """How long a caller's voice message may be, and when the silence after it ends it."""
+
+    max_seconds: int
+    end_silence_seconds: float
+    no_message_seconds: float
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Values only ever taken from the environment. `repr` hides them so they never reach a log."""
 
@@ -86,6 +96,7 @@ class Settings:
     telephony: TelephonySettings
     speech: SpeechSettings
     dialogue: DialogueSettings
+    voicemail: VoicemailSettings
     notice_dir: Path
     secrets: Secrets
     source: Path
@@ -167,6 +178,36 @@ def _business_hours(section: _Section) -> BusinessHours:
     return BusinessHours(zone, frozenset(WEEKDAYS.index(day) for day in days), times["opens"], times["closes"])
 
 
+# The hand-over record keeps the target in 64 characters (voice_app.handoff.models.Handoff.dial_target).
+MAX_AGENT_TARGET_LENGTH = 64
+
+
+def _agent_target(section: _Section) -> DialTarget:
+    """`agent_target` (number:, sip:, client: or queue:); `agent_number`, its older form, still means a number."""
+    if "agent_target" in section.values and "agent_number" in section.values:
+        raise ConfigError("telephony.agent_number and telephony.agent_target are both set: keep only agent_target")
+    if "agent_number" in section.values:
+        return DialTarget("number", _check_e164(section.text("agent_number"), "telephony.agent_number"))
+    text = section.text("agent_target")
+    if len(text) > MAX_AGENT_TARGET_LENGTH:
+        raise ConfigError(f"telephony.agent_target must be at most {MAX_AGENT_TARGET_LENGTH} characters long")
+    try:
+        return parse_dial_target(text)
+    except ValueError as error:
+        raise ConfigError(f"telephony.agent_target is not a transfer target: {error}") from None
+
+
+def _voicemail(section: _Section) -> VoicemailSettings:
+    settings = VoicemailSettings(
+        max_seconds=section.integer("max_seconds", 10, 600),
+        end_silence_seconds=section.number("end_silence_seconds", 1, 30),
+        no_message_seconds=section.number("no_message_seconds", 2, 60),
+    )
+    if settings.end_silence_seconds >= settings.max_seconds:
+        raise ConfigError("voicemail.end_silence_seconds must be shorter than voicemail.max_seconds")
+    return settings
+
+
 def _check_public_url(value: str, name: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
@@ -221,6 +262,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     speech = _Section(data, "speech", path)
     dialogue = _Section(data, "dialogue", path)
     consent = _Section(data, "consent", path)
+    voicemail = _voicemail(_Section(data, "voicemail", path))
 
     account_sid = environ.get("TWILIO_ACCOUNT_SID") or None
     if account_sid and not ACCOUNT_SID.match(account_sid):
@@ -237,7 +279,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         ),
         database_url=_check_database_url(database_url, database_url_name, base),
         telephony=TelephonySettings(
-            agent_number=_check_e164(telephony.text("agent_number"), "telephony.agent_number"),
+            agent_target=_agent_target(telephony),
             agent_ring_seconds=telephony.integer("agent_ring_seconds", 5, 120),
             default_language=telephony.choice("default_language", SUPPORTED_LANGUAGES),
             number_languages=number_languages,
@@ -261,6 +303,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             silence_timeout_seconds=dialogue.number("silence_timeout_seconds", 1, 60),
             min_transcript_confidence=dialogue.number("min_transcript_confidence", 0, 1),
         ),
+        voicemail=voicemail,
         notice_dir=(base / consent.text("notice_dir")).resolve(),
         secrets=Secrets(
             twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,

@@ -66,10 +66,11 @@ INBOUND_SILENCE_LIMIT_SECONDS = 10.0
 PLAYBACK_GRACE_SECONDS = 3.0
 
 
-def stream_token(secret_key: str, call_sid: str) -> str:
+def stream_token(secret_key: str, call_sid: str, purpose: str = "stream") -> str:
     """Binds a media stream to the call the voice webhook accepted: the handshake signature covers only the
-    (fixed) stream URL, so without this a replayed handshake could claim any call."""
-    return hmac.new(secret_key.encode(), f"stream:{call_sid}".encode(), sha256).hexdigest()
+    (fixed) stream URL, so without this a replayed handshake could claim any call. `purpose` keeps the token of
+    one kind of stream (the conversation, a voice message) from opening another."""
+    return hmac.new(secret_key.encode(), f"{purpose}:{call_sid}".encode(), sha256).hexdigest()
 
 
 def now() -> datetime:
@@ -349,7 +350,7 @@ class MediaSession:
             record_transfer(
                 self.services.engine, self.call.id, reason=reason, topic=topic,
                 customer_name=f"{account.first_name} {account.last_name}" if account else None,
-                verified=account is not None, dial_target=self.services.settings.telephony.agent_number,
+                verified=account is not None, dial_target=self.services.settings.telephony.agent_target.label,
             )
         calls.add_event(self.services.engine, self.call.id, outcome.value, reason.value if reason else "")
         self.services.observe(self.call.call_sid, "end", f"{outcome.value}{f' ({reason.value})' if reason else ''}", now())

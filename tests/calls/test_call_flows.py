@@ -117,7 +117,7 @@ def test_call_outcome_and_consent_proof(finished_calls, name, outcome, reason, d
     assert result.outcome == outcome, result.events[-5:]
     assert call.handoff_reason == reason
     if outcome == "transferred":
-        assert result.dial_target == server.settings.telephony.agent_number
+        assert result.dial_target == server.settings.telephony.agent_target.address
     assert (event.decision, event.method) == (decision, method)
     assert call.consent_decision == decision
     assert event.subject == call.caller and CALLER not in event.subject

@@ -55,15 +55,15 @@ def answer_call(server, call_sid) -> ConnectStream:
     return verb
 
 
-def open_stream(server, *, token=AUTH_TOKEN, signed_url=None):
-    url = server.url.replace("http://", "ws://") + "/twilio/media"
+def open_stream(server, *, token=AUTH_TOKEN, signed_url=None, path="/twilio/media"):
+    url = server.url.replace("http://", "ws://") + path
     signature = SignatureChecker(token).sign(signed_url or url, {})
     return websocket.create_connection(url, header={"X-Twilio-Signature": signature}, timeout=5)
 
 
-def start_stream(server, call_sid, verb: ConnectStream, stream_sid=None):
+def start_stream(server, call_sid, verb: ConnectStream, stream_sid=None, path="/twilio/media"):
     stream_sid = stream_sid or "MZ" + secrets.token_hex(16)
-    ws = open_stream(server)
+    ws = open_stream(server, path=path)
     ws.send(media_protocol.connected_message())
     ws.send(media_protocol.start_message(stream_sid, call_sid, ACCOUNT, verb.parameters, 1))
     return ws, stream_sid
@@ -165,7 +165,7 @@ def test_status_callbacks_are_recorded_and_validated(server):
 
 def test_the_action_for_an_unknown_call_still_reaches_a_person(server):
     (verb,) = after_stream(server, new_call_sid())
-    assert isinstance(verb, Dial) and verb.target == server.settings.telephony.agent_number
+    assert isinstance(verb, Dial) and verb.target == server.settings.telephony.agent_target.address
 
 
 # -- media stream protocol -------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_a_broken_frame_mid_call_ends_that_call_with_a_transfer(server, bad_fram
     call = calls.find_call(server.services.engine, call_sid)
     assert (call.outcome, call.handoff_reason) == ("transfer", "stream_error")
     (action,) = after_stream(server, call_sid)
-    assert isinstance(action, Dial) and action.target == server.settings.telephony.agent_number
+    assert isinstance(action, Dial) and action.target == server.settings.telephony.agent_target.address
 
 
 def test_an_oversized_frame_is_not_read_and_the_call_goes_to_a_person(server):
@@ -261,3 +261,81 @@ def test_an_abrupt_disconnect_leaves_the_server_serving_and_the_caller_reaches_a
         kinds.add(json.loads(healthy.recv())["event"])
     assert "media" in kinds, "the next call is greeted"
     healthy.close()
+
+
+# -- the voice message stream ------------------------------------------------------------------------------
+
+VOICEMAIL_PATH = "/twilio/voicemail"
+
+
+def choose_voicemail(server, call_sid) -> ConnectStream:
+    """A call whose transfer nobody answered and whose caller pressed 2."""
+    answer_call(server, call_sid)
+    after_stream(server, call_sid)
+    params = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4915112345678"}
+    signed_post(server, "/twilio/dial-status", {**params, "DialCallStatus": "no-answer"})
+    (verb,) = parse_twiml(signed_post(server, "/twilio/choice", {**params, "Digits": "2"}).text)
+    assert isinstance(verb, ConnectStream) and verb.stream_url.endswith(VOICEMAIL_PATH)
+    return verb
+
+
+def receives_media(ws, seconds=5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if json.loads(ws.recv())["event"] == "media":
+                return True
+        except (websocket.WebSocketException, OSError, ValueError):
+            return False
+    return False
+
+
+def test_the_voice_message_handshake_is_signature_checked(server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as missing:
+        websocket.create_connection(server.url.replace("http", "ws") + VOICEMAIL_PATH, timeout=5)
+    assert missing.value.status_code == 403
+    with pytest.raises(websocket.WebSocketBadStatusException) as wrong:
+        open_stream(server, token="wrong-token", path=VOICEMAIL_PATH)
+    assert wrong.value.status_code == 403
+
+
+def test_a_voice_message_stream_needs_its_own_token_and_a_chosen_message(server):
+    from voice_app.handoff.voicemails import voicemail_of_call
+
+    # A call that never chose a message: even its own conversation token opens nothing here.
+    idle_sid = new_call_sid()
+    ws, _ = start_stream(server, idle_sid, answer_call(server, idle_sid), path=VOICEMAIL_PATH)
+    assert wait_until_closed(ws) and not receives_media(ws, 0.1)
+    # A call that chose one: the conversation's token is not the message's, and the reverse.
+    call_sid = new_call_sid()
+    conversation = answer_call(server, call_sid)
+    message = choose_voicemail(server, call_sid)
+    assert message.parameters != conversation.parameters
+    ws, _ = start_stream(server, call_sid, conversation, path=VOICEMAIL_PATH)
+    assert wait_until_closed(ws)
+    ws, _ = start_stream(server, call_sid, ConnectStream(None, "", message.parameters), path="/twilio/media")
+    assert wait_until_closed(ws), "a message token opens no conversation"
+    assert calls.find_call(server.services.engine, call_sid).stream_sid is None
+    # The right token gets the instructions; a replayed start for the same message is refused.
+    first, stream_sid = start_stream(server, call_sid, message, path=VOICEMAIL_PATH)
+    assert receives_media(first)
+    second, _ = start_stream(server, call_sid, message, path=VOICEMAIL_PATH)
+    assert wait_until_closed(second)
+    first.send(media_protocol.stop_message(stream_sid, call_sid, ACCOUNT, 99))
+    assert wait_until_closed(first)
+    assert voicemail_of_call(server.services.engine, calls.find_call(server.services.engine, call_sid).id) is None, \
+        "the caller said nothing, so no message is stored"
+
+
+def test_a_broken_voice_message_stream_keeps_the_callback(server):
+    from voice_app.handoff.queries import open_callbacks
+
+    call_sid = new_call_sid()
+    verb = choose_voicemail(server, call_sid)
+    ws, stream_sid = start_stream(server, call_sid, verb, path=VOICEMAIL_PATH)
+    ws.send("{not json")
+    assert wait_until_closed(ws)
+    response = signed_post(server, "/twilio/after-voicemail", {"CallSid": call_sid, "AccountSid": ACCOUNT})
+    assert "/callback_promised-" in parse_twiml(response.text)[0].url
+    call = calls.find_call(server.services.engine, call_sid)
+    assert call.id in [item.callback.call_id for item in open_callbacks(server.services.engine)]

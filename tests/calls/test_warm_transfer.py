@@ -1,5 +1,6 @@
 """Warm transfer: the Dial TwiML with a whisper for the agent, the whisper itself (our own speech, behind an
-expiring token), how the Dial ended, and a second server instance on the same database answering correctly."""
+expiring token), how the Dial ended, and a second server instance on the same database answering correctly.
+What the caller chooses when nobody answers (callback or voice message) is in test_transfer_choice.py."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ import numpy as np
 import pytest
 import requests
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from telephony.audio import resample
-from telephony.signatures import SignatureChecker
 from telephony.simulator import Press, Speak, TwilioSimulator
-from telephony.twiml import Dial, Hangup, Play, Say, parse_twiml
-from tests.support import settings_with_database
+from telephony.twiml import Dial, Gather, Hangup, Play, parse_twiml
+from tests.support import handoff_of, settings_with_database, signed_post
 from voice_app import calls
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo
 from voice_app.handoff.business_hours import BusinessHours
@@ -50,23 +50,11 @@ def two_instances(tmp_path_factory, base_settings, speech):
         yield first, second, result
 
 
-def signed_post(server, path, params):
-    url = server.url + path
-    signature = SignatureChecker(AUTH_TOKEN).sign(url, params)
-    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
-
-
-def handoff_of(server, call_sid) -> Handoff:
-    call = calls.find_call(server.services.engine, call_sid)
-    with Session(server.services.engine) as session:
-        return session.exec(select(Handoff).where(Handoff.call_id == call.id)).one()
-
-
 def test_the_transfer_dials_the_agent_with_a_whisper_and_a_status_callback(two_instances):
     first, _, result = two_instances
     assert result.outcome == "transferred"
     dial = parse_twiml(result.twiml[-1])[0]
-    assert isinstance(dial, Dial) and dial.target == first.settings.telephony.agent_number
+    assert isinstance(dial, Dial) and dial.target == first.settings.telephony.agent_target.address
     assert dial.action_url == first.url + "/twilio/dial-status"
     assert dial.whisper_url.startswith(first.url + "/twilio/whisper/")
     handoff = handoff_of(first, result.call_sid)
@@ -113,25 +101,31 @@ def test_a_second_instance_answers_the_action_from_the_shared_database(two_insta
     first, second, result = two_instances
     response = signed_post(second, "/twilio/after-stream", {"CallSid": result.call_sid, "AccountSid": "AC" + "0" * 32})
     (dial,) = parse_twiml(response.text)
-    assert isinstance(dial, Dial) and dial.target == second.settings.telephony.agent_number
+    assert isinstance(dial, Dial) and dial.target == second.settings.telephony.agent_target.address
     assert dial.whisper_url.startswith(second.url + "/twilio/whisper/")
     assert handoff_of(second, result.call_sid).customer_name, "the briefing the first instance stored stands"
 
 
-@pytest.mark.parametrize("status", ["no-answer", "busy", "failed"])
-def test_an_unanswered_transfer_becomes_a_callback_request(two_instances, status):
+@pytest.mark.parametrize("status", ["no-answer", "busy", "failed", "canceled"])
+def test_an_unanswered_transfer_becomes_a_callback_request_and_offers_a_voice_message(two_instances, status):
     first, _, _ = two_instances
     call_sid = "CA" + secrets.token_hex(16)
-    register = signed_post(first, "/twilio/voice", {"CallSid": call_sid, "From": "+4915199887766",
-                                                   "To": "+4930555010", "AccountSid": "AC" + "0" * 32})
-    assert register.status_code == 200
-    assert parse_twiml(signed_post(first, "/twilio/after-stream", {"CallSid": call_sid}).text)[0].kind == "number"
-    response = signed_post(first, "/twilio/dial-status", {"CallSid": call_sid, "DialCallStatus": status})
-    verbs = parse_twiml(response.text)
-    assert isinstance(verbs[0], Say) and "zurück" in verbs[0].text and isinstance(verbs[-1], Hangup)
+    caller = {"CallSid": call_sid, "From": "+4915199887766", "To": "+4930555010", "AccountSid": "AC" + "0" * 32}
+    assert signed_post(first, "/twilio/voice", caller).status_code == 200
+    assert parse_twiml(signed_post(first, "/twilio/after-stream", caller).text)[0].kind == "number"
+    response = signed_post(first, "/twilio/dial-status", {**caller, "DialCallStatus": status})
+    gather, promise, hangup = parse_twiml(response.text)
+    assert isinstance(gather, Gather) and gather.action_url == first.url + "/twilio/choice"
+    assert (gather.num_digits, gather.action_on_empty_result) == (1, False)
+    assert "/prompt-audio/de/agent_unreached_choice-" in gather.nested[0].url, "in the caller's language"
+    assert isinstance(promise, Play) and "/prompt-audio/de/callback_promised-" in promise.url
+    assert isinstance(hangup, Hangup)
     call = calls.find_call(first.services.engine, call_sid)
-    assert any(item.callback.call_id == call.id for item in open_callbacks(first.services.engine))
+    (callback,) = [item.callback for item in open_callbacks(first.services.engine) if item.callback.call_id == call.id]
+    assert callback.callback_number == "+4915199887766", "the caller ID, to call back"
     assert handoff_of(first, call_sid).outcome == "callback_requested"
+    assert ("agent_not_reached", status) in [(event.kind, event.detail) for event in calls.events_of(
+        first.services.engine, call.id)]
 
 
 def test_a_connected_transfer_and_bad_statuses(two_instances):
@@ -148,9 +142,17 @@ def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_no
     settings = settings_with_database(base_settings, tmp_path / "closed.db", business_hours=never_open)
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as closed:
         call_sid = "CA" + secrets.token_hex(16)
-        signed_post(closed, "/twilio/voice", {"CallSid": call_sid, "From": "+447700900123", "To": "+4420555010"})
-        verbs = parse_twiml(signed_post(closed, "/twilio/after-stream", {"CallSid": call_sid}).text)
-        assert isinstance(verbs[0], Say) and "business hours" in verbs[0].text and isinstance(verbs[-1], Hangup)
+        # A number that is no phone number (withheld, or a made-up one) leaves nothing to call back on.
+        caller = {"CallSid": call_sid, "From": "+447700900123", "To": "+4420555010"}
+        signed_post(closed, "/twilio/voice", caller)
+        verbs = parse_twiml(signed_post(closed, "/twilio/after-stream", caller).text)
+        assert isinstance(verbs[0], Gather) and "/prompt-audio/en/after_hours_choice-" in verbs[0].nested[0].url
+        assert "/prompt-audio/en/after_hours_callback_promised-" in verbs[1].url and isinstance(verbs[-1], Hangup)
         assert not any(isinstance(verb, Dial) for verb in verbs)
         assert handoff_of(closed, call_sid).outcome == "after_hours"
-        assert len(open_callbacks(closed.services.engine)) == 1
+        (callback,) = open_callbacks(closed.services.engine)
+        assert callback.callback.callback_number is None
+        prompt = requests.get(verbs[0].nested[0].url, timeout=10)
+        assert prompt.status_code == 200 and prompt.headers["Content-Type"] == "audio/wav"
+        with wave.open(io.BytesIO(prompt.content)) as file:
+            assert file.getnframes() / file.getframerate() > 5, "the whole choice, in our own voice"

@@ -43,7 +43,25 @@ def test_secrets_never_appear_in_repr():
     [
         (('port = 8080', 'port = "eighty"'), "server.port"),
         (('port = 8080', 'port = 70000'), "server.port"),
-        (('agent_number = "+4930123456789"', 'agent_number = "030 123"'), "telephony.agent_number"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "number:030 123"'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "pstn:+4930123456789"'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "sip:pbx.example.com"'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "client:agent 7"'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "queue:"'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = "sip:' + "a" * 60 + '@pbx.example.com"'),
+         "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_target = 4930123456789'), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"\n', ''), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"', 'agent_number = "030 123"'), "telephony.agent_number"),
+        (('agent_target = "number:+4930123456789"',
+          'agent_target = "number:+4930123456789"\nagent_number = "+4930123456789"'), "telephony.agent_number"),
+        (('max_seconds = 120', 'max_seconds = 5'), "voicemail.max_seconds"),
+        (('max_seconds = 120', 'max_seconds = "long"'), "voicemail.max_seconds"),
+        (('end_silence_seconds = 4', 'end_silence_seconds = 0'), "voicemail.end_silence_seconds"),
+        (('no_message_seconds = 10', 'no_message_seconds = 600'), "voicemail.no_message_seconds"),
+        (('max_seconds = 120\n# Silence after the caller has spoken that ends the message, in seconds (pressing # '
+          'ends it at once).\nend_silence_seconds = 4', 'max_seconds = 10\nend_silence_seconds = 20'),
+         "voicemail.end_silence_seconds must be shorter"),
         (('default_language = "en"', 'default_language = "fr"'), "telephony.default_language"),
         (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
         (('vad_aggressiveness = 2', 'vad_aggressiveness = 7'), "speech.vad_aggressiveness"),
@@ -115,3 +133,30 @@ def test_business_hours_are_read_and_checked(tmp_path):
     ]:
         with pytest.raises(ConfigError, match=named):
             load_settings(write_config(tmp_path, replace), GOOD_ENV)
+
+
+@pytest.mark.parametrize(
+    "value, kind, address",
+    [
+        ('"number:+4930123456789"', "number", "+4930123456789"),
+        ('"+4930123456789"', "number", "+4930123456789"),
+        ('"sip:agents@pbx.example.com"', "sip", "sip:agents@pbx.example.com"),
+        ('"client:agents"', "client", "agents"),
+        ('"queue:hotline"', "queue", "hotline"),
+    ],
+)
+def test_each_kind_of_transfer_target_is_read(tmp_path, value, kind, address):
+    path = write_config(tmp_path, ('agent_target = "number:+4930123456789"', f"agent_target = {value}"))
+    target = load_settings(path, GOOD_ENV).telephony.agent_target
+    assert (target.kind, target.address) == (kind, address)
+
+
+def test_the_older_agent_number_key_still_means_a_number(tmp_path):
+    path = write_config(tmp_path, ('agent_target = "number:+4930123456789"', 'agent_number = "+4930987654321"'))
+    target = load_settings(path, GOOD_ENV).telephony.agent_target
+    assert (target.kind, target.label) == ("number", "+4930987654321")
+
+
+def test_the_shipped_voicemail_limits():
+    voicemail = load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV).voicemail
+    assert (voicemail.max_seconds, voicemail.end_silence_seconds, voicemail.no_message_seconds) == (120, 4, 10)

@@ -24,8 +24,13 @@ class Prompt(StrEnum):
     NOT_UNDERSTOOD = "not_understood"
     STILL_THERE = "still_there"
     GOODBYE = "goodbye"
+    # After a transfer nobody took, or outside business hours: the caller's choice, and what follows it.
+    AGENT_UNREACHED_CHOICE = "agent_unreached_choice"
+    AFTER_HOURS_CHOICE = "after_hours_choice"
     CALLBACK_PROMISED = "callback_promised"
-    AFTER_HOURS = "after_hours"
+    AFTER_HOURS_CALLBACK_PROMISED = "after_hours_callback_promised"
+    VOICEMAIL_INSTRUCTIONS = "voicemail_instructions"
+    VOICEMAIL_THANKS = "voicemail_thanks"
 
 
 PROMPTS: dict[str, dict[Prompt, str]] = {
@@ -55,10 +60,17 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.NOT_UNDERSTOOD: "Sorry, I did not catch that. Could you say it again?",
         Prompt.STILL_THERE: "Are you still there? How can I help you?",
         Prompt.GOODBYE: "Thank you for calling Fairpay. Goodbye!",
-        Prompt.CALLBACK_PROMISED: "Sorry, no colleague is free right now. We have noted your request and will call "
-        "you back as soon as possible. Goodbye.",
-        Prompt.AFTER_HOURS: "Our colleagues are not available at this hour. We have noted your request and will "
-        "call you back during business hours. Goodbye.",
+        Prompt.AGENT_UNREACHED_CHOICE: "Sorry, no colleague could take your call just now. To be called back, press "
+        "one, or simply stay on the line. To leave a voice message instead, press two.",
+        Prompt.AFTER_HOURS_CHOICE: "Our colleagues are not available at this hour. To be called back during business "
+        "hours, press one, or simply stay on the line. To leave a voice message instead, press two.",
+        Prompt.CALLBACK_PROMISED: "Thank you. We have noted your request, and a colleague will call you back as soon "
+        "as possible. Goodbye.",
+        Prompt.AFTER_HOURS_CALLBACK_PROMISED: "Thank you. We have noted your request, and a colleague will call you "
+        "back during business hours. Goodbye.",
+        Prompt.VOICEMAIL_INSTRUCTIONS: "After the tone, please say your name, a number to call you back on, and what "
+        "it is about. Your message is recorded for a colleague to listen to. To finish, press the hash key or hang up.",
+        Prompt.VOICEMAIL_THANKS: "Thank you. A colleague will listen to your message and get back to you. Goodbye.",
     },
     "de": {
         Prompt.CONSENT_THANKS: "Vielen Dank. Wie kann ich Ihnen helfen?",
@@ -89,10 +101,20 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.NOT_UNDERSTOOD: "Entschuldigung, das habe ich nicht verstanden. Könnten Sie es noch einmal sagen?",
         Prompt.STILL_THERE: "Sind Sie noch da? Wie kann ich Ihnen helfen?",
         Prompt.GOODBYE: "Danke für Ihren Anruf bei Fairpay. Auf Wiederhören!",
-        Prompt.CALLBACK_PROMISED: "Leider ist gerade kein Mitarbeiter frei. Wir haben Ihr Anliegen notiert und rufen "
-        "Sie so bald wie möglich zurück. Auf Wiederhören.",
-        Prompt.AFTER_HOURS: "Unsere Mitarbeiter sind zu dieser Zeit nicht erreichbar. Wir haben Ihr Anliegen "
-        "notiert und rufen Sie während der Geschäftszeiten zurück. Auf Wiederhören.",
+        Prompt.AGENT_UNREACHED_CHOICE: "Leider konnte gerade kein Mitarbeiter Ihren Anruf annehmen. Für einen Rückruf "
+        "drücken Sie die Eins, oder bleiben Sie einfach in der Leitung. Für eine Sprachnachricht drücken Sie die Zwei.",
+        Prompt.AFTER_HOURS_CHOICE: "Unsere Mitarbeiter sind zu dieser Zeit nicht erreichbar. Für einen Rückruf während "
+        "der Geschäftszeiten drücken Sie die Eins, oder bleiben Sie einfach in der Leitung. Für eine Sprachnachricht "
+        "drücken Sie die Zwei.",
+        Prompt.CALLBACK_PROMISED: "Vielen Dank. Wir haben Ihr Anliegen notiert, und ein Mitarbeiter ruft Sie so bald "
+        "wie möglich zurück. Auf Wiederhören.",
+        Prompt.AFTER_HOURS_CALLBACK_PROMISED: "Vielen Dank. Wir haben Ihr Anliegen notiert, und ein Mitarbeiter ruft "
+        "Sie während der Geschäftszeiten zurück. Auf Wiederhören.",
+        Prompt.VOICEMAIL_INSTRUCTIONS: "Bitte nennen Sie nach dem Signalton Ihren Namen, eine Rückrufnummer und Ihr "
+        "Anliegen. Ihre Nachricht wird für einen Mitarbeiter aufgezeichnet. Zum Beenden drücken Sie die Raute-Taste "
+        "oder legen Sie auf.",
+        Prompt.VOICEMAIL_THANKS: "Vielen Dank. Ein Mitarbeiter hört sich Ihre Nachricht an und meldet sich bei Ihnen. "
+        "Auf Wiederhören.",
     },
 }
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from consent.ledger import Decision
-from voice_app.config import SUPPORTED_LANGUAGES
+from voice_app.config import E164, SUPPORTED_LANGUAGES
 from voice_app.handoff.models import (
     CALLBACK_NOTE_MAX_LENGTH,
     SUMMARY_MAX_LENGTH,
@@ -24,7 +24,10 @@ from voice_app.handoff.models import (
     CallbackStatus,
     Handoff,
     HandoffOutcome,
+    Voicemail,
+    VoicemailStatus,
 )
+from voice_app.handoff.voicemails import VoicemailInfo, voicemails_of_callbacks
 from voice_app.models import Call, CallEvent, HandoffReason, Turn, utcnow
 
 MAX_LIST_LIMIT = 500
@@ -36,6 +39,7 @@ DIAL_TARGET_MAX_LENGTH = 64
 class OpenCallback:
     callback: CallbackRequest
     handoff: Handoff
+    voicemail: VoicemailInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class HandoffDetail:
     turns: list[Turn]  # empty unless the call's consent is granted
     callbacks: list[CallbackRequest]
     consent_granted: bool
+    voicemails: dict[int, VoicemailInfo]  # by callback request id
 
     @property
     def transcript_excerpt(self) -> str | None:
@@ -122,6 +127,11 @@ def record_handoff(
         return handoff
 
 
+def handoff_of_call(engine: Engine, call_id: int) -> Handoff | None:
+    with Session(engine) as session:
+        return session.exec(select(Handoff).where(Handoff.call_id == call_id)).first()
+
+
 def mark_agent_answered(engine: Engine, call_id: int, at: datetime) -> bool:
     """False when the call has no hand-over or the answer was already recorded."""
     with Session(engine) as session:
@@ -148,16 +158,25 @@ def finish_handoff(engine: Engine, call_id: int, outcome: HandoffOutcome | str, 
         return result.rowcount == 1
 
 
-def request_callback(engine: Engine, call_id: int) -> CallbackRequest:
-    """Opens the call's callback request, or returns the one it already has."""
+def request_callback(engine: Engine, call_id: int, callback_number: str | None = None) -> CallbackRequest:
+    """Opens the call's callback request, or returns the one it already has. `callback_number` (E.164) is the
+    number to call back; a request that has none yet takes it from a later request of the same call."""
+    if callback_number is not None and not E164.match(callback_number):
+        raise ValueError("callback_number must be an E.164 phone number")  # never the value: it is personal data
     with Session(engine) as session:
         existing = session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).first()
         if existing:
+            if callback_number and existing.callback_number is None and existing.status == CallbackStatus.OPEN:
+                session.exec(update(CallbackRequest).where(CallbackRequest.id == existing.id,
+                                                           CallbackRequest.callback_number.is_(None))
+                             .values(callback_number=callback_number))
+                session.commit()
+                session.refresh(existing)
             return existing
         handoff = session.exec(select(Handoff).where(Handoff.call_id == call_id)).first()
         if handoff is None:
             raise LookupError(f"call {call_id} has no hand-over to attach a callback to")
-        callback = CallbackRequest(handoff_id=handoff.id, call_id=call_id)
+        callback = CallbackRequest(handoff_id=handoff.id, call_id=call_id, callback_number=callback_number)
         session.add(callback)
         try:
             session.commit()
@@ -174,7 +193,8 @@ def find_callback(engine: Engine, callback_id: int) -> CallbackRequest | None:
 
 
 def mark_callback_done(engine: Engine, callback_id: int, user_id: int, note: str) -> bool:
-    """False when there is no such callback or it was already done (by this agent or another)."""
+    """False when there is no such callback or it was already done (by this agent or another). The number to call
+    back is no longer needed then and is cleared; a voice message with it is done too (retention deletes it)."""
     note = note.strip()
     if len(note) > CALLBACK_NOTE_MAX_LENGTH:
         raise ValueError(f"note must be at most {CALLBACK_NOTE_MAX_LENGTH} characters")
@@ -182,8 +202,13 @@ def mark_callback_done(engine: Engine, callback_id: int, user_id: int, note: str
         result = session.exec(
             update(CallbackRequest)
             .where(CallbackRequest.id == callback_id, CallbackRequest.status == CallbackStatus.OPEN)
-            .values(status=CallbackStatus.DONE.value, done_at=utcnow(), done_by=user_id, note=note)
+            .values(status=CallbackStatus.DONE.value, done_at=utcnow(), done_by=user_id, note=note,
+                    callback_number=None)
         )
+        if result.rowcount == 1:
+            session.exec(update(Voicemail).where(Voicemail.callback_id == callback_id,
+                                                 Voicemail.status != VoicemailStatus.RECORDING)
+                         .values(status=VoicemailStatus.DONE.value))
         session.commit()
         return result.rowcount == 1
 
@@ -209,7 +234,10 @@ def open_callbacks(engine: Engine, limit: int = MAX_LIST_LIMIT) -> list[OpenCall
             .order_by(CallbackRequest.id.desc())
             .limit(limit)
         )
-        return [OpenCallback(callback=callback, handoff=handoff) for callback, handoff in rows]
+        rows = list(rows)
+    voicemails = voicemails_of_callbacks(engine, [callback.id for callback, _ in rows])
+    return [OpenCallback(callback=callback, handoff=handoff, voicemail=voicemails.get(callback.id))
+            for callback, handoff in rows]
 
 
 def handoff_detail(engine: Engine, handoff_id: int) -> HandoffDetail | None:
@@ -225,14 +253,15 @@ def handoff_detail(engine: Engine, handoff_id: int) -> HandoffDetail | None:
             select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.at, CallEvent.id)
         )
         turns = session.exec(select(Turn).where(Turn.call_id == call.id).order_by(Turn.id)) if consent_granted else []
-        callbacks = session.exec(
+        callbacks = list(session.exec(
             select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id).order_by(CallbackRequest.id)
-        )
+        ))
         return HandoffDetail(
             handoff=handoff,
             call=call,
             timeline=list(timeline),
             turns=list(turns),
-            callbacks=list(callbacks),
+            callbacks=callbacks,
             consent_granted=consent_granted,
+            voicemails=voicemails_of_callbacks(engine, [callback.id for callback in callbacks]),
         )

@@ -99,6 +99,11 @@ class TurnDetector:
         self._voiced_frames = 0
         self._silent_run = 0
 
+    @property
+    def in_utterance(self) -> bool:
+        """Speech has started and its turn has neither ended nor been dropped as a blip yet."""
+        return self._utterance is not None
+
     def push(self, pcm16_frame: bytes) -> TurnEvent | None:
         if len(pcm16_frame) != PCM16_FRAME_BYTES:
             raise ValueError(
