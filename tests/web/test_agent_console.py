@@ -225,3 +225,80 @@ def test_a_reconnecting_browser_gets_only_changes_after_the_version_it_has(servi
         assert answered["id"] != changed["id"] and "Agent answered" in answered["data"], "row changes are sent too"
     finally:
         response.close()
+
+
+# -- the number to call back and the voice message ----------------------------------------------------------
+
+@pytest.fixture
+def voice_message(services, speech):
+    """A callback request with a number and a voice message of real synthetic speech, stored the way the call
+    flow stores it."""
+    from voice_app.handoff.voicemails import bind_voicemail_stream, reserve_voicemail, store_voicemail
+
+    call, handoff = transfer(services.engine, summary="Caller left a voice message")
+    callback = request_callback(services.engine, call.id, "+4915112345678")
+    slot = reserve_voicemail(services.engine, call.id)
+    assert bind_voicemail_stream(services.engine, call.id, "MZ" + "a" * 32) == slot
+    audio = speech.synthesizer.synthesize("Please call me back about my refund.", "en")
+    assert store_voicemail(services.engine, slot, audio, "hash_key")
+    return handoff, callback, slot, audio
+
+
+def test_the_list_and_the_transfer_show_the_number_and_the_voice_message(services, agent, voice_message):
+    handoff, callback, slot, audio = voice_message
+    listed = page(agent, "/agent/")
+    row = listed[listed.index(f'href="/agent/handoffs/{handoff.id}"'):]
+    row = row[:row.index("</tr>")]
+    seconds = round(len(audio) / 8000)
+    assert 'href="tel:+4915112345678"' in row and f"Voice message 0:{seconds:02d}, new" in row
+    html = page(agent, f"/agent/handoffs/{handoff.id}")
+    assert f'<audio controls preload="none" src="/agent/voicemails/{slot}.wav">' in html
+    assert "+4915112345678" in html and "Not played yet" in html
+
+
+def test_an_agent_plays_the_voice_message_and_is_recorded_as_having_listened(services, agent, voice_message):
+    import io
+    import wave
+
+    handoff, _, slot, audio = voice_message
+    response = agent.get(f"/agent/voicemails/{slot}.wav")
+    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.headers["Cache-Control"] == "no-store"
+    with wave.open(io.BytesIO(response.data)) as file:
+        assert (file.getframerate(), file.getnchannels(), file.getsampwidth()) == (8000, 1, 2)
+        assert file.getnframes() == len(audio), "every sample of the message"
+    part = agent.get(f"/agent/voicemails/{slot}.wav", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.data) == 100, "the player can seek"
+    html = page(agent, f"/agent/handoffs/{handoff.id}")
+    assert "Not played yet" not in html and "first played" in html
+
+
+def test_the_voice_message_is_only_for_signed_in_agents(app, services, make_user, voice_message):
+    _, _, slot, _ = voice_message
+    anonymous = app.test_client()
+    response = anonymous.get(f"/agent/voicemails/{slot}.wav")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert b"RIFF" not in response.data
+    compliance = app.test_client()
+    assert sign_in(compliance, make_user("compliance")).status_code == 302
+    assert compliance.get(f"/agent/voicemails/{slot}.wav").status_code == 403
+
+
+def test_unknown_voice_messages_are_not_found(agent):
+    for path in ("/agent/voicemails/999999.wav", "/agent/voicemails/0.wav", "/agent/voicemails/x.wav"):
+        assert agent.get(path).status_code == 404
+
+
+def test_closing_the_callback_clears_the_number_and_closes_the_message(services, agent, voice_message):
+    from sqlmodel import Session
+
+    from voice_app.handoff.models import CallbackRequest, Voicemail
+
+    handoff, callback, slot, _ = voice_message
+    token = csrf_token_in(page(agent, f"/agent/handoffs/{handoff.id}"))
+    assert agent.post(f"/agent/callbacks/{callback.id}/done", data={"csrf_token": token}).status_code == 303
+    with Session(services.engine) as session:
+        assert session.get(CallbackRequest, callback.id).callback_number is None
+        assert session.get(Voicemail, slot).status == "done"
+    assert "+4915112345678" not in page(agent, f"/agent/handoffs/{handoff.id}")
+    assert agent.get(f"/agent/voicemails/{slot}.wav").status_code == 200, "still there until retention deletes it"

@@ -1,5 +1,5 @@
-"""The agents' console: the live list of transfers and callback requests, one transfer's context, and closing
-a callback.
+"""The agents' console: the live list of transfers and callback requests, one transfer's context, the number to
+call back and the caller's voice message, and closing a callback.
 
 The list updates by server-sent events. Each open list holds one stream that looks at the database once a
 second and pushes the re-rendered list only when it changed. Looking at the database, rather than at events
@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
+from telephony.audio import mulaw_wav
 from voice_app.handoff.models import CALLBACK_NOTE_MAX_LENGTH, HandoffOutcome
 from voice_app.handoff.queries import (
     find_callback,
@@ -43,6 +44,7 @@ from voice_app.handoff.queries import (
     open_callbacks,
     recent_handoffs,
 )
+from voice_app.handoff.voicemails import play_voicemail
 from voice_app.web.auth import Role, role_required, usernames_by_id
 
 LIST_LIMIT = 50
@@ -139,6 +141,13 @@ def consent_label(decision: str | None) -> str:
     return CONSENT_LABELS.get(decision, decision) if decision else "Not given yet"
 
 
+@agent_console.app_template_filter("duration")
+def duration(seconds: float) -> str:
+    """A message's length as people read it: 0:42, 2:00."""
+    whole = max(0, round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 @agent_console.app_template_filter("event_label")
 def event_label(kind: str) -> str:
     return kind.replace("_", " ").capitalize()
@@ -202,7 +211,9 @@ def _render_detail(handoff_id: int, form: CallbackDoneForm, status: int = 200) -
     detail = handoff_detail(engine, handoff_id)
     if detail is None:
         abort(404)
-    closers = usernames_by_id(engine, {callback.done_by for callback in detail.callbacks if callback.done_by})
+    people = {callback.done_by for callback in detail.callbacks if callback.done_by}
+    people |= {voicemail.listened_by for voicemail in detail.voicemails.values() if voicemail.listened_by}
+    closers = usernames_by_id(engine, people)
     return render_template("agent/detail.html", detail=detail, form=form, closers=closers), status
 
 
@@ -226,3 +237,17 @@ def callback_done(callback_id: int) -> Response | tuple[str, int]:
     else:
         flash("This callback had already been marked done.", "info")
     return redirect(url_for("agent_console.handoff", handoff_id=callback.handoff_id), code=303)
+
+
+@agent_console.get(f"/voicemails/<{ID}:voicemail_id>.wav")
+@role_required(Role.AGENT)
+def voicemail_audio(voicemail_id: int) -> Response:
+    """A caller's voice message for the browser's player: 16-bit PCM WAV (browsers do not all play the stored
+    mu-law form), never cached. The first agent to play it is recorded as having listened."""
+    audio = play_voicemail(_engine(), voicemail_id, current_user.id)
+    if audio is None:
+        abort(404)
+    response = Response(mulaw_wav(audio), mimetype="audio/wav")
+    response.headers["Cache-Control"] = "no-store"
+    # Byte ranges let the player seek; the body is in memory, so werkzeug can cut them.
+    return response.make_conditional(request, accept_ranges=True, complete_length=response.content_length)
