@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from consent.ledger import ChainVerification, Decision, events_for_call
 from consent.models import ConsentEvent, NoticeVersion
 from consent.search import notice_versions
+from consent.timestamps import require_aware
 
 
 class ActivityKind(StrEnum):
@@ -33,6 +34,10 @@ class CallActivity:
     kind: ActivityKind
     at: datetime
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # Compared with the ledger's UTC times, so a naive time would be ambiguous evidence.
+        object.__setattr__(self, "at", require_aware(self.at, f"{self.kind} time"))
 
 
 class FlagCode(StrEnum):

@@ -58,3 +58,14 @@ def new_dialogue(classifier, demo_accounts):
                         accounts=demo_accounts, caller=caller, today=date.today())
 
     return make
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A headless chromium page; tests using it are skipped where chromium is not installed."""
+    from tests.browser import CHROMIUM, browser_page
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is missing at /usr/bin/chromium (apt-get install chromium)")
+    with browser_page(tmp_path / "chromium-profile") as page:
+        yield page

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from voice_app.compliance.commands import consent_check_export, consent_export, retention, subject
 from voice_app.config import PROJECT_ROOT, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
 from voice_app.understanding.command import understand
 from voice_app.web.users_command import users
@@ -50,6 +51,7 @@ def serve(config: str | None) -> None:
     from werkzeug.serving import run_simple
 
     from voice_app.app import create_app
+    from voice_app.compliance.retention import DailyRetention
     from voice_app.services import build_services
 
     settings = _settings(config)
@@ -59,6 +61,7 @@ def serve(config: str | None) -> None:
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     services = build_services(settings, auth_token=auth_token, secret_key=secret_key, on_progress=click.echo)
+    DailyRetention(services.engine, settings.retention).start()
     click.echo(f"serving on {settings.server.host}:{settings.server.port}, public URL {settings.server.public_url}")
     run_simple(settings.server.host, settings.server.port, create_app(services), threaded=True)
 
@@ -311,3 +314,7 @@ def model_install(config: str | None, name: str | None) -> None:
 
 main.add_command(understand)
 main.add_command(users)
+consent.add_command(consent_export)
+consent.add_command(consent_check_export)
+main.add_command(subject)
+main.add_command(retention)

@@ -24,6 +24,7 @@ SUPPORTED_LANGUAGES = ("en", "de")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 MIN_SECRET_KEY_LENGTH = 32
+MAX_RETENTION_DAYS = 3660
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,15 @@ class DialogueSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """Days each kind of data is kept after the call."""
+
+    transcripts_days: int
+    call_records_days: int
+    consent_proof_days: int
+
+
+@dataclass(frozen=True)
 class VoicemailSettings:
     """How long a caller's voice message may be, and when the silence after it ends it."""
 
@@ -96,6 +106,7 @@ class Settings:
     telephony: TelephonySettings
     speech: SpeechSettings
     dialogue: DialogueSettings
+    retention: RetentionSettings
     voicemail: VoicemailSettings
     notice_dir: Path
     secrets: Secrets
@@ -176,6 +187,20 @@ def _business_hours(section: _Section) -> BusinessHours:
     if times["opens"] >= times["closes"]:
         raise ConfigError("telephony.business_hours.opens must be before closes")
     return BusinessHours(zone, frozenset(WEEKDAYS.index(day) for day in days), times["opens"], times["closes"])
+
+
+def _retention(section: _Section) -> RetentionSettings:
+    settings = RetentionSettings(
+        transcripts_days=section.integer("transcripts_days", 1, MAX_RETENTION_DAYS),
+        call_records_days=section.integer("call_records_days", 1, MAX_RETENTION_DAYS),
+        consent_proof_days=section.integer("consent_proof_days", 1, MAX_RETENTION_DAYS),
+    )
+    # Deleting a call deletes its transcripts, and consent proof must outlive the processing it justifies.
+    if settings.transcripts_days > settings.call_records_days:
+        raise ConfigError("retention.transcripts_days must not exceed retention.call_records_days")
+    if settings.consent_proof_days < settings.call_records_days:
+        raise ConfigError("retention.consent_proof_days must be at least retention.call_records_days")
+    return settings
 
 
 # The hand-over record keeps the target in 64 characters (voice_app.handoff.models.Handoff.dial_target).
@@ -262,6 +287,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     speech = _Section(data, "speech", path)
     dialogue = _Section(data, "dialogue", path)
     consent = _Section(data, "consent", path)
+    retention = _retention(_Section(data, "retention", path))
     voicemail = _voicemail(_Section(data, "voicemail", path))
 
     account_sid = environ.get("TWILIO_ACCOUNT_SID") or None
@@ -303,6 +329,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             silence_timeout_seconds=dialogue.number("silence_timeout_seconds", 1, 60),
             min_transcript_confidence=dialogue.number("min_transcript_confidence", 0, 1),
         ),
+        retention=retention,
         voicemail=voicemail,
         notice_dir=(base / consent.text("notice_dir")).resolve(),
         secrets=Secrets(

@@ -8,6 +8,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
+import consent.audit  # noqa: F401  (registers the audit log in the shared metadata)
 import consent.models  # noqa: F401  (registers the consent tables in the shared metadata)
 import voice_app.accounts.models  # noqa: F401
 import voice_app.handoff.models  # noqa: F401

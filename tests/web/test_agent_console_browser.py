@@ -5,28 +5,19 @@ reloading, opens it and reads its context."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from console_support import AUTH_TOKEN, PASSWORD, console_app
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import SCREENSHOTS, WAIT_MS, requires_chromium
 from tests.support import settings_with_database
 from voice_app import calls, local_server
-from voice_app.config import PROJECT_ROOT
 from voice_app.handoff.queries import record_handoff, request_callback
 from voice_app.local_server import LocalServer
 from voice_app.web.auth import create_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
-WAIT_MS = 10_000
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is missing at /usr/bin/chromium (apt-get install chromium)"
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +29,6 @@ def server(tmp_path_factory, base_settings, speech):
         running = LocalServer(settings, auth_token=AUTH_TOKEN, secret_key="b" * 40, speech=speech)
     with running:
         yield running
-
-
-@pytest.fixture
-def page(tmp_path):
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",  # a fresh profile: no cookies or cache from anything before
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 860},
-            locale="en-GB",
-            timezone_id="Europe/Berlin",
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.problems = []
-        page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-        page.on("pageerror", lambda error: page.problems.append(str(error)))
-        try:
-            yield page
-        finally:
-            context.close()
 
 
 def sign_in(page, server, username) -> None:

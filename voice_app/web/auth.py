@@ -63,7 +63,11 @@ SESSION_LIFETIME = timedelta(hours=8)
 WRONG_CREDENTIALS = "Wrong username or password."
 LOCKED_OUT = "Too many failed sign-ins for this username. Try again within 15 minutes."
 # Where each role lands after signing in; a role without a console yet gets the account page.
-HOME_ENDPOINTS = {"agent": "agent_console.handoff_list", "admin": "agent_console.handoff_list"}
+HOME_ENDPOINTS = {
+    "agent": "agent_console.handoff_list",
+    "compliance": "compliance.search",
+    "admin": "agent_console.handoff_list",
+}
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()  # argon2id with the library's maintained defaults (RFC 9106 low-memory profile)

@@ -1,0 +1,33 @@
+"""Who calls in the compliance tests, and with which keys."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from voice_app.accounts.demo_data import (
+    WELL_KNOWN_ENGLISH,
+    WELL_KNOWN_GERMAN,
+    demo_customer,
+)
+
+SECRET_KEY = "compliance-secret-" + "5" * 32
+PASSWORD = "correct horse battery staple"
+TODAY = date.today()
+ENGLISH = demo_customer(WELL_KNOWN_ENGLISH, TODAY)
+GERMAN = demo_customer(WELL_KNOWN_GERMAN, TODAY)
+ENGLISH_LINE = "+4420555010"
+UNKNOWN_NUMBER = "+4915199887766"
+
+# The English customer calls twice (a routine question, then straight to a person); the German one refuses;
+# a caller without an account agrees, then withdraws.
+CALLS = {
+    "english_question": (ENGLISH.phones[0], [
+        ("say", "Yes, I agree."),
+        ("say", "What do I still have to pay?"),
+        ("press", ENGLISH.date_of_birth.strftime("%d%m%Y")),
+        ("say", "Thank you, goodbye."),
+    ]),
+    "english_to_a_person": (ENGLISH.phones[0], [("press", "1"), ("press", "0")]),
+    "german_refuses": (GERMAN.phones[0], [("press", "2")]),
+    "unknown_caller_withdraws": (UNKNOWN_NUMBER, [("say", "Yes, I agree."), ("say", "I withdraw my consent.")]),
+}

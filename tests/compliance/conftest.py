@@ -1,0 +1,71 @@
+"""Real calls through the real server, stored in a SQLite file each compliance test gets its own copy of."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from compliance_support import CALLS, ENGLISH_LINE, PASSWORD, SECRET_KEY, TODAY
+
+from telephony.simulator import Press, Speak, TwilioSimulator
+from tests.support import settings_with_database
+from voice_app.accounts.demo_data import seed_demo
+from voice_app.config import PROJECT_ROOT
+from voice_app.local_server import LocalServer
+from voice_app.web.auth import create_user
+
+
+@pytest.fixture(scope="session")
+def called_database(tmp_path_factory, base_settings, speech):
+    path = tmp_path_factory.mktemp("compliance-calls") / "calls.db"
+    settings = settings_with_database(base_settings, path)
+    auth_token = secrets.token_hex(16)
+    with LocalServer(settings, auth_token=auth_token, secret_key=SECRET_KEY, speech=speech) as server:
+        seed_demo(server.services.engine, SECRET_KEY, today=TODAY)
+
+        def place(name):
+            caller, script = CALLS[name]
+            turns = [
+                Press(value) if kind == "press" else Speak(speech.synthesizer.synthesize(value, "en"), label=value)
+                for kind, value in script
+            ]
+            return TwilioSimulator(server.url, auth_token, from_number=caller, to_number=ENGLISH_LINE,
+                                   max_call_seconds=240).place_call(turns)
+
+        with ThreadPoolExecutor(max_workers=len(CALLS)) as pool:
+            results = dict(zip(CALLS, pool.map(place, CALLS)))
+    return path, results
+
+
+@pytest.fixture
+def database(called_database, tmp_path) -> Path:
+    """This test's own copy of the called database."""
+    source, _ = called_database
+    copy = tmp_path / "calls.db"
+    shutil.copyfile(source, copy)
+    return copy
+
+
+@pytest.fixture
+def config_file(database, tmp_path) -> Path:
+    """The shipped config.toml pointed at the test's database."""
+    text = (PROJECT_ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('url = "sqlite:///var/voice_app.db"', f'url = "sqlite:///{database}"')
+    text = text.replace('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"')
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def console_server(database, base_settings, speech):
+    """The real server on the test's copy of the called database, with a compliance officer, an agent and an
+    admin who can sign in."""
+    settings = settings_with_database(base_settings, database)
+    with LocalServer(settings, auth_token=secrets.token_hex(16), secret_key=SECRET_KEY, speech=speech) as server:
+        for role in ("compliance", "agent", "admin"):
+            create_user(server.services.engine, f"{role}-user", PASSWORD, role)
+        yield server
