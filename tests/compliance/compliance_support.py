@@ -17,6 +17,7 @@ ENGLISH = demo_customer(WELL_KNOWN_ENGLISH, TODAY)
 GERMAN = demo_customer(WELL_KNOWN_GERMAN, TODAY)
 ENGLISH_LINE = "+4420555010"
 UNKNOWN_NUMBER = "+4915199887766"
+VOICE_MESSAGE = "Please call me back about my last invoice."
 
 # The English customer calls twice (a routine question, then straight to a person); the German one refuses;
 # a caller without an account agrees, then withdraws.
@@ -28,6 +29,7 @@ CALLS = {
         ("say", "Thank you, goodbye."),
     ]),
     "english_to_a_person": (ENGLISH.phones[0], [("press", "1"), ("press", "0")]),
-    "german_refuses": (GERMAN.phones[0], [("press", "2")]),
+    # Nobody answers the transfer, so the German caller leaves a voice message and ends it with #.
+    "german_refuses": (GERMAN.phones[0], [("press", "2"), ("press", "2"), ("say", VOICE_MESSAGE), ("hash", "#")]),
     "unknown_caller_withdraws": (UNKNOWN_NUMBER, [("say", "Yes, I agree."), ("say", "I withdraw my consent.")]),
 }

@@ -31,9 +31,8 @@ def subject_of(database, call_sid):
 def test_the_calls_went_as_scripted(called_database, database):
     _, results = called_database
     assert results["english_question"].outcome == "hangup"
-    assert results["english_to_a_person"].outcome == "transferred"
-    assert results["german_refuses"].outcome == "transferred"
-    assert results["unknown_caller_withdraws"].outcome == "transferred"
+    for name in ("english_to_a_person", "german_refuses", "unknown_caller_withdraws"):
+        assert results[name].dial_status == "no-answer", results[name].events
     turns = rows(database, "SELECT COUNT(*) FROM turns t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = ?",
                  (results["english_question"].call_sid,))[0][0]
     assert turns >= 3
@@ -57,8 +56,10 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     assert [e["decision"] for e in report["consent_events"]] == ["granted", "granted"]
     assert report["consent_events"][0]["notice_text"].startswith("Before we start")
     assert "answer_salt" not in report["consent_events"][0]
-    # The number itself is nowhere in what we hold or hand out, only its pseudonym.
-    assert ENGLISH.phones[0] not in report_file.read_text() and ENGLISH.phones[0].lstrip("+") not in result.output
+    # The number itself is kept only as the number to call back, and never printed.
+    assert report_file.read_text().count(ENGLISH.phones[0]) == 1
+    assert transfer["callback_request"]["callback_number"] == ENGLISH.phones[0]
+    assert ENGLISH.phones[0].lstrip("+") not in result.output
     assert "Calls: 2." in result.output and "Consent decisions: 2." in result.output
     [summary] = out.glob("subject-*.txt")
     assert summary.read_text() in result.output
@@ -85,19 +86,40 @@ def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consen
     assert "consent chain: intact" in result.output
     assert rows(database, "SELECT COUNT(*) FROM calls WHERE caller = ?", (subject,))[0][0] == 0
     assert rows(database, "SELECT COUNT(*) FROM turns")[0][0] == 0  # only the English call had turns
-    assert rows(database, "SELECT COUNT(*) FROM handoffs h JOIN calls c ON c.id = h.call_id")[0][0] == 1
+    assert rows(database, "SELECT COUNT(*) FROM handoffs")[0][0] == german_calls  # the other callers' transfers
     assert rows(database, "SELECT COUNT(*) FROM calls")[0][0] == german_calls
     proof_after = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
                                  "WHERE subject = ? ORDER BY seq", (subject,))
     assert proof_after == proof_before
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE recognised_answer IS NOT NULL "
-                          "OR answer_salt IS NOT NULL")[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = ? AND (recognised_answer IS NOT NULL "
+                          "OR answer_salt IS NOT NULL)", (subject,))[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != ? AND recognised_answer IS NOT NULL",
+                (subject,))[0][0] == 2  # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
     assert run(config_file, "consent", "verify").exit_code == 0
 
     again = run(config_file, "subject", "export", "--phone", ENGLISH.phones[0], "--out", str(config_file.parent))
     assert "Calls: 0." in again.output and "Consent decisions: 2." in again.output
     actions = [action for (action,) in rows(database, "SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["subject_erase", "subject_export"]
+
+
+def test_access_export_includes_the_voice_message_and_erasure_deletes_it(database, config_file, tmp_path):
+    out = tmp_path / "out"
+    result = run(config_file, "subject", "export", "--phone", GERMAN.phones[0], "--out", str(out))
+    assert result.exit_code == 0, result.output
+    [audio_file] = out.glob("voice-message-*.wav")
+    report = json.loads(next(out.glob("subject-*.json")).read_text())
+    [call] = report["calls"]
+    assert call["voice_message"]["audio_file"] == audio_file.name and call["consent_decision"] == "refused"
+    assert call["callback_request"]["callback_number"] == GERMAN.phones[0]
+    assert audio_file.read_bytes()[:4] == b"RIFF" and call["voice_message"]["duration_seconds"] > 1.5
+    assert f"voice message of" in result.output
+
+    erased = run(config_file, "subject", "erase", "--phone", GERMAN.phones[0], "--yes")
+    assert erased.exit_code == 0 and "voicemails: 1\n" in erased.output, erased.output
+    assert rows(database, "SELECT COUNT(*) FROM voicemails")[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM callback_requests WHERE callback_number = ?",
+                (GERMAN.phones[0],))[0][0] == 0
 
 
 def test_erasure_asks_before_it_deletes(database, config_file):

@@ -236,8 +236,8 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 def test_compliance_staff_may_not_use_the_agent_console(client, make_user):
     response = sign_in(client, make_user("compliance"))
-    assert response.headers["Location"] == "/account"
-    assert client.get("/account").status_code == 200
+    assert response.headers["Location"] == "/compliance/"
+    assert client.get("/compliance/").status_code == 200 and client.get("/account").status_code == 200
     for path in ("/agent/", "/agent/events", "/agent/handoffs/1"):
         assert client.get(path).status_code == 403
 

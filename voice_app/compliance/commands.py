@@ -20,6 +20,7 @@ from voice_app.compliance.subjects import (
     readable_summary,
     subject_for_phone,
     subject_report,
+    subject_voice_messages,
 )
 
 
@@ -144,6 +145,8 @@ def subject_export(config, phone, out_dir) -> None:
     (directory / f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
     summary = readable_summary(report)
     (directory / f"{stem}.txt").write_text(summary, "utf-8")
+    for name, audio in subject_voice_messages(engine, subject_ref).items():
+        (directory / name).write_bytes(audio)
     audit.record(engine, _actor(), audit.AuditAction.SUBJECT_EXPORT,
                  {"subject": subject_ref, "calls": len(report["calls"]),
                   "consent_events": len(report["consent_events"])})

@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel, col, select
 from consent.ledger import erase_answers
 from consent.models import ConsentEvent, NoticeVersion
 from consent.timestamps import utc_now
-from voice_app.handoff.models import CallbackRequest, Handoff
+from voice_app.handoff.models import CallbackRequest, Handoff, Voicemail
 from voice_app.models import Call, CallEvent, Turn
 from voice_app.pseudonyms import UNKNOWN_CALLER, normalise_phone_number, pseudonymise
 
@@ -41,6 +41,7 @@ def subject_report(engine: Engine, subject: str) -> dict[str, Any]:
         turns = _rows_by_call(session, Turn, call_ids)
         handoffs = _rows_by_call(session, Handoff, call_ids)
         callbacks = _rows_by_call(session, CallbackRequest, call_ids)
+        voicemails = _rows_by_call(session, Voicemail, call_ids)
         consent = session.exec(
             select(ConsentEvent).where(ConsentEvent.subject == subject).order_by(col(ConsentEvent.seq))
         ).all()
@@ -59,6 +60,16 @@ def subject_report(engine: Engine, subject: str) -> dict[str, Any]:
                 "callback_request": next(
                     (_fields(c, exclude={"id", "call_id", "handoff_id"}) for c in callbacks.get(call.id, [])), None
                 ),
+                "voice_message": next(
+                    (
+                        {
+                            **_fields(v, exclude={"id", "call_id", "callback_id", "audio_wav", "listened_by"}),
+                            "audio_file": voicemail_file_name(call) if v.audio_wav else None,
+                        }
+                        for v in voicemails.get(call.id, [])
+                    ),
+                    None,
+                ),
             }
             for call in calls
         ],
@@ -73,6 +84,18 @@ def subject_report(engine: Engine, subject: str) -> dict[str, Any]:
     }
 
 
+def voicemail_file_name(call: Call) -> str:
+    return f"voice-message-{call.call_sid}.wav"
+
+
+def subject_voice_messages(engine: Engine, subject: str) -> dict[str, bytes]:
+    """The caller's recorded voice messages by the file names the report gives them."""
+    with Session(engine) as session:
+        statement = select(Call, Voicemail).join(Voicemail, col(Voicemail.call_id) == col(Call.id))
+        rows = session.exec(statement.where(Call.caller == subject)).all()
+    return {voicemail_file_name(call): voicemail.audio_wav for call, voicemail in rows if voicemail.audio_wav}
+
+
 def readable_summary(report: dict[str, Any]) -> str:
     """The report in sentences, for a reply to the person who asked."""
     calls = report["calls"]
@@ -82,17 +105,7 @@ def readable_summary(report: dict[str, Any]) -> str:
         lines.append("We hold no calls and no consent decisions for this phone number.")
         return "\n".join(lines) + "\n"
     lines.append(f"Calls: {len(calls)}.")
-    for call in calls:
-        turns = len(call["turns"])
-        handoff = call["handoff"]
-        lines.append(
-            f"- {call['started_at'][:16].replace('T', ' ')} UTC, language {call['language']}, "
-            f"consent {call['consent_decision'] or 'not asked'}, "
-            + (f"{turns} recorded exchange(s) with the assistant" if turns else "nothing said was recorded")
-            + ("" if handoff is None else f", passed to a colleague ({handoff['reason'].replace('_', ' ')})")
-            + ("" if call["callback_request"] is None else ", callback requested")
-            + "."
-        )
+    lines.extend(_call_line(call) for call in calls)
     lines.append("")
     lines.append(f"Consent decisions: {len(consent)}.")
     for event in consent:
@@ -102,6 +115,23 @@ def readable_summary(report: dict[str, Any]) -> str:
             f"version {event['notice_version']} ({event['language']})."
         )
     return "\n".join(lines) + "\n"
+
+
+def _call_line(call: dict[str, Any]) -> str:
+    turns = len(call["turns"])
+    handoff, voice_message = call["handoff"], call["voice_message"]
+    parts = [
+        f"- {call['started_at'][:16].replace('T', ' ')} UTC, language {call['language']}",
+        f"consent {call['consent_decision'] or 'not asked'}",
+        f"{turns} recorded exchange(s) with the assistant" if turns else "nothing said was recorded",
+    ]
+    if handoff is not None:
+        parts.append(f"passed to a colleague ({handoff['reason'].replace('_', ' ')})")
+    if call["callback_request"] is not None:
+        parts.append("callback requested")
+    if voice_message and voice_message["audio_file"]:
+        parts.append(f"voice message of {voice_message['duration_seconds']:.0f} s ({voice_message['audio_file']})")
+    return ", ".join(parts) + "."
 
 
 def erase_subject(engine: Engine, subject: str) -> dict[str, int]:

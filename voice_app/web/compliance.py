@@ -22,7 +22,13 @@ from consent.ledger import InvalidLedgerQuery, verify_chain
 from consent.search import EventFilter, count_events, find_events, notice_versions, parse_filter
 from voice_app import calls
 from voice_app.compliance.activities import call_activities
-from voice_app.compliance.subjects import SubjectRequestError, readable_summary, subject_for_phone, subject_report
+from voice_app.compliance.subjects import (
+    SubjectRequestError,
+    readable_summary,
+    subject_for_phone,
+    subject_report,
+    subject_voice_messages,
+)
 from voice_app.services import Services
 from voice_app.web.auth import Role, role_required
 
@@ -122,7 +128,8 @@ def export() -> Response | tuple[str, int]:
     result = build_export(_services().engine, event_filter, export_format, exported_by=current_user.username)
     _record(audit.AuditAction.EXPORT, {k: v for k, v in result.manifest.items() if k != "file"})
     stem = result.file_name.rsplit(".", 1)[0]
-    return _zip_download(f"{stem}.zip", {result.file_name: result.content, result.manifest_name: result.manifest_bytes()})
+    files = {result.file_name: result.content, result.manifest_name: result.manifest_bytes()}
+    return _zip_download(f"{stem}.zip", files)
 
 
 @compliance.post("/access-request")
@@ -144,6 +151,7 @@ def access_request() -> Response:
     return _zip_download(f"{stem}.zip", {
         f"{stem}.json": (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         f"{stem}.txt": readable_summary(report).encode("utf-8"),
+        **subject_voice_messages(_services().engine, subject),
     })
 
 
