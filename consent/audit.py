@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_AUDIT_LOG = "view_audit_log"
     VIEW_HANDOFF = "view_handoff"
+    PLAY_VOICE_MESSAGE = "play_voice_message"
 
 
 class AuditEntry(SQLModel, table=True):

@@ -8,6 +8,7 @@ import time
 import pytest
 from console_support import csrf_token_in, new_call, sign_in
 
+from consent import audit
 from voice_app import calls
 from voice_app.handoff.queries import (
     finish_handoff,
@@ -107,6 +108,9 @@ def test_a_transfer_shows_its_whole_context(services, agent):
                      "+4930123456789"):
         assert expected in html, expected
     assert html.index("Consent recorded") < html.index("caller_asked</span>")
+    [viewed] = [e for e in audit.entries(services.engine, action="view_handoff")
+                if e.details_dict() == {"handoff_id": handoff.id}]
+    assert viewed.actor.startswith("agent")
 
 
 def test_without_consent_no_words_are_shown_and_without_verification_no_name(services, agent):
@@ -269,6 +273,9 @@ def test_an_agent_plays_the_voice_message_and_is_recorded_as_having_listened(ser
         assert file.getnframes() == len(audio), "every sample of the message"
     part = agent.get(f"/agent/voicemails/{slot}.wav", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.data) == 100, "the player can seek"
+    agent.get(f"/agent/voicemails/{slot}.wav", headers={"Range": "bytes=100-199"})
+    plays = [e.details_dict() for e in audit.entries(services.engine, action="play_voice_message")]
+    assert plays.count({"voicemail_id": slot}) == 2, "a playback is audited once, not every seek"
     html = page(agent, f"/agent/handoffs/{handoff.id}")
     assert "Not played yet" not in html and "first played" in html
 

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
+from consent import audit
 from telephony.audio import mulaw_wav
 from voice_app.handoff.models import CALLBACK_NOTE_MAX_LENGTH, HandoffOutcome
 from voice_app.handoff.queries import (
@@ -220,7 +221,9 @@ def _render_detail(handoff_id: int, form: CallbackDoneForm, status: int = 200) -
 @agent_console.get(f"/handoffs/<{ID}:handoff_id>")
 @role_required(Role.AGENT)
 def handoff(handoff_id: int) -> tuple[str, int]:
-    return _render_detail(handoff_id, CallbackDoneForm())
+    page = _render_detail(handoff_id, CallbackDoneForm())
+    audit.record(_engine(), current_user.username, audit.AuditAction.VIEW_HANDOFF, {"handoff_id": handoff_id})
+    return page
 
 
 @agent_console.post(f"/callbacks/<{ID}:callback_id>/done")
@@ -247,6 +250,9 @@ def voicemail_audio(voicemail_id: int) -> Response:
     audio = play_voicemail(_engine(), voicemail_id, current_user.id)
     if audio is None:
         abort(404)
+    if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):  # once per playback, not per seek
+        audit.record(_engine(), current_user.username, audit.AuditAction.PLAY_VOICE_MESSAGE,
+                     {"voicemail_id": voicemail_id})
     response = Response(mulaw_wav(audio), mimetype="audio/wav")
     response.headers["Cache-Control"] = "no-store"
     # Byte ranges let the player seek; the body is in memory, so werkzeug can cut them.
