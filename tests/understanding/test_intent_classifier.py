@@ -94,8 +94,9 @@ REALISTIC = [
 ]
 # Measured: all 64 right; the bound leaves room for a few slips after data changes, not for a broken model.
 MIN_REALISTIC_ACCURACY = 0.9
-MIN_HELD_OUT_ACCURACY = 0.91
-MIN_HELD_OUT_LANGUAGE_ACCURACY = 0.90
+# Held-out measured 95.6 % (de 93.9 %, en 97.4 %); the bounds leave a point or two for training's randomness.
+MIN_HELD_OUT_ACCURACY = 0.94
+MIN_HELD_OUT_LANGUAGE_ACCURACY = 0.92
 
 OUT_OF_SCOPE = [
     ("what's the weather like in Hamburg tomorrow", "en"),
@@ -146,7 +147,8 @@ def test_fixed_utterances_are_not_training_data() -> None:
 def test_held_out_accuracy() -> None:
     """Trains exactly as load_default() does (all of data/intents.*.tsv plus Banking77 train) and scores the
     frozen held-out set data/heldout.*.tsv, which no model is trained on: measured 93.1 % (de 91.4 %,
-    en 94.8 %) when it was frozen. Answers that were wrong stay
+    en 94.8 %) when it was frozen; 95.6 % (de 93.9 %, en 97.4 %) after more training data and the noise
+    class, both chosen by cross-validation on the training data alone. Answers that were wrong stay
     within MAX_WRONG_ANSWER_SHARE, the share the answer threshold is chosen for on the development split."""
     held_out = held_out_examples()
     classifier = IntentClassifier.load_default()
