@@ -45,7 +45,11 @@ def test_only_compliance_and_admin_may_use_the_console(console_server):
     assert compliance.get(url + "/compliance/").status_code == 200
     assert compliance.get(url + "/admin/audit").status_code == 403
     admin = signed_in(console_server, "admin-user")
-    assert admin.get(url + "/compliance/").status_code == 200 and admin.get(url + "/admin/audit").status_code == 200
+    assert admin.get(url + "/compliance/").status_code == 200
+    log_page = admin.get(url + "/admin/audit", params={"actor": "compliance-user", "action": "search"})
+    # Two searches: the console's home page after signing in, then the explicit visit.
+    assert log_page.status_code == 200 and log_page.text.count("<td>compliance-user</td>") == 2
+    assert admin.get(url + "/admin/audit", params={"action": "drop_tables"}).status_code == 400
     # The refused attempts leave no trace of data shown; the admitted ones do.
     actions = audit_actions(console_server)
     assert ("compliance-user", "search") in actions and ("admin-user", "view_audit_log") in actions
