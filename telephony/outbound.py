@@ -9,6 +9,7 @@ app would not know where playback is. Sending 20 ms frames at real-time speed, a
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +20,13 @@ from telephony.media_protocol import clear_message, mark_message, media_message
 
 _FRAME_SECONDS = FRAME_MS / 1000
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Frame:
     mulaw: bytes
+    on_sent: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,20 @@ class OutboundPlayer:
         with self._condition:
             return self._failed
 
-    def play(self, mulaw: bytes, mark: str) -> None:
-        """Queues 8 kHz mu-law audio, followed by a mark Twilio echoes once that audio has played."""
+    def play(self, mulaw: bytes, mark: str, on_start: Callable[[], None] | None = None) -> None:
+        """Queues 8 kHz mu-law audio, followed by a mark Twilio echoes once that audio has played.
+
+        `on_start`, if given, is called on the player's thread right after the first frame of this audio was
+        handed to `send` (never if the audio is cleared first). It must return at once: it delays the frames
+        after it.
+        """
         if not isinstance(mulaw, (bytes, bytearray)):
             raise TypeError(f"audio must be mu-law bytes, got {type(mulaw).__name__}")
         if not isinstance(mark, str) or not mark:
             raise ValueError("mark must be a non-empty string")
         frames = [_Frame(frame) for frame in split_frames(bytes(mulaw))]
+        if frames and on_start is not None:
+            frames[0] = _Frame(frames[0].mulaw, on_start)
         with self._condition:
             if self._failed is not None or self._closing:
                 return
@@ -122,7 +133,7 @@ class OutboundPlayer:
 
     def _run(self) -> None:
         while True:
-            message = self._next_message()
+            message, on_sent = self._next_message()
             if message is None:
                 return
             try:
@@ -133,13 +144,19 @@ class OutboundPlayer:
                     self._queue.clear()
                     self._queued_frames = 0
                 return
+            if on_sent is not None:
+                try:
+                    on_sent()
+                except Exception:  # the listener's failure is not the transport's: playback goes on
+                    log.exception("on_start callback failed")
 
-    def _next_message(self) -> str | None:
-        """Waits until the head of the queue may be sent and returns it as a wire message."""
+    def _next_message(self) -> tuple[str | None, Callable[[], None] | None]:
+        """Waits until the head of the queue may be sent and returns it as a wire message, with what to call
+        once it is sent; None when the player stops."""
         with self._condition:
             while True:
                 if self._closing or self._failed is not None:
-                    return None
+                    return None, None
                 if not self._queue:
                     self._condition.wait()
                     continue
@@ -147,10 +164,10 @@ class OutboundPlayer:
                 if isinstance(item, _Clear):
                     self._queue.popleft()
                     self._playback_started_at = None
-                    return clear_message(self._stream_sid)
+                    return clear_message(self._stream_sid), None
                 if isinstance(item, _Mark):
                     self._queue.popleft()
-                    return mark_message(self._stream_sid, item.name)
+                    return mark_message(self._stream_sid, item.name), None
                 wait = self._seconds_until_frame_may_go()
                 if wait > 0:
                     self._condition.wait(wait)
@@ -158,7 +175,7 @@ class OutboundPlayer:
                 self._queue.popleft()
                 self._queued_frames -= 1
                 self._sent_seconds += _FRAME_SECONDS
-                return media_message(self._stream_sid, item.mulaw)
+                return media_message(self._stream_sid, item.mulaw), item.on_sent
 
     def _seconds_until_frame_may_go(self) -> float:
         now = self._clock()

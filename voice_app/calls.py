@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from voice_app.models import Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
+from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
 
 TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 KNOWN_STATUSES = {"queued", "initiated", "ringing", "in-progress", *TERMINAL_STATUSES}
@@ -121,27 +121,42 @@ def store_turn(
     intent_confidence: float,
     route: str,
     reply: str,
-) -> bool:
+) -> int | None:
     """Keeps one exchange, but only on a call whose consent is recorded as granted: a last guard, so that no
-    bug elsewhere can store what a caller said without consent."""
+    bug elsewhere can store what a caller said without consent. Returns the turn's id, or None if not kept."""
     with Session(engine) as session:
         call = session.get(Call, call_id)
         if call is None or call.consent_decision != "granted":
-            return False
-        session.add(
-            Turn(
-                call_id=call_id,
-                transcript=transcript[:2000],
-                transcript_confidence=confidence,
-                language=language,
-                intent=intent,
-                intent_confidence=intent_confidence,
-                route=route,
-                reply=reply[:2000],
-            )
+            return None
+        turn = Turn(
+            call_id=call_id,
+            transcript=transcript[:2000],
+            transcript_confidence=confidence,
+            language=language,
+            intent=intent,
+            intent_confidence=intent_confidence,
+            route=route,
+            reply=reply[:2000],
         )
+        session.add(turn)
         session.commit()
-        return True
+        return turn.id
+
+
+def record_answer_latency(engine: Engine, call_id: int, latency_ms: int, turn_id: int | None = None) -> None:
+    """Keeps how long the caller waited for a reply (see `AnswerLatency`), and on the turn it answered, if kept."""
+    with Session(engine) as session:
+        session.add(AnswerLatency(call_id=call_id, latency_ms=latency_ms))
+        if turn_id is not None:
+            session.exec(update(Turn).where(Turn.id == turn_id).values(answer_latency_ms=latency_ms))
+        session.commit()
+
+
+def answer_latencies_of(engine: Engine, call_id: int) -> list[AnswerLatency]:
+    with Session(engine) as session:
+        return list(
+            session.exec(select(AnswerLatency).where(AnswerLatency.call_id == call_id).order_by(AnswerLatency.id))
+        )
 
 
 def turns_of(engine: Engine, call_id: int) -> list[Turn]:

@@ -85,6 +85,24 @@ class _SpeechBegan:
 @dataclass(frozen=True)
 class _Utterance:
     pcm16: bytes
+    ended_at: float  # time.monotonic() when turn detection closed it
+
+
+@dataclass
+class _AwaitedReply:
+    """An utterance being answered: when the caller stopped, and the turn it was kept as (with consent)."""
+
+    ended_at: float
+    turn_id: int | None = None
+    timed: bool = False  # its first prompt is being timed
+
+
+@dataclass(frozen=True)
+class _ReplyStarted:
+    """The first frame of the reply to an utterance went to Twilio (told by the player's thread)."""
+
+    reply: _AwaitedReply
+    sent_at: float
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ class _StreamEnded:
     pass
 
 
-_WorkItem = Event | _SpeechBegan | _Utterance | _StreamEnded
+_WorkItem = Event | _SpeechBegan | _Utterance | _ReplyStarted | _StreamEnded
 
 
 class MediaSession:
@@ -116,6 +134,7 @@ class MediaSession:
         self._listening = False
         self._outstanding: OrderedDict[str, Say] = OrderedDict()
         self._outstanding_lock = threading.Lock()
+        self._awaited_reply: _AwaitedReply | None = None  # worker only
 
     # -- reader ----------------------------------------------------------------------------------------
 
@@ -208,7 +227,7 @@ class MediaSession:
             self._barge_in()
             self.work.put(_SpeechBegan())
         elif isinstance(turn, UtteranceEnded):
-            self.work.put(_Utterance(turn.pcm16))
+            self.work.put(_Utterance(turn.pcm16, time.monotonic()))
 
     def _barge_in(self) -> None:
         """The caller talks over an interruptible prompt: stop it at once, so the assistant listens."""
@@ -240,9 +259,16 @@ class MediaSession:
                     # a blip too short to be a turn yields no utterance and so ends the wait that way.
                     quiet_since = time.monotonic() + max_utterance_seconds
                     continue
+                if isinstance(item, _ReplyStarted):
+                    self._record_latency(item)
+                    continue
                 if isinstance(item, _Utterance):
                     quiet_since = None
-                    self._dispatch(self._transcribe(item.pcm16))
+                    self._awaited_reply = _AwaitedReply(item.ended_at)
+                    try:
+                        self._dispatch(self._transcribe(item.pcm16))
+                    finally:
+                        self._awaited_reply = None
                 elif isinstance(item, DigitPressed):
                     quiet_since = None
                     self._dispatch(item)
@@ -295,7 +321,7 @@ class MediaSession:
             case RecordConsent():
                 self._record_consent(action)
             case StoreTurn():
-                calls.store_turn(
+                turn_id = calls.store_turn(
                     self.services.engine,
                     self.call.id,
                     transcript=action.transcript,
@@ -306,6 +332,8 @@ class MediaSession:
                     route=action.route,
                     reply=action.reply,
                 )
+                if self._awaited_reply is not None:
+                    self._awaited_reply.turn_id = turn_id
             case EndCall():
                 self._end(action.outcome, action.reason, action.topic)
             case _:
@@ -315,8 +343,20 @@ class MediaSession:
         audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
         with self._outstanding_lock:
             self._outstanding[say.prompt_id] = say
-        self.player.play(audio, say.prompt_id)
+        # The first thing said after an utterance is its reply: time it from the caller's last word.
+        reply, on_start = self._awaited_reply, None
+        if reply is not None and not reply.timed:
+            reply.timed = True
+            on_start = lambda: self.work.put(_ReplyStarted(reply, time.monotonic()))  # noqa: E731
+        self.player.play(audio, say.prompt_id, on_start=on_start)
         self.services.observe(self.call.call_sid, "bot", say.text, now())
+
+    def _record_latency(self, started: _ReplyStarted) -> None:
+        latency_ms = round((started.sent_at - started.reply.ended_at) * 1000)
+        try:
+            calls.record_answer_latency(self.services.engine, self.call.id, latency_ms, started.reply.turn_id)
+        except Exception:  # a lost measurement must not end the caller's conversation
+            log.exception("call %s: answer latency not stored", self._call_label())
 
     def _record_consent(self, record: RecordConsent) -> None:
         notices = self.services.notices
@@ -364,6 +404,8 @@ class MediaSession:
             if isinstance(item, PromptFinished):
                 with self._outstanding_lock:
                     self._outstanding.pop(item.prompt_id, None)
+            elif isinstance(item, _ReplyStarted):  # the goodbye or the transfer notice answering the last words
+                self._record_latency(item)
             elif isinstance(item, _StreamEnded):
                 break
         self.finished.set()

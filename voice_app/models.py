@@ -86,3 +86,23 @@ class Turn(SQLModel, table=True):
     route: str = Field(max_length=16)
     reply: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    answer_latency_ms: int | None = Field(
+        default=None, description="from the end of the caller's speech to the first audio of the reply sent"
+    )
+
+
+class AnswerLatency(SQLModel, table=True):
+    """How long a caller waited for the reply after they stopped speaking: from the moment turn detection closed
+    the utterance to the moment the first audio frame of the reply was sent to Twilio.
+
+    Timing alone, no personal data, so it is kept for every call, with or without consent (the answer to the
+    consent question is timed too), and outlives the transcripts that retention and erasure delete. The
+    dashboard reads answer latency from here; a turn kept with consent also holds its own in
+    `Turn.answer_latency_ms`."""
+
+    __tablename__ = "answer_latencies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    latency_ms: int
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

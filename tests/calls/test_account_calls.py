@@ -140,6 +140,16 @@ def test_the_verification_answer_is_not_kept_as_said(account_calls):
     assert birth_digits(ENGLISH) not in " ".join(turn.transcript for turn in turns)
 
 
+def test_spoken_turns_hold_their_answer_latency_and_typed_ones_none(account_calls):
+    turns, call, _ = turns_and_call(account_calls, "english_routine_questions")
+    timed = [row.latency_ms for row in calls.answer_latencies_of(account_calls[0].services.engine, call.id)]
+    spoken = [turn for turn in turns if turn.intent != "verification"]  # verified by keypad in this call
+    assert len(spoken) >= 6 and len(timed) >= len(spoken)
+    assert all(turn.answer_latency_ms in timed for turn in spoken), [(t.intent, t.answer_latency_ms) for t in turns]
+    assert all(turn.answer_latency_ms is None for turn in turns if turn.intent == "verification")
+    assert all(0 < latency < 20_000 for latency in timed), timed
+
+
 def test_an_unknown_caller_is_verified_by_customer_number_and_birth_date(account_calls):
     turns, call, result = turns_and_call(account_calls, "unknown_caller_types_customer_number")
     assert call.customer_ref is None

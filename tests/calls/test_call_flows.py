@@ -150,6 +150,27 @@ def test_turns_are_kept_with_consent(finished_calls):
     assert [(turn.intent, turn.language) for turn in goodbye] == [("goodbye", "en")]
 
 
+# The caller's last word to the first frame of the reply: turn detection's 700 ms of silence are not in it (the
+# utterance closes after them), recognition and synthesis are, on two cores shared by all the calls at once.
+PLAUSIBLE_LATENCY_MS = range(50, 20_000)
+
+
+def test_the_reply_to_every_utterance_is_timed_and_a_kept_turn_holds_its_own(finished_calls):
+    server, results = finished_calls
+    engine = server.services.engine
+    timed = {}
+    for name in ("yes_by_voice_then_goodbye", "out_of_scope_question", "no_by_voice", "yes_by_keypad_then_zero"):
+        call_id = call_record(server, results[name]).id
+        timed[name] = [row.latency_ms for row in calls.answer_latencies_of(engine, call_id)]
+        turns = calls.turns_of(engine, call_id)
+        assert all(turn.answer_latency_ms in timed[name] for turn in turns), (name, timed[name], turns)
+        assert all(latency in PLAUSIBLE_LATENCY_MS for latency in timed[name]), (name, timed[name])
+    # Speech is timed with consent or without it (the answer to the consent question too); key presses are not.
+    assert [len(timed[name]) for name in timed] == [2, 1, 1, 0], timed
+    goodbye = calls.turns_of(engine, call_record(server, results["yes_by_voice_then_goodbye"]).id)
+    assert goodbye[0].answer_latency_ms == timed["yes_by_voice_then_goodbye"][1]
+
+
 def test_the_ledger_verifies_and_a_tampered_event_is_detected(finished_calls, tmp_path):
     server, _ = finished_calls
     engine = server.services.engine

@@ -127,6 +127,41 @@ def test_clear_drops_queued_audio_and_returns_the_marks_never_sent(one_second_of
     assert send.events()[-6:] == ["media"] * 5 + ["mark"]
 
 
+def test_on_start_is_told_once_right_after_the_first_frame_of_its_audio_is_sent(one_second_of_speech):
+    send = Recorder()
+    player = OutboundPlayer(send, STREAM)
+    started: list[tuple[str, float, int]] = []
+
+    def started_playing(name):
+        return lambda: started.append((name, time.monotonic(), len(send.sent)))
+
+    player.play(one_second_of_speech[:1600], "first", on_start=started_playing("first"))  # 10 frames
+    player.play(one_second_of_speech[:1600], "second", on_start=started_playing("second"))
+    send.wait_for_mark("second")
+    player.close()
+
+    assert [name for name, _, _ in started] == ["first", "second"]
+    media_indexes = [index for index, (_, message) in enumerate(send.sent) if message["event"] == "media"]
+    for (_, at, sent_count), first_frame in zip(started, (media_indexes[0], media_indexes[10])):
+        assert sent_count == first_frame + 1, "called after its first frame, before the next message"
+        assert 0 <= at - send.sent[first_frame][0] < LATE_TOLERANCE
+
+
+def test_on_start_is_not_called_for_audio_cleared_before_it_was_sent(one_second_of_speech):
+    send = Recorder()
+    player = OutboundPlayer(send, STREAM)
+    told: list[str] = []
+    player.play(one_second_of_speech, "long")
+    player.play(one_second_of_speech[:800], "dropped", on_start=lambda: told.append("dropped"))
+    player.clear()
+    player.play(b"", "silent", on_start=lambda: told.append("silent"))
+    player.play(one_second_of_speech[:800], "kept", on_start=lambda: 1 / 0)  # a failing listener stops nothing
+    send.wait_for_mark("kept")
+    player.close()
+    assert told == []
+    assert send.events()[-6:] == ["media"] * 5 + ["mark"]
+
+
 def test_clear_with_nothing_queued_still_tells_twilio_and_drops_nothing():
     send = Recorder()
     player = OutboundPlayer(send, STREAM)
