@@ -8,6 +8,7 @@ from telephony.media_protocol import MAX_FRAME_BYTES
 from voice_app.services import Services
 from voice_app.web.agent_console import agent_console
 from voice_app.web.auth import auth, csrf, init_auth
+from voice_app.web.dashboard import dashboard
 from voice_app.web.twilio_routes import handoff_audio, sock, twilio_routes
 
 
@@ -26,6 +27,7 @@ def create_app(services: Services) -> Flask:
     csrf.exempt(twilio_routes)  # Twilio's requests are authenticated by their signature, not a session cookie
     app.register_blueprint(auth)
     app.register_blueprint(agent_console)
+    app.register_blueprint(dashboard)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:
