@@ -8,6 +8,7 @@ from telephony.media_protocol import MAX_FRAME_BYTES
 from voice_app.services import Services
 from voice_app.web.agent_console import agent_console
 from voice_app.web.auth import auth, csrf, init_auth
+from voice_app.web.compliance import audit_log, compliance
 from voice_app.web.dashboard import dashboard
 from voice_app.web.twilio_routes import handoff_audio, sock, twilio_routes
 
@@ -28,6 +29,8 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(auth)
     app.register_blueprint(agent_console)
     app.register_blueprint(dashboard)
+    app.register_blueprint(compliance)
+    app.register_blueprint(audit_log)
 
     @app.get("/healthz")
     def health() -> dict[str, str]:

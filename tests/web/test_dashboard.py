@@ -8,6 +8,7 @@ import re
 import pytest
 from console_support import AUTH_TOKEN, sign_in
 
+from consent import audit
 from tests.dashboard_data import FIRST_DAY, LAST_DAY, add_call, seed_four_days
 from tests.support import settings_with_database
 from voice_app.services import build_services
@@ -124,6 +125,13 @@ def test_the_page_loads_nothing_from_elsewhere_and_escapes_what_it_shows(complia
 def test_a_period_without_calls_says_so(compliance):
     html = page(compliance, "/dashboard/?from=2025-01-01&to=2025-01-31")
     assert "No calls in this period" in html and '<svg class="chart"' not in html
+
+
+def test_every_dashboard_view_is_audited(compliance, services):
+    page(compliance, "/dashboard/?from=2025-02-01&to=2025-02-28")
+    [entry] = [e for e in audit.entries(services.engine, action="view_dashboard")
+               if e.details_dict() == {"from": "2025-02-01", "to": "2025-02-28"}]
+    assert entry.actor.startswith("compliance")
 
 
 def test_the_default_is_the_last_30_days(compliance):

@@ -14,7 +14,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_login import current_user
 
+from consent import audit
 from voice_app.reports.charts import BarChart, ColumnChart, bar_chart, column_chart
 from voice_app.reports.metrics import (
     DEFAULT_RANGE_DAYS,
@@ -242,8 +244,8 @@ def overview() -> tuple[str, int]:
             form_from=request.args.get("from", "")[:10], form_to=request.args.get("to", "")[:10],
             default_from=fallback.first.isoformat(), default_to=fallback.last.isoformat(),
         ), 400
-    # Audit (left to the audit log's owner): consent.audit.record(services.engine, current_user.username,
-    # AuditAction.VIEW_DASHBOARD, {"from": date_range.first, "to": date_range.last}) belongs here.
+    audit.record(services.engine, current_user.username, audit.AuditAction.VIEW_DASHBOARD,
+                 {"from": date_range.first.isoformat(), "to": date_range.last.isoformat()})
     board = build_dashboard(compute_metrics(services.engine, date_range))
     first, last = date_range.first.isoformat(), date_range.last.isoformat()
     return render_template(
