@@ -5,6 +5,7 @@ What the caller chooses when nobody answers (callback or voice message) is in te
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import wave
 from datetime import date, time, timedelta
@@ -65,6 +66,10 @@ def test_the_transfer_dials_the_agent_with_a_whisper_and_a_status_callback(two_i
     assert CUSTOMER.date_of_birth.strftime("%d%m%Y") not in (handoff.transcript_excerpt or "")
 
 
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
 def test_the_agent_hears_the_summary_in_our_own_voice(two_instances, speech):
     first, _, result = two_instances
     whisper_path = parse_twiml(result.twiml[-1])[0].whisper_url.removeprefix(first.url)
@@ -77,9 +82,13 @@ def test_the_agent_hears_the_summary_in_our_own_voice(two_instances, speech):
     with wave.open(io.BytesIO(audio.content)) as file:
         assert (file.getframerate(), file.getnchannels()) == (8000, 1)
         samples = np.frombuffer(file.readframes(file.getnframes()), "<i2").astype(np.float32) / 32768
-    heard = speech.transcriber.transcribe(resample(samples, 8000, 16000), "en").text.lower()
-    # Whisper base mishears the name in espeak's voice; the rest of the briefing comes through.
-    assert "verified" in heard and "refund" in heard, heard
+    heard = set(words(speech.transcriber.transcribe(resample(samples, 8000, 16000), "en").text))
+    handoff = handoff_of(first, result.call_sid)
+    # Whisper base mishears the name in espeak's voice, and from run to run one more word of the rest ("verified"
+    # came out as "marified" once); the topic, the reason and at least half the briefing come through.
+    said = [word for word in words(handoff.summary) if word not in words(handoff.customer_name)]
+    assert {"refund", "person"} <= heard, heard
+    assert sum(word in heard for word in said) >= len(said) / 2, (said, heard)
     assert handoff_of(first, result.call_sid).agent_answered_at is not None
 
 
