@@ -73,6 +73,29 @@ def stream_token(secret_key: str, call_sid: str, purpose: str = "stream") -> str
     return hmac.new(secret_key.encode(), f"{purpose}:{call_sid}".encode(), sha256).hexdigest()
 
 
+def call_of_start(services: Services, start: Start, purpose: str = "stream") -> Call:
+    """The call a stream's start names, once its token proves the voice webhook accepted that call for this
+    kind of stream."""
+    call = calls.find_call(services.engine, start.call_sid)
+    token = start.custom_parameters.get("stream_token", "")
+    if call is None or not hmac.compare_digest(token, stream_token(services.secret_key, start.call_sid, purpose)):
+        raise ProtocolError("start for an unknown call or with a wrong stream token")
+    return call
+
+
+def require_phone_format(start: Start) -> None:
+    if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
+        raise ProtocolError("unsupported media format")
+
+
+def require_started(call: Call | None, started_sid: str | None, stream_sid: str) -> None:
+    """Events count only after this stream's start, and only for it."""
+    if call is None:
+        raise ProtocolError("event before start")
+    if stream_sid != started_sid:
+        raise ProtocolError("event for another stream")
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -170,42 +193,32 @@ class MediaSession:
                 self._start(event)
                 return False
             case Stop():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 return True
             case Media():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 if event.track == "inbound" and self._listening:
                     self._detect_turns(mulaw_to_pcm16(event.payload))
                 return False
             case Dtmf():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 self.work.put(DigitPressed(event.digit, now()))
                 return False
             case Mark():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 self.work.put(PromptFinished(event.name, now()))
                 return False
         raise ProtocolError(f"unexpected event {type(event).__name__}")
 
-    def _require_started(self, stream_sid: str) -> None:
-        if self.call is None:
-            raise ProtocolError("event before start")
-        if stream_sid != self.stream_sid:
-            raise ProtocolError("event for another stream")
-
     def _start(self, start: Start) -> None:
         if self.call is not None:
             raise ProtocolError("second start on one stream")
-        call = calls.find_call(self.services.engine, start.call_sid)
-        token = start.custom_parameters.get("stream_token", "")
-        if call is None or not hmac.compare_digest(token, stream_token(self.services.secret_key, start.call_sid)):
-            raise ProtocolError("start for an unknown call or with a wrong stream token")
+        call = call_of_start(self.services, start)
         if not calls.attach_stream(self.services.engine, call.id, start.stream_sid):
             raise ProtocolError("the call already has a media stream")
         # Bound before the format check, so that a refused format still ends this call with a transfer.
         self.call, self.stream_sid = call, start.stream_sid
-        if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
-            raise ProtocolError("unsupported media format")
+        require_phone_format(start)
         log.info("call %s: media stream started", self._call_label())
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
         self.dialogue = Dialogue(

@@ -17,7 +17,6 @@ instructions in its own thread, as in the conversation's media session.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 
@@ -33,8 +32,10 @@ from voice_app.media_session import (
     INBOUND_SILENCE_LIMIT_SECONDS,
     PLAYBACK_GRACE_SECONDS,
     RECEIVE_POLL_SECONDS,
+    call_of_start,
     now,
-    stream_token,
+    require_phone_format,
+    require_started,
 )
 from voice_app.models import Call
 from voice_app.services import Services
@@ -114,10 +115,10 @@ class VoicemailSession:
                 self._start(event)
                 return None
             case Stop():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 return "hang_up"
             case Media():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 if not self.recording and self.tone_due is not None and time.monotonic() >= self.tone_due:
                     self._begin_recording()
                 if event.track != "inbound" or not self.recording:
@@ -128,36 +129,24 @@ class VoicemailSession:
                         return ended_by
                 return None
             case Dtmf():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 return "hash_key" if self.recording and event.digit == "#" else None
             case Mark():
-                self._require_started(event.stream_sid)
+                require_started(self.call, self.stream_sid, event.stream_sid)
                 if event.name == TONE_MARK and not self.recording:
                     self._begin_recording()
                 return None
         raise ProtocolError(f"unexpected event {type(event).__name__}")
 
-    def _require_started(self, stream_sid: str) -> None:
-        if self.call is None:
-            raise ProtocolError("event before start")
-        if stream_sid != self.stream_sid:
-            raise ProtocolError("event for another stream")
-
     def _start(self, start: Start) -> None:
         if self.call is not None:
             raise ProtocolError("second start on one stream")
-        engine = self.services.engine
-        call = calls.find_call(engine, start.call_sid)
-        token = start.custom_parameters.get("stream_token", "")
-        expected = stream_token(self.services.secret_key, start.call_sid, STREAM_PURPOSE)
-        if call is None or not hmac.compare_digest(token, expected):
-            raise ProtocolError("start for an unknown call or with a wrong stream token")
-        voicemail_id = bind_voicemail_stream(engine, call.id, start.stream_sid)
+        call = call_of_start(self.services, start, STREAM_PURPOSE)
+        voicemail_id = bind_voicemail_stream(self.services.engine, call.id, start.stream_sid)
         if voicemail_id is None:
             raise ProtocolError("no voice message was chosen on this call, or another stream records it")
         self.call, self.stream_sid, self.voicemail_id = call, start.stream_sid, voicemail_id
-        if start.encoding != "audio/x-mulaw" or start.sample_rate != PHONE_RATE or start.channels != 1:
-            raise ProtocolError("unsupported media format")
+        require_phone_format(start)
         instructions = self.services.speech.synthesizer.synthesize(
             prompt_text(Prompt.VOICEMAIL_INSTRUCTIONS, call.language), call.language
         )
@@ -165,7 +154,7 @@ class VoicemailSession:
         self.player.play(instructions, INSTRUCTIONS_MARK)
         self.player.play(TONE, TONE_MARK)
         self.tone_due = time.monotonic() + (len(instructions) + len(TONE)) / PHONE_RATE + PLAYBACK_GRACE_SECONDS
-        calls.add_event(engine, call.id, "voicemail_started")
+        calls.add_event(self.services.engine, call.id, "voicemail_started")
         self.services.observe(call.call_sid, "bot", prompt_text(Prompt.VOICEMAIL_INSTRUCTIONS, call.language), now())
         log.info("call %s: voice message stream started", call.id)
 
