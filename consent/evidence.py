@@ -75,10 +75,7 @@ def build_timeline(
 ) -> EvidenceTimeline:
     """Merge the ledger's events with the call's activities in time order and flag what must not happen."""
     events = events_for_call(engine, call_ref)
-    notices = notice_versions(
-        engine,
-        {e.notice_version_id for e in events} | {e.disclosure_version_id for e in events if e.disclosure_version_id},
-    )
+    notices = notice_versions(engine, events)
     entries = [_activity_entry(activity, events, notices) for activity in _first_transcript_only(activities)]
     for event in events:
         entries.extend(_ledger_entries(event, notices))

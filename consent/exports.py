@@ -73,10 +73,7 @@ def build_export(
     head = chain_head(engine)
     verification = verify_chain(engine)
     events = list(iter_events(engine, event_filter, up_to_seq=head.last_seq))
-    notices = notice_versions(
-        engine,
-        {e.notice_version_id for e in events} | {e.disclosure_version_id for e in events if e.disclosure_version_id},
-    )
+    notices = notice_versions(engine, events)
     rows = [_row(event, notices) for event in events]
     content = _csv(rows) if export_format is ExportFormat.CSV else _json(rows, notices)
     exported_at = utc_now()

@@ -3,7 +3,7 @@ caller pseudonym."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -166,7 +166,13 @@ def iter_events(engine: Engine, event_filter: EventFilter, up_to_seq: int) -> It
         after_seq = page[-1].seq
 
 
-def notice_versions(engine: Engine, ids: set[int]) -> dict[int, NoticeVersion]:
+def notice_versions(engine: Engine, events: Iterable[ConsentEvent]) -> dict[int, NoticeVersion]:
+    """The consent notices and disclosures `events` name, by id."""
+    ids = set()
+    for event in events:
+        ids.add(event.notice_version_id)
+        if event.disclosure_version_id is not None:
+            ids.add(event.disclosure_version_id)
     if not ids:
         return {}
     with Session(engine) as session:

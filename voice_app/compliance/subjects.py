@@ -160,7 +160,7 @@ def delete_calls(session: Session, call_ids: Sequence[int]) -> dict[str, int]:
             counts[table.name] = session.execute(statement).rowcount
         elif references:
             counts[table.name] = 0
-    counts["calls"] = _delete_by_call(session, Call, call_ids, column="id")
+    counts["calls"] = session.execute(delete(calls).where(calls.c.id.in_(list(call_ids)))).rowcount if call_ids else 0
     return counts
 
 
@@ -184,13 +184,6 @@ def _rows_by_call(session: Session, model: type[SQLModel], call_ids: list[int]) 
     for row in session.exec(select(model).where(col(model.call_id).in_(call_ids)).order_by(col(model.id))).all():
         grouped.setdefault(row.call_id, []).append(row)
     return grouped
-
-
-def _delete_by_call(session: Session, model: type[SQLModel], call_ids: Sequence[int], column: str = "call_id") -> int:
-    if not call_ids:
-        return 0
-    statement = delete(model).where(col(getattr(model, column)).in_(list(call_ids)))
-    return session.exec(statement.execution_options(synchronize_session=False)).rowcount
 
 
 def _fields(row: SQLModel, exclude: set[str]) -> dict[str, Any]:

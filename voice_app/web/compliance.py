@@ -58,6 +58,11 @@ def _timezone() -> str:
     return _services().settings.telephony.business_hours.timezone.key
 
 
+def _form_values() -> dict[str, str]:
+    """The search form as sent, to show it again; never stored."""
+    return {name: request.args.get(name, "")[:300] for name in (*FILTER_FIELDS, "phone")}
+
+
 def _filter_from_request() -> tuple[EventFilter, dict[str, str]]:
     """The filter the form asks for; a phone number is turned into its pseudonym and never kept or logged."""
     fields = {name: request.args.get(name, "")[:300] for name in FILTER_FIELDS}
@@ -78,7 +83,7 @@ def _bad_request(message: str, form_values: dict[str, str]) -> tuple[str, int]:
 @compliance.get("/")
 @role_required(Role.COMPLIANCE)
 def search() -> str | tuple[str, int]:
-    form_values = {name: request.args.get(name, "")[:300] for name in (*FILTER_FIELDS, "phone")}
+    form_values = _form_values()
     try:
         event_filter, form_values = _filter_from_request()
     except InvalidLedgerQuery as error:
@@ -90,7 +95,7 @@ def search() -> str | tuple[str, int]:
     engine = _services().engine
     total = count_events(engine, event_filter)
     events = find_events(engine, event_filter, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
-    notices = notice_versions(engine, {e.notice_version_id for e in events})
+    notices = notice_versions(engine, events)
     _record(audit.AuditAction.SEARCH, {"filters": event_filter.describe(), "page": page_number, "matches": total})
     return render_template(
         "compliance/search.html", error=None, form=form_values, events=events, total=total, page=page_number,
@@ -118,7 +123,7 @@ def evidence(call_sid: str) -> str:
 @role_required(Role.COMPLIANCE)
 def export() -> Response | tuple[str, int]:
     export_format = request.args.get("format", "csv")
-    form_values = {name: request.args.get(name, "")[:300] for name in (*FILTER_FIELDS, "phone")}
+    form_values = _form_values()
     if export_format not in {f.value for f in ExportFormat}:
         return _bad_request("format must be csv or json", form_values)
     try:
