@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from voice_app.compliance.commands import consent_check_export, consent_export, retention, subject
-from voice_app.config import PROJECT_ROOT, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from voice_app.config import LOCAL_DEMO_DIR, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
 from voice_app.understanding.command import understand
 from voice_app.web.users_command import users
 
@@ -134,7 +134,7 @@ def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_
     click.echo("starting the assistant in this process (loading the speech model)...")
     speech = load_speech(settings)
     script = [_parse_turn(turn, language, speech.synthesizer) for turn in turns]
-    secret_key = _demo_secret_key()
+    secret_key = _demo_secret_key(settings)
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key=secret_key, speech=speech,
                      observer=_print_conversation) as server:
@@ -201,7 +201,7 @@ def demo(config, language) -> None:
     customer = demo_customer(WELL_KNOWN_ENGLISH if language == "en" else WELL_KNOWN_GERMAN, date.today())
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    seed_demo(engine, _demo_secret_key(), today=date.today())
+    seed_demo(engine, _demo_secret_key(settings), today=date.today())
     engine.dispose()
     birth_date = customer.date_of_birth.strftime("%d%m%Y")
     script = {
@@ -269,10 +269,17 @@ def consent_list(config: str | None, limit: int) -> None:
 
 # -- demo accounts ------------------------------------------------------------------------------------------
 
-def _demo_secret_key() -> str:
+def _demo_secret_key(settings: Settings) -> str:
+    """VOICE_APP_SECRET_KEY, or on the demo's own database a key made once for local runs. Any other database
+    needs the real key: pseudonyms made with another one would never match the caller's records."""
     from voice_app.local_server import local_secret_key
 
-    return os.environ.get("VOICE_APP_SECRET_KEY") or local_secret_key(PROJECT_ROOT / "var")
+    if settings.secrets.secret_key or not settings.uses_local_demo_database:
+        try:
+            return settings.require_secret_key()
+        except ConfigError as error:
+            raise click.ClickException(f"{error} (only the demo database under var/ has a local key)") from None
+    return local_secret_key(LOCAL_DEMO_DIR)
 
 
 @main.command("seed-demo")
@@ -283,7 +290,7 @@ def seed_demo_command(config: str | None) -> None:
 
     from voice_app.accounts.demo_data import seed_demo
 
-    report = seed_demo(_engine(config), _demo_secret_key(), today=date.today())
+    report = seed_demo(_engine(config), _demo_secret_key(_settings(config)), today=date.today())
     click.echo(
         f"demo accounts: {report.customers} customers, {report.invoices} invoices, {report.instalments} instalments, "
         f"{report.refunds} refunds, {report.payments} payments ({report.replaced_customers} renewed)"

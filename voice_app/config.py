@@ -20,6 +20,7 @@ from voice_app.handoff.business_hours import WEEKDAYS, BusinessHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.toml"
+LOCAL_DEMO_DIR = PROJECT_ROOT / "var"
 SUPPORTED_LANGUAGES = ("en", "de")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
@@ -116,9 +117,23 @@ class Settings:
         """The auth token and secret key a server needs; a clear error when either is missing."""
         if not self.secrets.twilio_auth_token:
             raise ConfigError("TWILIO_AUTH_TOKEN is not set: the server cannot check Twilio's signatures without it")
+        return self.secrets.twilio_auth_token, self.require_secret_key()
+
+    def require_secret_key(self) -> str:
+        """The key of the caller pseudonyms. There is no fallback: with any other key a caller's records would
+        silently not be found, and an erasure request would delete nothing."""
         if not self.secrets.secret_key:
-            raise ConfigError("VOICE_APP_SECRET_KEY is not set: it keys caller pseudonyms and web sessions")
-        return self.secrets.twilio_auth_token, self.secrets.secret_key
+            raise ConfigError("VOICE_APP_SECRET_KEY is not set: it keys the caller pseudonyms (and web sessions); "
+                              "set it to the key the server uses")
+        return self.secrets.secret_key
+
+    @property
+    def uses_local_demo_database(self) -> bool:
+        """A SQLite file under the project's var/ folder: the database of the demo and of `voice-app call`."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return False
+        return Path(self.database_url[len(prefix):]).resolve().is_relative_to(LOCAL_DEMO_DIR)
 
 
 class _Section:

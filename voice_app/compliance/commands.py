@@ -14,6 +14,7 @@ from consent.exports import ExportFormat, build_export, check_export
 from consent.ledger import InvalidLedgerQuery, verify_chain
 from consent.search import parse_filter
 from voice_app.compliance.retention import run_retention
+from voice_app.config import ConfigError
 from voice_app.compliance.subjects import (
     SubjectRequestError,
     erase_subject,
@@ -37,10 +38,11 @@ def _settings(config: str | None):
     return settings_from_config(config)
 
 
-def _secret_key() -> str:
-    from voice_app.cli import _demo_secret_key
-
-    return _demo_secret_key()
+def _secret_key(config: str | None) -> str:
+    try:
+        return _settings(config).require_secret_key()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _actor() -> str:
@@ -51,9 +53,10 @@ def _actor() -> str:
     return f"cli:{name}"[: audit.ACTOR_MAX_LENGTH]
 
 
-def _subject(phone: str) -> str:
+def _subject(config: str | None, phone: str) -> str:
+    secret_key = _secret_key(config)
     try:
-        return subject_for_phone(phone, _secret_key())
+        return subject_for_phone(phone, secret_key)
     except SubjectRequestError as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
 
@@ -84,7 +87,7 @@ def consent_export(config, export_format, out_dir, date_from, date_to, call_ref,
     """Export consent events with a manifest (filters, row count, SHA-256, chain head)."""
     settings = _settings(config)
     fields = {"date_from": date_from, "date_to": date_to, "call_ref": call_ref, "decision": decision,
-              "notice_version": notice_version, "language": language, "subject": _subject(phone) if phone else None}
+              "notice_version": notice_version, "language": language, "subject": _subject(config, phone) if phone else None}
     try:
         event_filter = parse_filter({k: v for k, v in fields.items() if v is not None},
                                     settings.telephony.business_hours.timezone.key)
@@ -137,7 +140,7 @@ def subject() -> None:
 @click.pass_obj
 def subject_export(config, phone, out_dir) -> None:
     """Everything stored about a caller, as JSON plus a readable summary."""
-    subject_ref = _subject(phone)
+    subject_ref = _subject(config, phone)
     engine = _engine(config)
     report = subject_report(engine, subject_ref)
     directory = _output_dir(out_dir)
@@ -160,7 +163,7 @@ def subject_export(config, phone, out_dir) -> None:
 @click.pass_obj
 def subject_erase(config, phone, yes) -> None:
     """Delete a caller's calls and transcripts; keep the minimal proof of their consent decisions."""
-    subject_ref = _subject(phone)
+    subject_ref = _subject(config, phone)
     if not yes:
         click.confirm(f"Erase everything about caller {subject_ref[:12]}… except the proof of consent?", abort=True)
     engine = _engine(config)
