@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -14,6 +14,7 @@ import voice_app.accounts.models  # noqa: F401
 import voice_app.handoff.models  # noqa: F401
 import voice_app.models  # noqa: F401
 import voice_app.web.auth  # noqa: F401  (users: callback requests name who closed them)
+from voice_app.migrations import DatabaseNotReady, SchemaOutdated, ensure_at_head  # noqa: F401  (raised to callers)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -39,23 +40,8 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-class SchemaOutdated(RuntimeError):
-    """The database was created by an older version and lacks columns this version needs."""
-
-
 def create_schema(engine: Engine) -> None:
-    """Creates missing tables, then checks that existing ones have every column this version uses: a clear
-    stop at start-up beats failing on the first call."""
-    SQLModel.metadata.create_all(engine)
-    inspector = inspect(engine)
-    missing = [
-        f"{table.name}.{column.name}"
-        for table in SQLModel.metadata.sorted_tables
-        for column in table.columns
-        if column.name not in {existing["name"] for existing in inspector.get_columns(table.name)}
-    ]
-    if missing:
-        raise SchemaOutdated(
-            f"the database at {engine.url.render_as_string(hide_password=True)} was made by an older version and "
-            f"lacks {', '.join(missing)}; migrate it, or for a demo database delete it and seed it again"
-        )
+    """Makes sure the database is at the head revision before anything uses it: an empty database gets the whole
+    schema at once; one at head is left alone; anything else raises SchemaOutdated naming `voice-app db upgrade`.
+    A clear stop at start-up beats failing on the first call."""
+    ensure_at_head(engine)
