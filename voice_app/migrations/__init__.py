@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from alembic import command
+from alembic import command as alembic_command  # as: this package has a `command` submodule of its own
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
@@ -135,14 +136,17 @@ def upgrade(connection: Connection, target: str = "head", revisions: Revisions =
     """Applies the revisions from the current one to `target` on a connection from `migration_transaction`;
     returns those applied. A failure is raised as MigrationFailed naming the revision."""
     current = current_revision(connection)
-    pending = revisions.pending(current, target)
+    try:
+        pending = revisions.pending(current, target)
+    except CommandError as error:  # e.g. a target older than the current revision: upgrades only go forward
+        raise DatabaseNotReady(f"cannot upgrade from revision {current} to {target}: {error}") from None
     applied: list[str] = []
 
     def record(*, step, **_ignored) -> None:
         applied.extend(step.up_revision_ids)
 
     try:
-        command.upgrade(revisions.config(connection, on_version_apply=record), target)
+        alembic_command.upgrade(revisions.config(connection, on_version_apply=record), target)
     except Exception as error:
         failed = next((revision for revision in pending if revision not in applied), target)
         script = revisions.script().get_revision(failed) if failed in pending else None
@@ -170,7 +174,7 @@ def baseline_differences(connection: Connection, revisions: Revisions = REVISION
     if connection.dialect.name == "sqlite":
         reference = create_engine("sqlite://")
         with reference.begin() as reference_connection:
-            command.upgrade(revisions.config(reference_connection), BASELINE_REVISION)
+            alembic_command.upgrade(revisions.config(reference_connection), BASELINE_REVISION)
             baseline = _reflect(reference_connection)
         reference.dispose()
         return differences(connection, baseline)
@@ -180,7 +184,7 @@ def baseline_differences(connection: Connection, revisions: Revisions = REVISION
     with connection.begin_nested() as probe:
         connection.exec_driver_sql(f"CREATE SCHEMA {BASELINE_PROBE_SCHEMA}")
         connection.exec_driver_sql(f"SET LOCAL search_path TO {BASELINE_PROBE_SCHEMA}")
-        command.upgrade(revisions.config(connection), BASELINE_REVISION)
+        alembic_command.upgrade(revisions.config(connection), BASELINE_REVISION)
         baseline = _reflect(connection)
         probe.rollback()
     return differences(connection, baseline)
@@ -193,22 +197,36 @@ def _reflect(connection: Connection) -> MetaData:
     return metadata
 
 
-def bring_to_head(engine: Engine, *, adopt: bool, revisions: Revisions = REVISIONS) -> list[str]:
-    """`voice-app db upgrade`: upgrades to head. With `adopt`, a database made before migrations (tables but no
-    revision) whose schema equals the baseline is stamped with the baseline first; one that differs is refused."""
+@dataclass(frozen=True)
+class UpgradeReport:
+    before: str | None
+    after: str | None
+    applied: list[str]
+    adopted: bool
+
+
+def upgrade_database(engine: Engine, target: str = "head", revisions: Revisions = REVISIONS) -> UpgradeReport:
+    """`voice-app db upgrade`: applies the revisions up to `target` in one transaction. A database made by the
+    release before migrations (tables but no revision) is adopted first: stamped with the baseline if its schema is
+    the baseline's, refused otherwise."""
     with migration_transaction(engine) as connection:
-        if current_revision(connection) is None and application_tables(connection):
-            if not adopt:
-                raise SchemaOutdated(_unversioned_message(connection))
+        before = current_revision(connection)
+        if target != "head" and not revisions.known(target):
+            raise DatabaseNotReady(f"there is no revision {target!r}; the head is {revisions.head()}")
+        if before is not None and not revisions.known(before):
+            raise SchemaOutdated(_unknown_revision_message(connection, before, revisions))
+        adopted = before is None and bool(application_tables(connection))
+        if adopted:
             found = baseline_differences(connection, revisions)
             if found:
                 raise SchemaOutdated(
                     f"the database at {describe(connection)} has tables but no migration revision, and its schema "
-                    f"is not the baseline's, so it was not made by this application's previous release; refusing "
-                    f"to adopt it. Differences: {_summarise(found)}"
+                    f"is not the baseline's, so the previous release of voice-app did not make it; refusing to "
+                    f"adopt it. Differences: {_summarise(found)}"
                 )
             stamp(connection, BASELINE_REVISION, revisions)
-        return upgrade(connection, "head", revisions)
+        applied = upgrade(connection, target, revisions)
+        return UpgradeReport(before, current_revision(connection), applied, adopted)
 
 
 def _summarise(found: list[Any], limit: int = 10) -> str:
@@ -220,6 +238,13 @@ def _unversioned_message(connection: Connection) -> str:
     return (
         f"the database at {describe(connection)} has tables but no migration revision: it was made by the release "
         f"before migrations; run `{UPGRADE_COMMAND}` to adopt and upgrade it"
+    )
+
+
+def _unknown_revision_message(connection: Connection, current: str, revisions: Revisions) -> str:
+    return (
+        f"the database at {describe(connection)} is at revision {current}, which this version does not know: a "
+        f"newer version of voice-app upgraded it (this one's head is {revisions.head()})"
     )
 
 
@@ -243,10 +268,7 @@ def ensure_at_head(engine: Engine, revisions: Revisions = REVISIONS) -> None:
         if current is None:
             raise SchemaOutdated(_unversioned_message(connection))
         if not revisions.known(current):
-            raise SchemaOutdated(
-                f"the database at {describe(connection)} is at revision {current}, which this version does not "
-                f"know: it was upgraded by a newer version of voice-app (this one's head is {head})"
-            )
+            raise SchemaOutdated(_unknown_revision_message(connection, current, revisions))
         raise SchemaOutdated(
             f"the database at {describe(connection)} is at revision {current}, this version needs {head}: "
             f"run `{UPGRADE_COMMAND}`"
