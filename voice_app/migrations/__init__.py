@@ -54,6 +54,8 @@ class Revisions:
     def config(self, connection: Connection | None = None, **attributes: Any) -> Config:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        # split version_locations on os.pathsep only, so a folder with a space in its name stays one folder
+        config.set_main_option("path_separator", "os")
         config.set_main_option("version_locations", str(self.versions_dir))
         config.attributes.update(connection=connection, **attributes)
         return config
