@@ -155,7 +155,7 @@ def upgrade(connection: Connection, target: str = "head", revisions: Revisions =
         title = f" ({script.doc})" if script is not None and script.doc else ""
         raise MigrationFailed(
             f"migration to revision {failed}{title} failed on {describe(connection)}: {error}; the upgrade was "
-            f"rolled back, the database is still at revision {current or 'none'}"
+            f"rolled back, so the database is as it was before it"
         ) from error
     return applied
 
