@@ -14,6 +14,8 @@ import click
 
 from voice_app.compliance.commands import consent_check_export, consent_export, retention, subject
 from voice_app.config import LOCAL_DEMO_DIR, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from voice_app.migrations import DatabaseNotReady
+from voice_app.migrations.command import db
 from voice_app.understanding.command import understand
 from voice_app.web.users_command import users
 
@@ -28,7 +30,18 @@ def _settings(config: str | None) -> Settings:
         raise click.ClickException(f"configuration: {error}") from None
 
 
-@click.group()
+class _Main(click.Group):
+    """Shows a database that cannot be used (unreachable, not at the head revision, a failed migration) as one
+    line naming what to change, never as a traceback, whichever command met it."""
+
+    def invoke(self, context: click.Context):
+        try:
+            return super().invoke(context)
+        except DatabaseNotReady as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Main)
 @click.option("--config", envvar="VOICE_APP_CONFIG", type=click.Path(dir_okay=False), help="config.toml to use")
 @click.option("-v", "--verbose", is_flag=True, help="log what the server does")
 @click.pass_context
@@ -195,12 +208,11 @@ def demo(config, language) -> None:
     from datetime import date
 
     from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer, seed_demo
-    from voice_app.database import create_schema, make_engine
+    from voice_app.database import open_database
 
     settings = _settings(config)
     customer = demo_customer(WELL_KNOWN_ENGLISH if language == "en" else WELL_KNOWN_GERMAN, date.today())
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = open_database(settings.database_url, settings.database_url_setting)
     seed_demo(engine, _demo_secret_key(settings), today=date.today())
     engine.dispose()
     birth_date = customer.date_of_birth.strftime("%d%m%Y")
@@ -228,11 +240,10 @@ def consent() -> None:
 
 
 def _engine(config: str | None):
-    from voice_app.database import create_schema, make_engine
+    from voice_app.database import open_database
 
-    engine = make_engine(_settings(config).database_url)
-    create_schema(engine)
-    return engine
+    settings = _settings(config)
+    return open_database(settings.database_url, settings.database_url_setting)
 
 
 @consent.command("verify")
@@ -325,3 +336,8 @@ consent.add_command(consent_export)
 consent.add_command(consent_check_export)
 main.add_command(subject)
 main.add_command(retention)
+main.add_command(db)
+
+
+if __name__ == "__main__":
+    main()

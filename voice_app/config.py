@@ -112,6 +112,8 @@ class Settings:
     notice_dir: Path
     secrets: Secrets
     source: Path
+    # Which setting the database URL came from, so that a message about the database names what to change.
+    database_url_setting: str = "database.url"
 
     def require_secrets(self) -> tuple[str, str]:
         """The auth token and secret key a server needs; a clear error when either is missing."""
@@ -353,4 +355,5 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             twilio_account_sid=account_sid,
         ),
         source=path,
+        database_url_setting=database_url_name,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlmodel import create_engine
 
 import consent.audit  # noqa: F401  (registers the audit log in the shared metadata)
 import consent.models  # noqa: F401  (registers the consent tables in the shared metadata)
@@ -14,6 +15,7 @@ import voice_app.accounts.models  # noqa: F401
 import voice_app.handoff.models  # noqa: F401
 import voice_app.models  # noqa: F401
 import voice_app.web.auth  # noqa: F401  (users: callback requests name who closed them)
+from voice_app.migrations import DatabaseNotReady, SchemaOutdated, ensure_at_head  # noqa: F401  (SchemaOutdated: callers catch it from here)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -39,23 +41,53 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-class SchemaOutdated(RuntimeError):
-    """The database was created by an older version and lacks columns this version needs."""
+class DatabaseUnreachable(DatabaseNotReady):
+    """The database URL is malformed, names a driver that is not installed, or the database does not answer."""
+
+
+def connect_database(url: str, setting: str = "database.url") -> Engine:
+    """An engine whose database answers, whatever revision it is at (the `db` commands need no more). A bad URL or
+    a database that cannot be reached raises DatabaseUnreachable naming `setting`, where the URL came from."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # the message of SQLAlchemy's error repeats the URL, password and all
+        raise DatabaseUnreachable(f"{setting} is not a database URL like sqlite:///var/voice_app.db") from None
+    try:
+        engine = make_engine(url)
+    except NoSuchModuleError:
+        raise DatabaseUnreachable(
+            f"{setting}: {shown} names a database or driver SQLAlchemy does not know; use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DATABASE"
+        ) from None
+    except ImportError as error:
+        raise DatabaseUnreachable(f"{setting}: the driver {shown} needs is not installed ({error})") from None
+    except OSError as error:
+        raise DatabaseUnreachable(f"{setting}: cannot create the folder of {shown}: {error.strerror}") from None
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        engine.dispose()
+        reason = " ".join(str(error.orig).split())
+        raise DatabaseUnreachable(f"{setting}: cannot connect to {shown}: {reason}") from None
+    return engine
+
+
+def open_database(url: str, setting: str = "database.url") -> Engine:
+    """The engine a server or command works with: reachable (see connect_database) and at the head revision
+    (see create_schema)."""
+    engine = connect_database(url, setting)
+    try:
+        create_schema(engine)
+    except DatabaseNotReady:
+        engine.dispose()
+        raise
+    return engine
 
 
 def create_schema(engine: Engine) -> None:
-    """Creates missing tables, then checks that existing ones have every column this version uses: a clear
-    stop at start-up beats failing on the first call."""
-    SQLModel.metadata.create_all(engine)
-    inspector = inspect(engine)
-    missing = [
-        f"{table.name}.{column.name}"
-        for table in SQLModel.metadata.sorted_tables
-        for column in table.columns
-        if column.name not in {existing["name"] for existing in inspector.get_columns(table.name)}
-    ]
-    if missing:
-        raise SchemaOutdated(
-            f"the database at {engine.url.render_as_string(hide_password=True)} was made by an older version and "
-            f"lacks {', '.join(missing)}; migrate it, or for a demo database delete it and seed it again"
-        )
+    """Makes sure the database is at the head revision before anything uses it: an empty database gets the whole
+    schema at once; one at head is left alone; anything else raises SchemaOutdated naming `voice-app db upgrade`.
+    A clear stop at start-up beats failing on the first call."""
+    ensure_at_head(engine)

@@ -15,7 +15,7 @@ from consent.notices import sync_notices
 from telephony.signatures import SignatureChecker
 from voice_app.accounts.directory import AccountDirectory, SqlAccountDirectory
 from voice_app.config import SUPPORTED_LANGUAGES, Settings
-from voice_app.database import create_schema, make_engine
+from voice_app.database import open_database
 from voice_app.dialogue.machine import NoticeTexts
 from voice_app.dialogue.prompts import PROMPTS
 from voice_app.speech.model_store import resolve_model
@@ -110,8 +110,7 @@ def build_services(
     observer: ConversationObserver | None = None,
     on_progress: Callable[[str], None] = lambda _message: None,
 ) -> Services:
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = open_database(settings.database_url, settings.database_url_setting)
     with Session(engine) as session:
         notices = sync_notices(session, settings.notice_dir)
     missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES

@@ -113,8 +113,14 @@ def test_an_outdated_database_is_named_at_start(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as old:
         old.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, call_sid TEXT)")
-    with pytest.raises(SchemaOutdated, match=r"calls\.caller"):
+    with pytest.raises(SchemaOutdated, match=r"no migration revision.*run `voice-app db upgrade`"):
         create_schema(make_engine(f"sqlite:///{path}"))
+
+
+def test_the_database_setting_is_named_as_it_was_set():
+    assert load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV).database_url_setting == "database.url"
+    from_environment = load_settings(DEFAULT_CONFIG_PATH, {**GOOD_ENV, "VOICE_APP_DATABASE_URL": "sqlite:////tmp/x.db"})
+    assert from_environment.database_url_setting == "VOICE_APP_DATABASE_URL"
 
 
 def test_business_hours_are_read_and_checked(tmp_path):
