@@ -276,12 +276,26 @@ def _prepare_metrics_dir(runtime_dir: Path) -> Path:
     return folder
 
 
+def _prepare_database(settings: Settings) -> None:
+    """Tables and notice versions once, in the master: workers starting together would race to create them.
+    Its connections are closed before the fork; each worker opens its own."""
+    from voice_app.database import make_engine
+    from voice_app.services import prepare_database
+
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_database(engine, settings)
+    finally:
+        engine.dispose()
+
+
 def run_server(settings: Settings, *, auth_token: str, secret_key: str, log_format: str) -> None:
     """Runs until SIGTERM and its drain (or SIGINT) are over."""
     runtime_dir = Path(tempfile.mkdtemp(prefix="voice-app-"))
     master_pid = os.getpid()
     try:
         metrics_dir = _prepare_metrics_dir(runtime_dir)
+        _prepare_database(settings)
         server = settings.server
         log.info("serving on %s:%s with %d workers of %d threads, public URL %s, metrics in %s", server.host,
                  server.port, server.workers, server.threads, server.public_url, metrics_dir)

@@ -125,6 +125,18 @@ def prerender_prompts(speech: Speech, notices: dict[tuple[str, str], NoticeVersi
     speech.synthesizer.prerender(fixed)
 
 
+def prepare_database(engine: Engine, settings: Settings) -> dict[tuple[str, str], NoticeVersion]:
+    """The tables, and the current notice texts as versions; returns the versions by (kind, language)."""
+    create_schema(engine)
+    with Session(engine) as session:
+        notices = sync_notices(session, settings.notice_dir)
+    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
+               if (kind, language) not in notices]
+    if missing:
+        raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
+    return notices
+
+
 def build_services(
     settings: Settings,
     *,
@@ -136,13 +148,7 @@ def build_services(
     on_progress: Callable[[str], None] = lambda _message: None,
 ) -> Services:
     engine = make_engine(settings.database_url)
-    create_schema(engine)
-    with Session(engine) as session:
-        notices = sync_notices(session, settings.notice_dir)
-    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
-               if (kind, language) not in notices]
-    if missing:
-        raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
+    notices = prepare_database(engine, settings)
     if speech is None:
         on_progress(f"loading speech model {settings.speech.model!r}")
         speech = load_speech(settings)

@@ -65,9 +65,9 @@ def dress_handler(handler: logging.Handler, log_format: str) -> None:
 
 
 def configure_logging(log_format: str, level: int) -> None:
-    """The root logger writes to stderr in the chosen format; warnings go through it too, so that with json
-    every line on stderr stays a JSON object."""
+    """The root logger writes to stderr in the chosen format (unless something, such as a test runner, set it up
+    already); warnings go through it too, so that with json every line on stderr stays a JSON object."""
     handler = logging.StreamHandler()
     dress_handler(handler, log_format)
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.basicConfig(level=level, handlers=[handler])
     logging.captureWarnings(True)
