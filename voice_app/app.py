@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from telephony.media_protocol import MAX_FRAME_BYTES
+from voice_app.observability.health import init_health
 from voice_app.services import Services
 from voice_app.web.agent_console import agent_console
 from voice_app.web.auth import auth, csrf, init_auth
@@ -31,9 +32,5 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(dashboard)
     app.register_blueprint(compliance)
     app.register_blueprint(audit_log)
-
-    @app.get("/healthz")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    init_health(app, services)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from voice_app.observability import metrics
 from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
 
 TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -78,13 +79,17 @@ def decide_outcome(
             )
         )
         session.commit()
-        return result.rowcount == 1
+    decided = result.rowcount == 1
+    if decided:  # counted once per call, by whichever instance decided it
+        metrics.call_ended(outcome.value, reason.value if reason and outcome is CallOutcome.TRANSFER else None)
+    return decided
 
 
 def record_consent_decision(engine: Engine, call_id: int, decision: str) -> None:
     with Session(engine) as session:
         session.exec(update(Call).where(Call.id == call_id).values(consent_decision=decision, updated_at=utcnow()))
         session.commit()
+    metrics.consent_decided(decision)
 
 
 def update_status(engine: Engine, call_sid: str, status: str) -> bool:

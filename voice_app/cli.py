@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -13,9 +14,18 @@ from pathlib import Path
 import click
 
 from voice_app.compliance.commands import consent_check_export, consent_export, retention, subject
-from voice_app.config import LOCAL_DEMO_DIR, SUPPORTED_LANGUAGES, ConfigError, Settings, load_settings
+from voice_app.config import (
+    LOCAL_DEMO_DIR,
+    MAX_THREADS,
+    MAX_WORKERS,
+    SUPPORTED_LANGUAGES,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 from voice_app.migrations import DatabaseNotReady
 from voice_app.migrations.command import db
+from voice_app.observability.logs import LOG_FORMATS, configure_logging
 from voice_app.understanding.command import understand
 from voice_app.web.users_command import users
 
@@ -44,39 +54,45 @@ class _Main(click.Group):
 @click.group(cls=_Main)
 @click.option("--config", envvar="VOICE_APP_CONFIG", type=click.Path(dir_okay=False), help="config.toml to use")
 @click.option("-v", "--verbose", is_flag=True, help="log what the server does")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+              help="log lines as text, or one JSON object per line for log shippers")
 @click.pass_context
-def main(context: click.Context, config: str | None, verbose: bool) -> None:
+def main(context: click.Context, config: str | None, verbose: bool, log_format: str) -> None:
     """The hotline assistant."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_format, logging.INFO if verbose else logging.WARNING)
     # werkzeug logs every request at INFO on its own unless told otherwise
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
     context.obj = config
+    context.meta["log_format"] = log_format
 
 
 # -- serve ---------------------------------------------------------------------------------------------
 
 @main.command()
-@click.pass_obj
-def serve(config: str | None) -> None:
-    """Run the server for Twilio (webhooks and media streams)."""
-    from werkzeug.serving import run_simple
-
-    from voice_app.app import create_app
-    from voice_app.compliance.retention import DailyRetention
-    from voice_app.services import build_services
-
-    settings = _settings(config)
+@click.option("--host", help="address to listen on (default: server.host)")
+@click.option("--port", type=click.IntRange(1, 65535), help="port to listen on (default: server.port)")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), help="worker processes, each with its own model "
+              "(default: server.workers)")
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="threads per worker; a call holds one "
+              "(default: server.threads)")
+@click.pass_context
+def serve(context: click.Context, host: str | None, port: int | None, workers: int | None,
+          threads: int | None) -> None:
+    """Run the server for Twilio (webhooks and media streams) on gunicorn; SIGTERM drains it."""
+    settings = _settings(context.obj)
+    if host is not None and not host.strip():
+        raise click.BadParameter("must not be empty", param_hint="--host")
+    overrides = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
+    settings = dataclasses.replace(settings, server=dataclasses.replace(
+        settings.server, **{key: value for key, value in overrides.items() if value is not None}))
     logging.getLogger().setLevel(logging.INFO)
     try:
         auth_token, secret_key = settings.require_secrets()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    services = build_services(settings, auth_token=auth_token, secret_key=secret_key, on_progress=click.echo)
-    DailyRetention(services.engine, settings.retention).start()
-    click.echo(f"serving on {settings.server.host}:{settings.server.port}, public URL {settings.server.public_url}")
-    run_simple(settings.server.host, settings.server.port, create_app(services), threaded=True)
+    from voice_app.server import run_server
+
+    run_server(settings, auth_token=auth_token, secret_key=secret_key, log_format=context.meta["log_format"])
 
 
 # -- simulated calls -------------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 MIN_SECRET_KEY_LENGTH = 32
 MAX_RETENTION_DAYS = 3660
+# Each worker holds its own Whisper model (a few hundred MB); each call holds one worker thread.
+MAX_WORKERS = 32
+MAX_THREADS = 256
+MAX_DRAIN_SECONDS = 3600
 
 
 class ConfigError(ValueError):
@@ -37,6 +41,9 @@ class ServerSettings:
     host: str
     port: int
     public_url: str
+    workers: int
+    threads: int
+    drain_seconds: float
 
 
 @dataclass(frozen=True)
@@ -319,6 +326,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             host=server.text("host"),
             port=server.integer("port", 0, 65535),
             public_url=_check_public_url(public_url, public_url_name),
+            workers=server.integer("workers", 1, MAX_WORKERS),
+            threads=server.integer("threads", 1, MAX_THREADS),
+            drain_seconds=server.number("drain_seconds", 0, MAX_DRAIN_SECONDS),
         ),
         database_url=_check_database_url(database_url, database_url_name, base),
         telephony=TelephonySettings(

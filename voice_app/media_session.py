@@ -10,6 +10,7 @@ closes so that Twilio asks the Connect action what to do next.
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import logging
 import queue
@@ -53,6 +54,8 @@ from voice_app.dialogue.messages import (
     StoreTurn,
 )
 from voice_app.models import Call, CallOutcome, HandoffReason
+from voice_app.observability import metrics
+from voice_app.observability.logs import bind_call
 from voice_app.services import Services
 from voice_app.speech.turns import SpeechStarted, TurnDetector, UtteranceEnded
 
@@ -218,6 +221,7 @@ class MediaSession:
             raise ProtocolError("the call already has a media stream")
         # Bound before the format check, so that a refused format still ends this call with a transfer.
         self.call, self.stream_sid = call, start.stream_sid
+        bind_call(call.call_sid)
         require_phone_format(start)
         log.info("call %s: media stream started", self._call_label())
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
@@ -230,7 +234,9 @@ class MediaSession:
             caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
             today=date.today(),
         )
-        self.worker = threading.Thread(target=self._work, name=f"call-{call.id}", daemon=True)
+        # The worker runs in a copy of this thread's context, so its log lines name the call too.
+        self.worker = threading.Thread(target=contextvars.copy_context().run, args=(self._work,),
+                                       name=f"call-{call.id}", daemon=True)
         self.worker.start()
         self.work.put(CallStarted(now()))
 
@@ -298,7 +304,8 @@ class MediaSession:
     def _transcribe(self, pcm16: bytes) -> CallerSpoke:
         audio = resample(pcm16_to_float32(pcm16), PHONE_RATE, STT_RATE)
         known = None if self.dialogue.language_open else self.dialogue.language
-        heard = self.services.speech.transcriber.transcribe(audio, known, fallback_language=self.dialogue.language)
+        with metrics.transcribing():
+            heard = self.services.speech.transcriber.transcribe(audio, known, fallback_language=self.dialogue.language)
         self.services.observe(
             self.call.call_sid, "heard", f"{heard.text!r} ({heard.language}, confidence {heard.confidence:.2f})", now()
         )
@@ -365,7 +372,9 @@ class MediaSession:
         self.services.observe(self.call.call_sid, "bot", say.text, now())
 
     def _record_latency(self, started: _ReplyStarted) -> None:
-        latency_ms = round((started.sent_at - started.reply.ended_at) * 1000)
+        latency_seconds = started.sent_at - started.reply.ended_at
+        metrics.answered(latency_seconds)
+        latency_ms = round(latency_seconds * 1000)
         try:
             calls.record_answer_latency(self.services.engine, self.call.id, latency_ms, started.reply.turn_id)
         except Exception:  # a lost measurement must not end the caller's conversation
@@ -429,8 +438,17 @@ class MediaSession:
 
     # -- endings ---------------------------------------------------------------------------------------
 
+    def hand_over(self, reason: HandoffReason) -> None:
+        """Ends the call from another thread (the server is shutting down): the caller goes to a person the way
+        they do after a failure, unless the call's outcome was already decided."""
+        if self.call is not None:
+            calls.decide_outcome(self.services.engine, self.call.id, CallOutcome.TRANSFER, reason)
+            calls.add_event(self.services.engine, self.call.id, "handed_over", reason.value)
+        self.finished.set()
+
     def _fail(self, reason: HandoffReason) -> None:
         """Whatever went wrong, the caller goes to a person: the stream closes, the action URL dials."""
+        metrics.error(reason.value)
         if self.call is not None:
             calls.decide_outcome(self.services.engine, self.call.id, CallOutcome.TRANSFER, reason)
             calls.add_event(self.services.engine, self.call.id, "failure", reason.value)

@@ -36,6 +36,7 @@ class HandoffReason(StrEnum):
     STREAM_ERROR = "stream_error"
     STREAM_LOST = "stream_lost"
     INTERNAL_ERROR = "internal_error"
+    SERVER_SHUTDOWN = "server_shutdown"  # the instance stopped; the call was handed over, not dropped
 
 
 class Call(SQLModel, table=True):

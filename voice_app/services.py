@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Protocol
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable, ContextManager, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -23,6 +24,9 @@ from voice_app.speech.stt import Transcriber
 from voice_app.speech.tts import Synthesizer
 from voice_app.understanding.intents import IntentClassifier
 
+if TYPE_CHECKING:
+    from voice_app.media_session import MediaSession
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +42,25 @@ class ConversationEvent:
 
 class ConversationObserver(Protocol):
     def __call__(self, event: ConversationEvent) -> None: ...
+
+
+class DrainSignal(Protocol):
+    """Whether this instance is shutting down: it takes no new calls and hands its callers over."""
+
+    @property
+    def draining(self) -> bool: ...
+
+    def serving(self, session: "MediaSession") -> ContextManager[None]:
+        """Around a media session: it can be handed over when the drain time is up."""
+
+
+class NeverDraining:
+    """The in-process server (tests, `call`, `demo`) stops with its caller; it never drains."""
+
+    draining = False
+
+    def serving(self, _session: "MediaSession") -> ContextManager[None]:
+        return nullcontext()
 
 
 @dataclass
@@ -59,6 +82,7 @@ class Services:
     notices: dict[tuple[str, str], NoticeVersion]
     accounts: AccountDirectory
     observer: ConversationObserver | None = None
+    drain: DrainSignal = NeverDraining()
 
     @property
     def classifier(self) -> IntentClassifier:
@@ -101,6 +125,17 @@ def prerender_prompts(speech: Speech, notices: dict[tuple[str, str], NoticeVersi
     speech.synthesizer.prerender(fixed)
 
 
+def sync_notice_versions(engine: Engine, settings: Settings) -> dict[tuple[str, str], NoticeVersion]:
+    """The current notice texts as versions, by (kind, language), on a database already at the head revision."""
+    with Session(engine) as session:
+        notices = sync_notices(session, settings.notice_dir)
+    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
+               if (kind, language) not in notices]
+    if missing:
+        raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
+    return notices
+
+
 def build_services(
     settings: Settings,
     *,
@@ -108,15 +143,11 @@ def build_services(
     secret_key: str,
     speech: Speech | None = None,
     observer: ConversationObserver | None = None,
+    drain: DrainSignal = NeverDraining(),
     on_progress: Callable[[str], None] = lambda _message: None,
 ) -> Services:
     engine = open_database(settings.database_url, settings.database_url_setting)
-    with Session(engine) as session:
-        notices = sync_notices(session, settings.notice_dir)
-    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
-               if (kind, language) not in notices]
-    if missing:
-        raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
+    notices = sync_notice_versions(engine, settings)
     if speech is None:
         on_progress(f"loading speech model {settings.speech.model!r}")
         speech = load_speech(settings)
@@ -131,4 +162,5 @@ def build_services(
         notices=notices,
         accounts=SqlAccountDirectory(engine, secret_key),
         observer=observer,
+        drain=drain,
     )

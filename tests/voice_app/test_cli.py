@@ -34,3 +34,19 @@ def test_a_broken_config_file_is_named(tmp_path):
     broken.write_text("[server\n")
     result = CliRunner().invoke(main, ["--config", str(broken), "consent", "verify"])
     assert result.exit_code == 1 and "not valid TOML" in result.output
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["serve", "--workers", "0"], "--workers"),
+        (["serve", "--threads", "1000"], "--threads"),
+        (["serve", "--port", "0"], "--port"),
+        (["serve", "--host", " "], "--host"),
+        (["--log-format", "xml", "serve"], "--log-format"),
+    ],
+)
+def test_bad_server_options_are_named(options, message):
+    result = CliRunner().invoke(main, options, env={"TWILIO_AUTH_TOKEN": "t" * 32, "VOICE_APP_SECRET_KEY": "k" * 40})
+    assert result.exit_code == 2, result.output
+    assert message in result.output

@@ -43,6 +43,10 @@ def test_secrets_never_appear_in_repr():
     [
         (('port = 8080', 'port = "eighty"'), "server.port"),
         (('port = 8080', 'port = 70000'), "server.port"),
+        (('workers = 2', 'workers = 0'), "server.workers"),
+        (('threads = 16', 'threads = "many"'), "server.threads"),
+        (('drain_seconds = 120', 'drain_seconds = -1'), "server.drain_seconds"),
+        (('drain_seconds = 120\n', ''), "server.drain_seconds"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "number:030 123"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "pstn:+4930123456789"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "sip:pbx.example.com"'), "telephony.agent_target"),

@@ -33,6 +33,7 @@ _REASONS = {
         HandoffReason.STREAM_ERROR: "a technical fault",
         HandoffReason.STREAM_LOST: "a technical fault",
         HandoffReason.INTERNAL_ERROR: "a technical fault",
+        HandoffReason.SERVER_SHUTDOWN: "server maintenance",
     },
     "de": {
         HandoffReason.CALLER_ASKED: "der Anrufer wollte einen Mitarbeiter",
@@ -48,6 +49,7 @@ _REASONS = {
         HandoffReason.STREAM_ERROR: "ein technischer Fehler",
         HandoffReason.STREAM_LOST: "ein technischer Fehler",
         HandoffReason.INTERNAL_ERROR: "ein technischer Fehler",
+        HandoffReason.SERVER_SHUTDOWN: "eine Wartung des Servers",
     },
 }
 _TOPICS = {

@@ -73,6 +73,7 @@ REASON_LABELS = {
     "stream_error": "Audio stream error",
     "stream_lost": "Audio stream lost",
     "internal_error": "Assistant error",
+    "server_shutdown": "Assistant server shut down",
 }
 OUTCOME_LABELS = {
     HandoffOutcome.CONNECTED: "Connected",

@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from hashlib import sha256
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from flask_sock import Sock
 
 from telephony import twiml
@@ -33,6 +33,8 @@ from voice_app.handoff.queries import (
 )
 from voice_app.handoff.voicemails import reserve_voicemail, voicemail_of_call
 from voice_app.models import Call, CallOutcome, HandoffReason, utcnow
+from voice_app.observability import metrics
+from voice_app.observability.logs import NO_CALL, bind_call, release_call
 from voice_app.pseudonyms import normalise_phone_number, pseudonymise
 from voice_app.services import Services
 from voice_app.voicemail_session import STREAM_PURPOSE as VOICEMAIL_STREAM_PURPOSE
@@ -85,6 +87,16 @@ def require_twilio_signature() -> None:
     if expected_account and request.method == "POST" and request.form.get("AccountSid") != expected_account:
         log.warning("rejected %s: request for another Twilio account", request.path)
         abort(403)
+    call_sid = request.form.get("CallSid", "") if request.method == "POST" else ""
+    g.call_log_token = bind_call(call_sid if CALL_SID.match(call_sid) else NO_CALL)
+
+
+@twilio_routes.teardown_request
+def release_call_log_context(_error: BaseException | None) -> None:
+    # Server threads serve one request after another: the next one must not name this call, nor the call a
+    # media stream bound during this request.
+    if "call_log_token" in g:
+        release_call(g.call_log_token)
 
 
 def _field(name: str, pattern: re.Pattern | None = None, max_length: int = MAX_NUMBER_FIELD_LENGTH) -> str:
@@ -105,6 +117,7 @@ def incoming_call() -> Response:
     caller_number = _field("From")
     called_number = normalise_phone_number(_field("To")) or "unknown"
     settings = services().settings
+    draining = services().drain.draining
     # Caller ID only points at an account; nothing of it is said before the caller proves who they are.
     customer = services().accounts.find_by_phone(caller_number)
     call = calls.register_call(
@@ -115,6 +128,12 @@ def incoming_call() -> Response:
         language=customer.preferred_language if customer else settings.telephony.language_for(called_number),
         customer_ref=customer.customer_id if customer else None,
     )
+    if draining:
+        # This instance is shutting down and would hand the caller over mid-sentence: a person takes the call now.
+        calls.decide_outcome(services().engine, call.id, CallOutcome.TRANSFER, HandoffReason.SERVER_SHUTDOWN)
+        calls.add_event(services().engine, call.id, "handed_over", HandoffReason.SERVER_SHUTDOWN.value)
+        log.info("call %s: incoming while the server drains, straight to a person", call.id)
+        return _next_after_stream(calls.find_call(services().engine, call_sid))
     log.info("call %s: incoming, greeting in %s", call.id, call.language)
     return _xml(
         twiml.connect_stream(
@@ -127,7 +146,9 @@ def incoming_call() -> Response:
 
 @sock.route("/media", bp=twilio_routes)
 def media(websocket) -> None:
-    MediaSession(websocket, services()).run()
+    session = MediaSession(websocket, services())
+    with metrics.call_in_progress(), services().drain.serving(session):
+        session.run()
 
 
 @twilio_routes.post("/after-stream")
@@ -142,9 +163,17 @@ def after_stream() -> Response:
         log.warning("Connect action for an unknown call; sending the caller to a person")
         return _xml(_transfer(telephony.agent_target))
     if call.outcome is None:
+        metrics.error(HandoffReason.STREAM_LOST.value)
         calls.decide_outcome(engine, call.id, CallOutcome.TRANSFER, HandoffReason.STREAM_LOST)
         call = calls.find_call(engine, call_sid)
     log.info("call %s: after stream: %s (%s)", call.id, call.outcome, call.handoff_reason or "-")
+    return _next_after_stream(call)
+
+
+def _next_after_stream(call: Call) -> Response:
+    """What the caller gets once the assistant is done: goodbye, or a person (or, after hours, a choice)."""
+    telephony = services().settings.telephony
+    engine = services().engine
     if call.outcome == CallOutcome.HANGUP:
         return _xml(twiml.hangup())
     # The media session stored the full briefing already; this only fills in for a stream that broke off.

@@ -1,0 +1,1 @@
+"""What an operator watches: metrics, health and readiness, logs."""

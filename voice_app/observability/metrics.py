@@ -1,0 +1,78 @@
+"""The Prometheus metrics of the assistant, fed by small calls where things already happen.
+
+Under gunicorn every worker is its own process: `voice-app serve` sets PROMETHEUS_MULTIPROC_DIR before
+prometheus_client is first imported, so these metrics are kept in files there and /metrics adds up all
+workers. Without that variable (the in-process LocalServer) they live in the default registry.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# Answers and transcriptions take from a tenth of a second to a few seconds (README, "Speech").
+SECONDS_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, float("inf"))
+
+CALLS_IN_PROGRESS = Gauge(
+    "voice_app_calls_in_progress", "Media streams of calls now being served", multiprocess_mode="livesum"
+)
+CALLS = Counter("voice_app_calls", "Calls by how the assistant ended them", ["outcome"])
+TRANSFERS = Counter("voice_app_transfers", "Calls handed to a person, by reason", ["reason"])
+CONSENT_DECISIONS = Counter("voice_app_consent_decisions", "Consent decisions recorded in the ledger", ["decision"])
+ANSWER_LATENCY = Histogram(
+    "voice_app_answer_latency_seconds", "From the caller's last word to the first audio of the reply",
+    buckets=SECONDS_BUCKETS,
+)
+TRANSCRIPTION_TIME = Histogram(
+    "voice_app_transcription_seconds", "Speech recognition of one caller utterance", buckets=SECONDS_BUCKETS
+)
+ERRORS = Counter("voice_app_errors", "Failures, by kind", ["kind"])
+
+
+def call_ended(outcome: str, handoff_reason: str | None) -> None:
+    CALLS.labels(outcome).inc()
+    if handoff_reason is not None:
+        TRANSFERS.labels(handoff_reason).inc()
+
+
+def consent_decided(decision: str) -> None:
+    CONSENT_DECISIONS.labels(decision).inc()
+
+
+def answered(latency_seconds: float) -> None:
+    ANSWER_LATENCY.observe(latency_seconds)
+
+
+def error(kind: str) -> None:
+    ERRORS.labels(kind).inc()
+
+
+@contextmanager
+def call_in_progress() -> Iterator[None]:
+    with CALLS_IN_PROGRESS.track_inprogress():
+        yield
+
+
+@contextmanager
+def transcribing() -> Iterator[None]:
+    with TRANSCRIPTION_TIME.time():
+        yield
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text /metrics answers with: every worker's values when running under gunicorn."""
+    if os.environ.get(MULTIPROC_DIR_VARIABLE):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_worker(pid: int) -> None:
+    """A worker exited: its share of the live gauges no longer counts."""
+    multiprocess.mark_process_dead(pid)
