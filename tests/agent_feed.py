@@ -26,9 +26,10 @@ class AgentFeed:
     def __init__(self, base_url: str, username: str, password: str, ca_file: str | None = None) -> None:
         self.base_url = base_url
         self.session = requests.Session()
-        self.session.verify = ca_file or True
-        login = self.session.get(base_url + "/login", timeout=10)
-        answer = self.session.post(base_url + "/login", timeout=10, allow_redirects=False, data={
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's own setting.
+        self.verify = ca_file or True
+        login = self.session.get(base_url + "/login", timeout=10, verify=self.verify)
+        answer = self.session.post(base_url + "/login", timeout=10, allow_redirects=False, verify=self.verify, data={
             "csrf_token": csrf_token_in(login.text), "username": username, "password": password})
         if answer.status_code != 302:
             raise RuntimeError(f"signing in as {username} answered HTTP {answer.status_code}")
@@ -58,7 +59,7 @@ class AgentFeed:
         while not self._stopping.is_set():
             try:
                 with self.session.get(self.base_url + "/agent/events", stream=True, timeout=(5, READ_TIMEOUT_SECONDS),
-                                      headers={"Last-Event-ID": last_event_id}) as response:
+                                      verify=self.verify, headers={"Last-Event-ID": last_event_id}) as response:
                     self._response = response
                     if response.status_code != 200 or not response.headers["Content-Type"].startswith("text/event-stream"):
                         self.errors.append(f"/agent/events answered HTTP {response.status_code}")
