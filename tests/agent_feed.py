@@ -61,7 +61,8 @@ class AgentFeed:
                 with self.session.get(self.base_url + "/agent/events", stream=True, timeout=(5, READ_TIMEOUT_SECONDS),
                                       verify=self.verify, headers={"Last-Event-ID": last_event_id}) as response:
                     self._response = response
-                    if response.status_code != 200 or not response.headers["Content-Type"].startswith("text/event-stream"):
+                    content_type = response.headers.get("Content-Type", "")
+                    if response.status_code != 200 or not content_type.startswith("text/event-stream"):
                         self.errors.append(f"/agent/events answered HTTP {response.status_code}")
                         return
                     last_event_id = self._read(response, last_event_id)

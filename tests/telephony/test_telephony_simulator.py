@@ -543,7 +543,8 @@ def test_route_by_path_sends_each_path_to_its_instance_and_keeps_path_and_query(
     assert route("https://hotline.example.com/voice/twilio/voice?a=1") == "http://127.0.0.1:8081/twilio/voice?a=1"
     assert route("wss://hotline.example.com/voice/twilio/media") == "ws://127.0.0.1:8082/twilio/media"
     assert route("https://hotline.example.com/voice/twilio/media-x") == "http://127.0.0.1:8082/twilio/media-x"
-    assert route("https://elsewhere.example.com/voice/twilio/voice") == "https://elsewhere.example.com/voice/twilio/voice"
+    elsewhere = "https://elsewhere.example.com/voice/twilio/voice"
+    assert route(elsewhere) == elsewhere
     assert route("https://hotline.example.com/other") == "https://hotline.example.com/other", "outside the base path"
 
 
