@@ -16,6 +16,10 @@ sends (DialCallStatus, DialCallSid, DialCallDuration, DialBridged; QueueResult, 
 follows the TwiML it gets back. An answering agent fetches the noun's whisper URL first.
 
 Every wait is bounded by `max_call_seconds` or a fixed timeout, so a broken app cannot hang a test.
+
+Like a load balancer in front of several instances, `route` may send each request to another address than the
+one Twilio signs (`route_by_path` builds one from path prefixes); `ca_file` trusts a private certificate
+authority for https and wss, as a test with a self-signed certificate needs.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import soundfile
@@ -83,6 +89,52 @@ QUEUE_RESULTS = frozenset({"bridged", "bridging-in-process", "error", "hangup", 
 _FRAME_SECONDS = FRAME_MS / 1000
 
 Outcome = Literal["hangup", "transferred", "caller_hung_up", "rejected", "stream_error", "no_stream"]
+
+Route = Callable[[str], str]
+_HTTP_SCHEME_OF = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_WEBSOCKET_SCHEME_OF = {"http": "ws", "https": "wss"}
+
+
+def _unrouted(url: str) -> str:
+    return url
+
+
+def route_by_path(public_base: str, targets: Mapping[str, str]) -> Route:
+    """A `route` that sends each request under `public_base` to the base URL of the longest matching path prefix in
+    `targets` (include "/" for everything else), keeping the path and query; a websocket goes to the ws:// or
+    wss:// form of its target. A URL outside `public_base` goes where it points, as Twilio would send it.
+
+    >>> route = route_by_path("https://hotline.example.com", {"/": "http://127.0.0.1:8081",
+    ...                                                       "/twilio/media": "http://127.0.0.1:8082"})
+    >>> route("wss://hotline.example.com/twilio/media")
+    'ws://127.0.0.1:8082/twilio/media'
+    """
+    public_url(public_base, VOICE_PATH)  # validates
+    public = urlsplit(public_base)
+    public_prefix = public.path.rstrip("/")
+    for prefix, target in targets.items():
+        if not prefix.startswith("/"):
+            raise ValueError(f"route prefixes are paths starting with '/', got {prefix!r}")
+        public_url(target, VOICE_PATH)
+    by_length = sorted(targets.items(), key=lambda item: len(item[0]), reverse=True)
+
+    def route(url: str) -> str:
+        parts = urlsplit(url)
+        if (_HTTP_SCHEME_OF.get(parts.scheme), parts.netloc) != (public.scheme, public.netloc) or not (
+            parts.path == public_prefix or parts.path.startswith(public_prefix + "/")
+        ):
+            return url
+        path = parts.path[len(public_prefix):] or "/"
+        for prefix, target in by_length:
+            if path.startswith(prefix):
+                break
+        else:
+            return url
+        destination = urlsplit(target)
+        scheme = destination.scheme if parts.scheme in ("http", "https") else _WEBSOCKET_SCHEME_OF[destination.scheme]
+        return urlunsplit((scheme, destination.netloc, destination.path.rstrip("/") + path, parts.query, ""))
+
+    return route
 
 
 # --- the caller's script ---------------------------------------------------------------------------
@@ -200,6 +252,8 @@ class TwilioSimulator:
         queue_result: str | None = None,
         ring_seconds: float | None = None,
         agent_talk_seconds: float = 1.0,
+        route: Route | None = None,
+        ca_file: str | Path | None = None,
     ) -> None:
         """`bot_silence_limit`: how long the caller waits for a bot that says nothing before hanging up.
 
@@ -207,7 +261,11 @@ class TwilioSimulator:
         to; `queue_result` (bridged, hangup, queue-full, ...) how an <Enqueue> ends. None stops the simulation
         at that verb as "transferred". `ring_seconds`: how long a no-answer rings, and how long a caller waits
         in a queue (default: the Dial's own timeout, as Twilio; one second in a queue). `agent_talk_seconds`:
-        how long an agent who answers talks before hanging up (DialCallDuration)."""
+        how long an agent who answers talks before hanging up (DialCallDuration).
+
+        `route(url)` gives the address each request is sent to, while it is still signed for `url` as Twilio signs
+        it (default: the URL itself). `ca_file`: a PEM file of certificate authorities to trust for https and wss
+        instead of the system's."""
         if dial_outcome is not None and dial_outcome not in DIAL_OUTCOMES:
             raise ValueError(f"dial_outcome must be one of {sorted(DIAL_OUTCOMES)} or None, got {dial_outcome!r}")
         if queue_result is not None and queue_result not in QUEUE_RESULTS:
@@ -225,7 +283,14 @@ class TwilioSimulator:
         ):
             if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
                 raise ValueError(f"{name} must be a non-negative number of seconds, got {seconds!r}")
+        if route is not None and not callable(route):
+            raise ValueError(f"route must be a callable from URL to URL, got {route!r}")
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ValueError(f"ca_file must be an existing PEM file, got {ca_file!r}")
         self.base_url = base_url
+        self.route = route or _unrouted
+        self.tls_verify: str | bool = str(ca_file) if ca_file is not None else True
+        self.websocket_sslopt = {"ca_certs": str(ca_file)} if ca_file is not None else None
         self.signer = SignatureChecker(auth_token)
         self.from_number = from_number
         self.to_number = to_number
@@ -464,7 +529,8 @@ class _Call:
         """Fetches a <Play> file as Twilio does (GET, no signature); its length in seconds. A file Twilio could not
         play ends the simulated call: real Twilio would skip it and log an error, a test should fail."""
         try:
-            response = requests.get(url, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
+            response = requests.get(self.sim.route(url), timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
+                                    verify=self.sim.tls_verify)
         except requests.RequestException as error:
             self.end("rejected", f"<Play> GET {url} failed: {error}")
         content_type = response.headers.get("Content-Type", "")
@@ -490,9 +556,9 @@ class _Call:
         try:
             status, body = self.post(url, extra_params)
         except requests.RequestException as error:
-            self.end("rejected", f"{kind} POST {url} failed: {error}")
+            self.end("rejected", f"{kind} POST {url}{self.routed_to(url)} failed: {error}")
         self.result.http_status = status
-        self.emit(kind, f"POST {url} -> {status}")
+        self.emit(kind, f"POST {url}{self.routed_to(url)} -> {status}")
         if status != 200:
             self.end("rejected", f"{kind} answered HTTP {status}")
         self.result.twiml.append(body)
@@ -516,9 +582,15 @@ class _Call:
         }
         headers = {SIGNATURE_HEADER: self.sim.signer.sign(url, params)}
         response = requests.post(
-            url, data=params, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False
+            self.sim.route(url), data=params, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
+            verify=self.sim.tls_verify,
         )
         return response.status_code, response.text
+
+    def routed_to(self, url: str) -> str:
+        """' (sent to ...)' when `route` sends the request elsewhere than the URL it is signed for."""
+        destination = self.sim.route(url)
+        return "" if destination == url else f" (sent to {destination})"
 
     def post_status(self) -> None:
         url = public_url(self.sim.base_url, STATUS_PATH)
@@ -526,9 +598,9 @@ class _Call:
         try:
             status, _ = self.post(url, {"CallStatus": "completed", "CallDuration": duration})
         except requests.RequestException as error:
-            self.emit("status_callback", f"POST {url} failed: {error}")
+            self.emit("status_callback", f"POST {url}{self.routed_to(url)} failed: {error}")
             return
-        self.emit("status_callback", f"POST {url} -> {status}")
+        self.emit("status_callback", f"POST {url}{self.routed_to(url)} -> {status}")
 
 
 # --- the media stream -------------------------------------------------------------------------------
@@ -584,18 +656,20 @@ class _Stream:
 
     def open(self) -> None:
         url = self.verb.stream_url
-        signature = self.call.sim.signer.sign(url, {})
+        sim = self.call.sim
+        signature = sim.signer.sign(url, {})
+        routed_to = self.call.routed_to(url)
         try:
             self.ws = websocket.create_connection(
-                url, header={SIGNATURE_HEADER: signature}, timeout=SOCKET_TIMEOUT_SECONDS
+                sim.route(url), header={SIGNATURE_HEADER: signature}, timeout=SOCKET_TIMEOUT_SECONDS,
+                sslopt=sim.websocket_sslopt,
             )
         except (websocket.WebSocketException, OSError) as error:
-            self.call.end("stream_error", f"websocket handshake with {url} failed: {error}")
+            self.call.end("stream_error", f"websocket handshake with {url}{routed_to} failed: {error}")
         self.call.stream_opened = True
-        self.call.emit("stream_open", f"{url} ({self.stream_sid})")
+        self.call.emit("stream_open", f"{url}{routed_to} ({self.stream_sid})")
         self.reader = threading.Thread(target=self.read, name=f"simulator-reader-{self.stream_sid}", daemon=True)
         self.reader.start()
-        sim = self.call.sim
         self.send(media_protocol.connected_message())
         self.send(
             media_protocol.start_message(

@@ -31,7 +31,7 @@ from telephony.audio import (
 )
 from telephony.outbound import OutboundPlayer
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
-from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator
+from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator, route_by_path
 
 AUTH_TOKEN = "simulator-test-token-0123456789ab"
 CALLER = "+4915112345678"
@@ -533,3 +533,35 @@ def test_far_side_options_are_checked():
     for options in ({"dial_outcome": "answered-by-robot"}, {"queue_result": "teleported"}, {"ring_seconds": -1}):
         with pytest.raises(ValueError):
             TwilioSimulator("http://127.0.0.1:1", AUTH_TOKEN, from_number=CALLER, to_number=LINE, **options)
+
+
+# -- routing requests to several instances ---------------------------------------------------------------------
+
+def test_route_by_path_sends_each_path_to_its_instance_and_keeps_path_and_query():
+    route = route_by_path("https://hotline.example.com/voice", {"/": "http://127.0.0.1:8081",
+                                                                "/twilio/media": "http://127.0.0.1:8082/"})
+    assert route("https://hotline.example.com/voice/twilio/voice?a=1") == "http://127.0.0.1:8081/twilio/voice?a=1"
+    assert route("wss://hotline.example.com/voice/twilio/media") == "ws://127.0.0.1:8082/twilio/media"
+    assert route("https://hotline.example.com/voice/twilio/media-x") == "http://127.0.0.1:8082/twilio/media-x"
+    elsewhere = "https://elsewhere.example.com/voice/twilio/voice"
+    assert route(elsewhere) == elsewhere
+    assert route("https://hotline.example.com/other") == "https://hotline.example.com/other", "outside the base path"
+
+
+def test_route_by_path_without_a_catch_all_leaves_other_paths_alone():
+    route = route_by_path("http://hotline.test", {"/twilio/media": "https://10.0.0.2"})
+    assert route("ws://hotline.test/twilio/media") == "wss://10.0.0.2/twilio/media"
+    assert route("http://hotline.test/twilio/voice") == "http://hotline.test/twilio/voice"
+
+
+@pytest.mark.parametrize("targets", [{"twilio": "http://127.0.0.1:1"}, {"/": "ftp://127.0.0.1"}])
+def test_route_by_path_refuses_bad_prefixes_and_targets(targets):
+    with pytest.raises(ValueError):
+        route_by_path("http://hotline.test", targets)
+
+
+def test_the_simulator_refuses_a_missing_ca_file_and_a_route_that_is_no_callable(tmp_path):
+    with pytest.raises(ValueError, match="ca_file"):
+        TwilioSimulator("http://127.0.0.1:1", "token", from_number="+1", to_number="+2", ca_file=tmp_path / "none.pem")
+    with pytest.raises(ValueError, match="route"):
+        TwilioSimulator("http://127.0.0.1:1", "token", from_number="+1", to_number="+2", route="http://x")
