@@ -105,7 +105,7 @@ def running_instances(names: list[str], folder: Path, database_url: str, public_
             port = free_loopback_port()
             config_path = folder / f"{name}.toml"
             config_path.write_text(render_config({("server", "host"): "127.0.0.1", ("server", "port"): port,
-                                                  **ALWAYS_OPEN}))
+                                                  ("server", "workers"): 1, **ALWAYS_OPEN}))
             environment = {
                 **os.environ,
                 **SECRETS,
