@@ -193,3 +193,34 @@ def test_the_server_names_the_setting_before_loading_anything(base_settings, tmp
     settings = dataclasses.replace(base_settings, database_url=f"sqlite:///{tmp_path}/a-file/hotline.db")
     with pytest.raises(DatabaseUnreachable, match="^database.url: cannot create the folder"):
         build_services(settings, auth_token="t", secret_key="k" * 32)
+
+
+def test_instances_starting_together_on_an_empty_database_both_come_up_at_head(database_url):
+    """Several instances started at once (a deploy, a restart after a crash) must not race to create the schema:
+    the migration lock makes the later ones wait and then find the database at head."""
+    import threading
+
+    engines = [make_engine(database_url) for _ in range(4)]
+    start = threading.Barrier(len(engines))
+    failures: list[BaseException] = []
+
+    def start_up(engine):
+        start.wait()
+        try:
+            create_schema(engine)
+        except BaseException as error:  # collected: an exception on a thread would otherwise be lost
+            failures.append(error)
+
+    threads = [threading.Thread(target=start_up, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert failures == []
+        assert state(engines[0])[0] == REVISIONS.head()
+        with engines[0].connect() as connection:
+            assert differences(connection) == []
+    finally:
+        for engine in engines:
+            engine.dispose()
