@@ -29,8 +29,12 @@ class AgentFeed:
         # Per request: requests lets REQUESTS_CA_BUNDLE override a session's own setting.
         self.verify = ca_file or True
         login = self.session.get(base_url + "/login", timeout=10, verify=self.verify)
-        answer = self.session.post(base_url + "/login", timeout=10, allow_redirects=False, verify=self.verify, data={
-            "csrf_token": csrf_token_in(login.text), "username": username, "password": password})
+        # A browser sends the page it posts from (the consoles' Referrer-Policy is same-origin); on https the CSRF
+        # check requires it.
+        answer = self.session.post(base_url + "/login", timeout=10, allow_redirects=False, verify=self.verify,
+                                   headers={"Referer": base_url + "/login"},
+                                   data={"csrf_token": csrf_token_in(login.text), "username": username,
+                                         "password": password})
         if answer.status_code != 302:
             raise RuntimeError(f"signing in as {username} answered HTTP {answer.status_code}")
         self.events: list[FeedEvent] = []
