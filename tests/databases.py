@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, create_engine, text
+from sqlalchemy import Row, create_engine, inspect, text
 
 
 def is_postgresql(database_url: str) -> bool:
@@ -34,5 +34,18 @@ def query_sql(database_url: str, statement: str, **parameters: Any) -> Sequence[
     try:
         with engine.connect() as connection:
             return connection.execute(text(statement), parameters).all()
+    finally:
+        engine.dispose()
+
+
+def dump_rows(database_url: str) -> str:
+    """Every row of every table as text, to search for what must never be stored in the clear."""
+    engine = _raw_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+            return "\n".join(
+                repr(tuple(row)) for table in tables for row in connection.execute(text(f'SELECT * FROM "{table}"'))
+            )
     finally:
         engine.dispose()
