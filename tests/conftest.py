@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from tests.databases import DATABASE_BACKENDS
 from tests.support import NOTICES, TEST_SECRETS
 from voice_app.config import DEFAULT_CONFIG_PATH, load_settings
 
@@ -21,9 +22,6 @@ def postgres_server():
     server = start_throwaway_postgres()
     yield server
     server.close()
-
-
-DATABASE_BACKENDS = ["sqlite", "postgresql"]
 
 
 def _new_database(request, folder) -> str:

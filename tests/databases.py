@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Row, create_engine, inspect, text
 
 
+DATABASE_BACKENDS = ["sqlite", "postgresql"]
+
+
 def is_postgresql(database_url: str) -> bool:
     return database_url.startswith("postgresql")
 
