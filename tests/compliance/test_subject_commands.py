@@ -52,6 +52,9 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     assert any("pay" in turn["transcript"].lower() for turn in question["turns"])
     transfer = next(c for c in report["calls"] if c["call_sid"] == results["english_to_a_person"].call_sid)
     assert transfer["handoff"]["reason"] == "caller_asked"
+    # Every time in UTC with its offset, the same from either database.
+    assert question["started_at"].endswith("+00:00") and transfer["handoff"]["requested_at"].endswith("+00:00")
+    assert report["consent_events"][0]["recorded_at"].endswith("+00:00")
     assert [e["decision"] for e in report["consent_events"]] == ["granted", "granted"]
     assert report["consent_events"][0]["notice_text"].startswith("Before we start")
     assert "answer_salt" not in report["consent_events"][0]
