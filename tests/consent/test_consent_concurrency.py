@@ -213,7 +213,7 @@ from sqlmodel import Session, create_engine
 from consent.ledger import ConsentRecord, Decision, Method, append_event
 from consent.notices import sync_notices
 
-database_url, notice_dir, name, count, start_at = sys.argv[1:]
+database_url, notice_dir, name, count, meeting_point = sys.argv[1:]
 engine = create_engine(database_url)
 with Session(engine) as session:
     notices = sync_notices(session, Path(notice_dir))
@@ -226,15 +226,16 @@ for i in range(int(count)):
         method=Method.KEYPAD, recognised_answer=None, prompt_count=1,
         notice_played_at=played, answered_at=played + timedelta(seconds=2),
     ))
-engine.pool.dispose()
 engine.connect().close()  # connected before the start, so connecting does not stagger the two writers
-time.sleep(max(0.0, float(start_at) - time.time()))
+(Path(meeting_point) / name).touch()
+while not (Path(meeting_point) / "go").exists():
+    time.sleep(0.001)
 for record in records:
     append_event(engine, record)
 """
 
 
-def test_two_processes_append_one_chain_on_postgresql(postgres_server, notice_dir: Path) -> None:
+def test_two_processes_append_one_chain_on_postgresql(postgres_server, notice_dir: Path, tmp_path: Path) -> None:
     """Two server instances recording consent at the same moment on one PostgreSQL database: the chain-head
     row lock makes them take turns, so there is one chain (no fork, no gap, no duplicate)."""
     database_url = postgres_server.create_database()
@@ -242,16 +243,25 @@ def test_two_processes_append_one_chain_on_postgresql(postgres_server, notice_di
     SQLModel.metadata.create_all(engine, tables=[model.__table__ for model in CONSENT_TABLES])
     with Session(engine) as session:
         sync_notices(session, notice_dir)
-    # Both children start appending at the same wall-clock moment, well after both have started up.
-    start_at = time.time() + 8
+    # Each child says it is ready with a file; once both are, one "go" file releases them together.
+    meeting_point = tmp_path / "meeting-point"
+    meeting_point.mkdir()
+    names = ("instance-A", "instance-B")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", POSTGRES_APPENDER, database_url, str(notice_dir), name, "100", str(start_at)],
+            [sys.executable, "-c", POSTGRES_APPENDER, database_url, str(notice_dir), name, "100", str(meeting_point)],
             env=environment, stderr=subprocess.PIPE, text=True,
         )
-        for name in ("instance-A", "instance-B")
+        for name in names
     ]
+    deadline = time.monotonic() + 120
+    try:
+        while not all((meeting_point / name).exists() for name in names):
+            assert time.monotonic() < deadline and all(child.poll() is None for child in children), "a child died"
+            time.sleep(0.01)
+    finally:
+        (meeting_point / "go").touch()  # also releases a waiting child when the other one failed
     outcomes = [(child.communicate(timeout=180)[1], child.returncode) for child in children]
 
     try:
