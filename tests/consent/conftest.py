@@ -6,7 +6,6 @@ from consent_helpers import ANSWERED_AT, CONSENT_TABLES, PLAYED_AT, NoticeMap, e
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
-
 from consent.ledger import ConsentRecord, Decision, Method
 from consent.notices import sync_notices
 from tests.databases import run_sql
