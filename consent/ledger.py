@@ -333,6 +333,8 @@ def _aware(name: str, value: object) -> datetime:
 
 # Taking the write lock is the point of this UPDATE: it makes every later writer
 # wait here (SQLite database lock, PostgreSQL row lock) until this one commits.
+# Under PostgreSQL's READ COMMITTED the SELECT that follows takes a fresh snapshot,
+# so the waiter reads the head its predecessor committed, never a stale one.
 _LOCK_CHAIN_HEAD = (
     update(ConsentChainHead)
     .where(col(ConsentChainHead.id) == 1)

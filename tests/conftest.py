@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from tests.databases import DATABASE_BACKENDS
 from tests.support import NOTICES, TEST_SECRETS
 from voice_app.config import DEFAULT_CONFIG_PATH, load_settings
 
@@ -23,12 +24,22 @@ def postgres_server():
     server.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def _new_database(request, folder) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'test.db'}"
+    return request.getfixturevalue("postgres_server").create_database()
+
+
+@pytest.fixture(params=DATABASE_BACKENDS)
 def database_url(request, tmp_path):
     """A fresh, empty database for this test, once on a SQLite file and once on the PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.db'}"
-    return request.getfixturevalue("postgres_server").create_database()
+    return _new_database(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASE_BACKENDS)
+def module_database_url(request, tmp_path_factory):
+    """A fresh, empty database shared by one module's tests, on each backend: for data slow to build."""
+    return _new_database(request, tmp_path_factory.mktemp("module-database"))
 
 
 @pytest.fixture(scope="session")

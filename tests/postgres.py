@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 SUPERUSER = "hotline"
+SERVER_TIME_ZONE = "America/New_York"
 UNPRIVILEGED_USERS = ("postgres", "nobody")
 
 
@@ -60,9 +61,12 @@ class ThrowawayPostgres:
                   "-E", "UTF8", "--locale=C", "--no-sync")
 
     def start(self) -> None:
-        # durability settings off: a test server's data is thrown away, and fsync on a shared disk is slow
+        # Durability settings off: a test server's data is thrown away, and fsync on a shared disk is slow.
+        # The session time zone is not UTC on purpose: production servers often run in local time, and the app
+        # must not depend on the server's zone for what it stores or counts.
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400")
+                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 "
+                   f"-c timezone={SERVER_TIME_ZONE}")
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
                   "-o", options, "-w", "-t", "60", "start")
 
@@ -74,12 +78,21 @@ class ThrowawayPostgres:
 
     def create_database(self, prefix: str = "test") -> str:
         """A new, empty database; returns its SQLAlchemy URL."""
+        return self._create(prefix, template=None)
+
+    def clone_database(self, source_url: str, prefix: str = "clone") -> str:
+        """A copy of the database at `source_url`; returns its URL. PostgreSQL copies a template only while
+        nobody is connected to it, so dispose every engine on the source first."""
+        return self._create(prefix, template=source_url.rsplit("/", 1)[-1])
+
+    def _create(self, prefix: str, template: str | None) -> str:
         import psycopg
 
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
                              autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(statement)
         return self.url(name)
 
     def close(self) -> None:

@@ -21,12 +21,14 @@ ALWAYS_OPEN = BusinessHours(ZoneInfo("UTC"), frozenset(range(7)), time.min, time
 TEST_SECRETS = {"TWILIO_AUTH_TOKEN": "test-auth-token-" + "0" * 16, "VOICE_APP_SECRET_KEY": "test-secret-key-" + "1" * 32}
 
 
-def settings_with_database(settings, path: Path, business_hours: BusinessHours = ALWAYS_OPEN, **dialogue_changes):
-    """The shipped settings on a fresh SQLite file, with colleagues always available (so that a test's outcome
-    does not depend on the hour it runs at) and some dialogue settings changed."""
+def settings_with_database(settings, database: Path | str, business_hours: BusinessHours = ALWAYS_OPEN,
+                           **dialogue_changes):
+    """The shipped settings on a fresh database (a SQLite file's path, or any database URL), with colleagues always
+    available (so that a test's outcome does not depend on the hour it runs at) and some dialogue settings
+    changed."""
     return dataclasses.replace(
         settings,
-        database_url=f"sqlite:///{path}",
+        database_url=database if isinstance(database, str) else f"sqlite:///{database}",
         dialogue=dataclasses.replace(settings.dialogue, **dialogue_changes),
         telephony=dataclasses.replace(settings.telephony, business_hours=business_hours),
     )

@@ -30,6 +30,10 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql"):
+        # PostgreSQL hands timestamps back in the session's time zone, which defaults to the server's. Pinning it
+        # to UTC makes what the app reads (and any date the database computes) independent of where it runs.
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -41,8 +41,8 @@ TODAY = date(2025, 3, 10)
 
 
 @pytest.fixture(scope="module")
-def summaries(tmp_path_factory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('answers') / 'accounts.db'}")
+def summaries(module_database_url):
+    engine = make_engine(module_database_url)
     seed_demo(engine, SECRET_KEY, today=TODAY)
     directory = SqlAccountDirectory(engine, SECRET_KEY)
     found = {}

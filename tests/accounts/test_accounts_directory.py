@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -38,6 +37,7 @@ from voice_app.accounts.models import (
     RefundStatus,
     ReturnRefund,
 )
+from tests.databases import dump_rows
 from voice_app.database import make_engine
 from voice_app.pseudonyms import pseudonymise
 
@@ -46,11 +46,10 @@ TODAY = date(2025, 3, 10)
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    path = tmp_path_factory.mktemp("accounts") / "accounts.db"
-    engine = make_engine(f"sqlite:///{path}")
+def database(module_database_url):
+    engine = make_engine(module_database_url)
     report = seed_demo(engine, SECRET_KEY, today=TODAY)
-    yield engine, path, report
+    yield engine, module_database_url, report
     engine.dispose()
 
 
@@ -60,8 +59,8 @@ def directory(database):
 
 
 @pytest.fixture
-def fresh_engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+def fresh_engine(database_url):
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -194,14 +193,12 @@ def test_seeding_again_replaces_the_demo_rows_and_leaves_other_customers_alone(f
 
 
 def test_phone_numbers_are_stored_only_as_keyed_pseudonyms(database):
-    engine, path, _ = database
+    engine, database_url, _ = database
     with Session(engine) as session:
         stored = set(session.exec(select(CustomerPhone.phone_pseudonym)).all())
     phones = [phone for customer in demo_customers(TODAY) for phone in customer.phones]
     assert stored == {pseudonymise(phone, SECRET_KEY) for phone in phones}
-    engine.dispose()  # the WAL is checkpointed into the file, so the bytes below are everything stored
-    with sqlite3.connect(path) as raw:
-        dump = "\n".join(raw.iterdump())
+    dump = dump_rows(database_url)
     for phone in phones:
         assert phone[1:] not in dump and phone[3:] not in dump
 

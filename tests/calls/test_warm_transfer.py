@@ -35,8 +35,9 @@ AUTH_TOKEN = secrets.token_hex(16)
 
 
 @pytest.fixture(scope="module")
-def two_instances(tmp_path_factory, base_settings, speech):
-    settings = settings_with_database(base_settings, tmp_path_factory.mktemp("transfer") / "shared.db")
+def two_instances(module_database_url, base_settings, speech):
+    # The one whole simulated call that also runs on PostgreSQL: two instances share the database, as in production.
+    settings = settings_with_database(base_settings, module_database_url)
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as first, \
             LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as second:
         seed_demo(first.services.engine, SECRET_KEY, today=date.today())
@@ -146,9 +147,10 @@ def test_a_connected_transfer_and_bad_statuses(two_instances):
     assert bad.status_code == 400
 
 
-def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_nobody(tmp_path, base_settings, speech):
+def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_nobody(database_url, base_settings,
+                                                                                      speech):
     never_open = BusinessHours(ZoneInfo("Europe/Berlin"), frozenset(), time.min, time.max)
-    settings = settings_with_database(base_settings, tmp_path / "closed.db", business_hours=never_open)
+    settings = settings_with_database(base_settings, database_url, business_hours=never_open)
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as closed:
         call_sid = "CA" + secrets.token_hex(16)
         # A number that is no phone number (withheld, or a made-up one) leaves nothing to call back on.

@@ -1,4 +1,5 @@
-"""Real calls through the real server, stored in a SQLite file each compliance test gets its own copy of."""
+"""Real calls through the real server, stored once on SQLite and once on PostgreSQL; each compliance test gets its
+own copy of the database."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from compliance_support import CALLS, ENGLISH_LINE, PASSWORD, SECRET_KEY, TODAY
 
 from telephony.simulator import Press, Speak, TwilioSimulator
+from tests.databases import DATABASE_BACKENDS, is_postgresql
 from tests.support import settings_with_database
 from voice_app.accounts.demo_data import seed_demo
 from voice_app.config import PROJECT_ROOT
@@ -18,10 +20,13 @@ from voice_app.local_server import LocalServer
 from voice_app.web.auth import create_user
 
 
-@pytest.fixture(scope="session")
-def called_database(tmp_path_factory, base_settings, speech):
-    path = tmp_path_factory.mktemp("compliance-calls") / "calls.db"
-    settings = settings_with_database(base_settings, path)
+@pytest.fixture(scope="session", params=DATABASE_BACKENDS)
+def called_database(request, tmp_path_factory, base_settings, speech):
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('compliance-calls') / 'calls.db'}"
+    else:
+        database_url = request.getfixturevalue("postgres_server").create_database("compliance_calls")
+    settings = settings_with_database(base_settings, database_url)
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key=SECRET_KEY, speech=speech) as server:
         seed_demo(server.services.engine, SECRET_KEY, today=TODAY)
@@ -39,23 +44,26 @@ def called_database(tmp_path_factory, base_settings, speech):
 
         with ThreadPoolExecutor(max_workers=len(CALLS)) as pool:
             results = dict(zip(CALLS, pool.map(place, CALLS)))
-    return path, results
+    # The server has closed its connections: PostgreSQL copies a database only while nobody is connected to it.
+    return database_url, results
 
 
 @pytest.fixture
-def database(called_database, tmp_path) -> Path:
-    """This test's own copy of the called database."""
+def database(called_database, request, tmp_path) -> str:
+    """The URL of this test's own copy of the called database."""
     source, _ = called_database
+    if is_postgresql(source):
+        return request.getfixturevalue("postgres_server").clone_database(source)
     copy = tmp_path / "calls.db"
-    shutil.copyfile(source, copy)
-    return copy
+    shutil.copyfile(source.removeprefix("sqlite:///"), copy)
+    return f"sqlite:///{copy}"
 
 
 @pytest.fixture
 def config_file(database, tmp_path) -> Path:
     """The shipped config.toml pointed at the test's database."""
     text = (PROJECT_ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "sqlite:///var/voice_app.db"', f'url = "sqlite:///{database}"')
+    text = text.replace('url = "sqlite:///var/voice_app.db"', f'url = "{database}"')
     text = text.replace('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"')
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")

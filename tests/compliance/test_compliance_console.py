@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import re
-import sqlite3
 import zipfile
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 from compliance_support import ENGLISH, PASSWORD
 
 from consent import audit
+from tests.databases import query_sql, run_sql
 
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -103,11 +103,10 @@ def test_timeline_flags_a_transcript_stored_without_consent(console_server, call
     _, results = called_database
     refused = results["german_refuses"].call_sid
     # store_turn refuses this, so the flaw is planted behind the app's back, as a bug elsewhere might.
-    with sqlite3.connect(database) as connection:
-        connection.execute(
+    run_sql(database,
             "INSERT INTO turns (call_id, transcript, transcript_confidence, language, intent, intent_confidence, "
             "route, reply, at) SELECT id, 'planted', 0.9, 'de', 'goodbye', 0.9, 'answer', '', started_at "
-            "FROM calls WHERE call_sid = ?", (refused,))
+            "FROM calls WHERE call_sid = :call_sid", call_sid=refused)
     page = signed_in(console_server, "compliance-user").get(console_server.url + f"/compliance/calls/{refused}")
     assert 'data-code="transcript_without_consent"' in page.text
 
@@ -119,10 +118,9 @@ def test_a_withdrawal_during_the_call_is_proven_and_nothing_after_it_kept(consol
     kinds = re.findall(r'<li data-kind="([a-z_]+)"', page.text)
     assert kinds.index("consent_granted") < kinds.index("consent_withdrawn") < kinds.index("transfer")
     assert "transcript_stored" not in kinds and 'class="flag"' not in page.text
-    with sqlite3.connect(database) as connection:
-        reason, turns = connection.execute(
-            "SELECT handoff_reason, (SELECT COUNT(*) FROM turns WHERE call_id = calls.id) FROM calls "
-            "WHERE call_sid = ?", (call_sid,)).fetchone()
+    [(reason, turns)] = query_sql(
+        database, "SELECT handoff_reason, (SELECT COUNT(*) FROM turns WHERE call_id = calls.id) FROM calls "
+        "WHERE call_sid = :call_sid", call_sid=call_sid)
     assert (reason, turns) == ("consent_withdrawn", 0)
 
 

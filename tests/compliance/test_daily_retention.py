@@ -9,8 +9,8 @@ from voice_app.compliance.retention import DailyRetention
 from voice_app.database import create_schema, make_engine
 
 
-def test_runs_at_start_and_is_audited(tmp_path, base_settings):
-    engine = make_engine(f"sqlite:///{tmp_path / 'retention.db'}")
+def test_runs_at_start_and_is_audited(database_url, base_settings):
+    engine = make_engine(database_url)
     create_schema(engine)
     schedule = DailyRetention(engine, base_settings.retention)
     schedule.start()

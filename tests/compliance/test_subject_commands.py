@@ -4,12 +4,12 @@ real server."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
 from compliance_support import CALLS, ENGLISH, GERMAN, SECRET_KEY
 
+from tests.databases import is_postgresql, query_sql, run_sql
 from voice_app.cli import main
 
 ENV = {"VOICE_APP_SECRET_KEY": SECRET_KEY}
@@ -19,13 +19,12 @@ def run(config_file, *arguments, input=None):
     return CliRunner().invoke(main, ["--config", str(config_file), *arguments], env=ENV, input=input)
 
 
-def rows(database, query, parameters=()):
-    with sqlite3.connect(database) as connection:
-        return connection.execute(query, parameters).fetchall()
+def rows(database, query, **parameters):
+    return [tuple(row) for row in query_sql(database, query, **parameters)]
 
 
 def subject_of(database, call_sid):
-    return rows(database, "SELECT caller FROM calls WHERE call_sid = ?", (call_sid,))[0][0]
+    return rows(database, "SELECT caller FROM calls WHERE call_sid = :call_sid", call_sid=call_sid)[0][0]
 
 
 def test_the_calls_went_as_scripted(called_database, database):
@@ -33,8 +32,8 @@ def test_the_calls_went_as_scripted(called_database, database):
     assert results["english_question"].outcome == "hangup"
     for name in ("english_to_a_person", "german_refuses", "unknown_caller_withdraws"):
         assert results[name].dial_status == "no-answer", results[name].events
-    turns = rows(database, "SELECT COUNT(*) FROM turns t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = ?",
-                 (results["english_question"].call_sid,))[0][0]
+    turns = rows(database, "SELECT COUNT(*) FROM turns t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = :call_sid",
+                 call_sid=results["english_question"].call_sid)[0][0]
     assert turns >= 3
 
 
@@ -53,6 +52,9 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     assert any("pay" in turn["transcript"].lower() for turn in question["turns"])
     transfer = next(c for c in report["calls"] if c["call_sid"] == results["english_to_a_person"].call_sid)
     assert transfer["handoff"]["reason"] == "caller_asked"
+    # Every time in UTC with its offset, the same from either database.
+    assert question["started_at"].endswith("+00:00") and transfer["handoff"]["requested_at"].endswith("+00:00")
+    assert report["consent_events"][0]["recorded_at"].endswith("+00:00")
     assert [e["decision"] for e in report["consent_events"]] == ["granted", "granted"]
     assert report["consent_events"][0]["notice_text"].startswith("Before we start")
     assert "answer_salt" not in report["consent_events"][0]
@@ -74,27 +76,27 @@ def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consen
     _, results = called_database
     subject = subject_of(database, results["english_question"].call_sid)
     proof_before = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
-                                  "WHERE subject = ? ORDER BY seq", (subject,))
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = ? AND recognised_answer IS NOT NULL",
-                (subject,))[0][0] == 1
-    german_calls = rows(database, "SELECT COUNT(*) FROM calls WHERE caller != ?", (subject,))[0][0]
+                                  "WHERE subject = :subject ORDER BY seq", subject=subject)
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject AND recognised_answer IS NOT NULL",
+                subject=subject)[0][0] == 1
+    german_calls = rows(database, "SELECT COUNT(*) FROM calls WHERE caller != :subject", subject=subject)[0][0]
 
     result = run(config_file, "subject", "erase", "--phone", ENGLISH.phones[0], "--yes")
 
     assert result.exit_code == 0, result.output
     assert "calls: 2\n" in result.output and "consent events kept: 2" in result.output
     assert "consent chain: intact" in result.output
-    assert rows(database, "SELECT COUNT(*) FROM calls WHERE caller = ?", (subject,))[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM calls WHERE caller = :subject", subject=subject)[0][0] == 0
     assert rows(database, "SELECT COUNT(*) FROM turns")[0][0] == 0  # only the English call had turns
     assert rows(database, "SELECT COUNT(*) FROM handoffs")[0][0] == german_calls  # the other callers' transfers
     assert rows(database, "SELECT COUNT(*) FROM calls")[0][0] == german_calls
     proof_after = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
-                                 "WHERE subject = ? ORDER BY seq", (subject,))
+                                 "WHERE subject = :subject ORDER BY seq", subject=subject)
     assert proof_after == proof_before
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = ? AND (recognised_answer IS NOT NULL "
-                          "OR answer_salt IS NOT NULL)", (subject,))[0][0] == 0
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != ? AND recognised_answer IS NOT NULL",
-                (subject,))[0][0] == 2  # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject AND (recognised_answer IS NOT NULL "
+                          "OR answer_salt IS NOT NULL)", subject=subject)[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != :subject AND recognised_answer IS NOT NULL",
+                subject=subject)[0][0] == 2  # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
     assert run(config_file, "consent", "verify").exit_code == 0
 
     again = run(config_file, "subject", "export", "--phone", ENGLISH.phones[0], "--out", str(config_file.parent))
@@ -118,8 +120,8 @@ def test_access_export_includes_the_voice_message_and_erasure_deletes_it(databas
     erased = run(config_file, "subject", "erase", "--phone", GERMAN.phones[0], "--yes")
     assert erased.exit_code == 0 and "voicemails: 1\n" in erased.output, erased.output
     assert rows(database, "SELECT COUNT(*) FROM voicemails")[0][0] == 0
-    assert rows(database, "SELECT COUNT(*) FROM callback_requests WHERE callback_number = ?",
-                (GERMAN.phones[0],))[0][0] == 0
+    assert rows(database, "SELECT COUNT(*) FROM callback_requests WHERE callback_number = :number",
+                number=GERMAN.phones[0])[0][0] == 0
 
 
 def test_erasure_asks_before_it_deletes(database, config_file):
@@ -138,11 +140,12 @@ def test_a_phone_that_is_no_number_is_refused_and_nothing_is_touched(database, c
 
 def shift_call_data_back(database, days):
     """Age every call, event, turn and handoff as if the calls had been made `days` ago."""
-    with sqlite3.connect(database) as connection:
-        for table, columns in {"calls": ("started_at", "ended_at", "updated_at"), "turns": ("at",),
-                               "call_events": ("at",), "handoffs": ("requested_at",)}.items():
-            for column in columns:
-                connection.execute(f"UPDATE {table} SET {column} = datetime({column}, '-{days} days')")
+    for table, columns in {"calls": ("started_at", "ended_at", "updated_at"), "turns": ("at",),
+                           "call_events": ("at",), "handoffs": ("requested_at",)}.items():
+        for column in columns:
+            shifted = (f"{column} - INTERVAL '{days} days'" if is_postgresql(database)
+                       else f"datetime({column}, '-{days} days')")
+            run_sql(database, f"UPDATE {table} SET {column} = {shifted}")
 
 
 def test_retention_deletes_what_expired_and_running_it_twice_changes_nothing_more(database, config_file):
@@ -182,9 +185,8 @@ def test_consent_export_from_the_command_line_checks_out_until_the_ledger_is_cha
     assert json.loads(export_file.read_text())["events"][0]["decision"] == "refused"
 
     assert run(config_file, "consent", "check-export", str(export_file)).exit_code == 0
-    with sqlite3.connect(database) as connection:
-        connection.execute("UPDATE consent_event SET event_hash = ? WHERE seq = ?",
-                           ("a" * 64, manifest["chain_head"]["seq"]))
+    run_sql(database, "UPDATE consent_event SET event_hash = :forged WHERE seq = :seq",
+            forged="a" * 64, seq=manifest["chain_head"]["seq"])
     changed = run(config_file, "consent", "check-export", str(export_file))
     assert changed.exit_code == 1 and "no longer carries the exported chain head hash" in changed.output
 

@@ -1,25 +1,20 @@
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from consent_helpers import ANSWERED_AT, PLAYED_AT, NoticeMap, make_engine, write_notice_files
+from consent_helpers import ANSWERED_AT, CONSENT_TABLES, PLAYED_AT, NoticeMap, engine_for, write_notice_files
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
 from consent.ledger import ConsentRecord, Decision, Method
 from consent.notices import sync_notices
+from tests.databases import run_sql
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "t.db"
-
-
-@pytest.fixture
-def engine(db_path: Path) -> Iterator[Engine]:
-    engine = make_engine(db_path)
-    SQLModel.metadata.create_all(engine)
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = engine_for(database_url)
+    SQLModel.metadata.create_all(engine, tables=[model.__table__ for model in CONSENT_TABLES])
     yield engine
     engine.dispose()
 
@@ -60,15 +55,10 @@ def make_record(notices: NoticeMap) -> Callable[..., ConsentRecord]:
 
 
 @pytest.fixture
-def raw_sql(db_path: Path) -> Callable[..., None]:
-    """Change the database file behind the ledger's back, as an attacker or a bug would."""
+def raw_sql(database_url: str) -> Callable[..., None]:
+    """Change the database behind the ledger's back, as an attacker or a bug would."""
 
-    def run(statement: str, parameters: tuple[object, ...] = ()) -> None:
-        connection = sqlite3.connect(db_path)
-        try:
-            connection.execute(statement, parameters)
-            connection.commit()
-        finally:
-            connection.close()
+    def run(statement: str, **parameters: object) -> None:
+        run_sql(database_url, statement, **parameters)
 
     return run

@@ -1,22 +1,37 @@
-"""Concurrent writers on one SQLite file: threads, separate engines and separate processes."""
+"""Concurrent writers on one SQLite file (threads, separate engines, separate processes) and two processes on one
+PostgreSQL database."""
 
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from consent_helpers import NoticeMap, make_engine
+from consent_helpers import CONSENT_TABLES, NoticeMap, engine_for, make_engine
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from consent.ledger import ChainVerification, ConsentRecord, append_event, verify_chain
 from consent.models import ConsentChainHead, ConsentEvent, NoticeVersion
+from consent.notices import sync_notices
 
 MakeRecord = Callable[..., ConsentRecord]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "t.db"
+
+
+@pytest.fixture
+def database_url(db_path: Path) -> str:
+    """These tests are about SQLite's own locking modes, so they stay on a SQLite file; the same guarantee
+    on PostgreSQL is test_two_processes_append_one_chain_on_postgresql below."""
+    return f"sqlite:///{db_path}"
 
 
 @pytest.fixture(params=[False, True], ids=["driver-begin", "explicit-begin"])
@@ -185,3 +200,79 @@ def test_separate_processes_sync_and_append_one_chain(
         stored_versions = session.exec(select(func.count()).select_from(NoticeVersion)).one()
     assert used_notices == {notices[("consent", "de")].id}
     assert stored_versions == 4
+
+
+POSTGRES_APPENDER = """
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlmodel import Session, create_engine
+
+from consent.ledger import ConsentRecord, Decision, Method, append_event
+from consent.notices import sync_notices
+
+database_url, notice_dir, name, count, meeting_point = sys.argv[1:]
+engine = create_engine(database_url)
+with Session(engine) as session:
+    notices = sync_notices(session, Path(notice_dir))
+records = []
+for i in range(int(count)):
+    played = datetime.now(timezone.utc)
+    records.append(ConsentRecord(
+        call_ref=f"{name}-{i}", subject=f"subject-{name}", notice=notices[("consent", "en")],
+        disclosure=notices[("disclosure", "en")], language="en", decision=Decision.GRANTED,
+        method=Method.KEYPAD, recognised_answer=None, prompt_count=1,
+        notice_played_at=played, answered_at=played + timedelta(seconds=2),
+    ))
+engine.connect().close()  # connected before the start, so connecting does not stagger the two writers
+(Path(meeting_point) / name).touch()
+while not (Path(meeting_point) / "go").exists():
+    time.sleep(0.001)
+for record in records:
+    append_event(engine, record)
+"""
+
+
+def test_two_processes_append_one_chain_on_postgresql(postgres_server, notice_dir: Path, tmp_path: Path) -> None:
+    """Two server instances recording consent at the same moment on one PostgreSQL database: the chain-head
+    row lock makes them take turns, so there is one chain (no fork, no gap, no duplicate)."""
+    database_url = postgres_server.create_database()
+    engine = engine_for(database_url)
+    SQLModel.metadata.create_all(engine, tables=[model.__table__ for model in CONSENT_TABLES])
+    with Session(engine) as session:
+        sync_notices(session, notice_dir)
+    # Each child says it is ready with a file; once both are, one "go" file releases them together.
+    meeting_point = tmp_path / "meeting-point"
+    meeting_point.mkdir()
+    names = ("instance-A", "instance-B")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", POSTGRES_APPENDER, database_url, str(notice_dir), name, "100", str(meeting_point)],
+            env=environment, stderr=subprocess.PIPE, text=True,
+        )
+        for name in names
+    ]
+    deadline = time.monotonic() + 120
+    try:
+        while not all((meeting_point / name).exists() for name in names):
+            assert time.monotonic() < deadline and all(child.poll() is None for child in children), "a child died"
+            time.sleep(0.01)
+    finally:
+        (meeting_point / "go").touch()  # also releases a waiting child when the other one failed
+    outcomes = [(child.communicate(timeout=180)[1], child.returncode) for child in children]
+
+    try:
+        assert [stderr for stderr, returncode in outcomes if returncode != 0] == []
+        with Session(engine) as session:
+            events = list(session.exec(select(ConsentEvent).order_by(col(ConsentEvent.seq))))
+        assert [event.seq for event in events] == list(range(1, 201))
+        assert [event.prev_hash for event in events[1:]] == [event.event_hash for event in events[:-1]]
+        writers = [event.call_ref.split("-")[1] for event in events]
+        assert writers.count("A") == writers.count("B") == 100
+        assert writers[:100] != ["A"] * 100 and writers[:100] != ["B"] * 100, "the writers did not overlap"
+        _assert_gapless_verified_chain(engine, 200)
+    finally:
+        engine.dispose()

@@ -1,7 +1,5 @@
-import sqlite3
 from collections.abc import Callable
 from datetime import timedelta, timezone
-from pathlib import Path
 
 import pytest
 from consent_helpers import ANSWERED_AT, PLAYED_AT, NoticeMap
@@ -21,21 +19,21 @@ from consent.ledger import (
     latest_events,
     verify_chain,
 )
+from tests.databases import query_sql
 
 MakeRecord = Callable[..., ConsentRecord]
 
 
 def test_appended_event_is_committed_and_starts_the_chain(
-    engine: Engine, db_path: Path, make_record: MakeRecord, notices: NoticeMap
+    engine: Engine, database_url: str, make_record: MakeRecord, notices: NoticeMap
 ) -> None:
     event = append_event(engine, make_record())
 
-    # Read through a separate plain connection: only committed data is visible there.
-    with sqlite3.connect(db_path) as connection:
-        row = connection.execute(
-            "SELECT seq, decision, method, notice_sha256, prev_hash, event_hash FROM consent_event"
-        ).fetchone()
-    assert row == (1, "granted", "speech", notices[("consent", "en")].sha256, GENESIS_HASH, event.event_hash)
+    # Read through a separate connection: only committed data is visible there.
+    (row,) = query_sql(
+        database_url, "SELECT seq, decision, method, notice_sha256, prev_hash, event_hash FROM consent_event"
+    )
+    assert tuple(row) == (1, "granted", "speech", notices[("consent", "en")].sha256, GENESIS_HASH, event.event_hash)
     assert event.seq == 1
     assert event.disclosure_sha256 == notices[("disclosure", "en")].sha256
     assert event.answer_salt is not None

@@ -126,7 +126,7 @@ def test_a_changed_export_file_is_caught(ledger):
 
 def test_a_rewritten_ledger_no_longer_matches_an_earlier_export(ledger, raw_sql):
     export = build_export(ledger, EventFilter(), "json", exported_by="c")
-    raw_sql("UPDATE consent_event SET event_hash = ? WHERE seq = 2", ("f" * 64,))
+    raw_sql("UPDATE consent_event SET event_hash = :forged WHERE seq = 2", forged="f" * 64)
     problems = check_export(ledger, export.content, export.manifest)
     assert problems == ["event seq 2 differs between the export and the ledger"]
 
@@ -195,7 +195,7 @@ def test_deleting_events_behind_the_ledgers_back_is_still_caught_after_retention
 
 def test_a_forged_anchor_is_caught(ledger, raw_sql):
     prune_events_recorded_before(ledger, _recorded_at(ledger, 2))
-    raw_sql("UPDATE consent_chain_head SET base_hash = ?", ("e" * 64,))
+    raw_sql("UPDATE consent_chain_head SET base_hash = :forged", forged="e" * 64)
     result = verify_chain(ledger)
     assert not result.ok and result.first_broken_seq == 2 and "anchor" in result.reason
 
@@ -230,8 +230,8 @@ def test_timeline_flags(ledger, raw_sql):
     flags = build_timeline(ledger, "CA2", refused, verify_chain(ledger)).flags
     assert [f.code for f in flags] == [FlagCode.TRANSCRIPT_WITHOUT_CONSENT]
 
-    raw_sql("UPDATE consent_event SET answered_at = ? WHERE seq = 6",
-            ((ANSWERED_AT + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.%f"),))
+    raw_sql("UPDATE consent_event SET answered_at = :later WHERE seq = 6",
+            later=(ANSWERED_AT + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.%f"))
     after_withdrawal = _activities((ActivityKind.DISCLOSURE_PLAYED, -2), (ActivityKind.TRANSCRIPT_STORED, 60))
     flags = build_timeline(ledger, "CA1", after_withdrawal, verify_chain(ledger)).flags
     codes = [f.code for f in flags]

@@ -1,4 +1,4 @@
-"""The dashboard's figures on a hand-built set of calls in a real SQLite file: days counted in Berlin time (also
+"""The dashboard's figures on a hand-built set of calls in a real database (SQLite and PostgreSQL): days counted in Berlin time (also
 across the switch to summer time), consent rate edge cases, calls finished without a person, transfer reasons,
 answer latency, empty ranges, and queries that use nothing only SQLite understands."""
 
@@ -30,11 +30,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('metrics') / 'metrics.db'}")
+def engine(module_database_url):
+    engine = make_engine(module_database_url)
     create_schema(engine)
     seed_four_days(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 RANGE = DateRange(date(2026, 3, 27), date(2026, 3, 30), BERLIN)
@@ -104,8 +105,8 @@ def test_an_empty_range_gives_zeros_and_no_rates(engine):
     assert metrics.transfer_reasons == [] and set(metrics.consent_decisions.values()) == {0}
 
 
-def test_no_one_reaching_the_question_is_no_rate_but_only_no_answers_is_zero(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'edge.db'}")
+def test_no_one_reaching_the_question_is_no_rate_but_only_no_answers_is_zero(database_url):
+    engine = make_engine(database_url)
     create_schema(engine)
     one_day = DateRange(date(2026, 5, 4), date(2026, 5, 4), BERLIN)
     add_call(engine, "2026-05-04 08:00", outcome="transfer", reason="caller_asked")

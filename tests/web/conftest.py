@@ -1,4 +1,5 @@
-"""Fixtures for the web console tests: one assistant (database, notices) per test module, users on demand."""
+"""Fixtures for the web console tests: one assistant (database, notices) per test module and database backend,
+users on demand."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from voice_app.web.auth import create_user
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory, base_settings, speech):
-    settings = settings_with_database(base_settings, tmp_path_factory.mktemp("web") / "console.db")
+def services(module_database_url, base_settings, speech):
+    settings = settings_with_database(base_settings, module_database_url)
     services = build_services(settings, auth_token=AUTH_TOKEN, secret_key="w" * 40, speech=speech)
     yield services
     services.engine.dispose()

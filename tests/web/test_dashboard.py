@@ -17,11 +17,11 @@ FOUR_DAYS = f"/dashboard/?from={FIRST_DAY}&to={LAST_DAY}"
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory, base_settings, speech):
+def services(module_database_url, base_settings, speech):
     """As conftest's, but with the shipped business hours: days are counted in Berlin, not in UTC."""
     berlin = base_settings.telephony.business_hours
     assert berlin.timezone.key == "Europe/Berlin"
-    settings = settings_with_database(base_settings, tmp_path_factory.mktemp("dashboard") / "dashboard.db", berlin)
+    settings = settings_with_database(base_settings, module_database_url, berlin)
     services = build_services(settings, auth_token=AUTH_TOKEN, secret_key="d" * 40, speech=speech)
     yield services
     services.engine.dispose()

@@ -26,8 +26,8 @@ from voice_app.web.auth import create_user
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'handoffs.db'}")
+def engine(database_url):
+    engine = make_engine(database_url)
     create_schema(engine)
     yield engine
     engine.dispose()

@@ -13,11 +13,6 @@ from voice_app.web.users_command import users
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'users.db'}"
-
-
-@pytest.fixture
 def run(database_url):
     def run(*args: str, input: str | None = None):
         # obj is what `voice-app --config` hands its subcommands: no file given, so the default config is used.

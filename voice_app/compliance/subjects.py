@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
@@ -191,4 +191,9 @@ def _fields(row: SQLModel, exclude: set[str]) -> dict[str, Any]:
 
 
 def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+    if not isinstance(value, datetime):
+        return value
+    # SQLite hands timestamps back without a zone, PostgreSQL with one; they were written in UTC, and the
+    # caller's copy says so either way.
+    moment = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return moment.isoformat()
