@@ -26,14 +26,9 @@ from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCa
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
-from voice_app.understanding.intents import (
-    CONVERSATION_INTENTS,
-    SENSITIVE_INTENTS,
-    Intent,
-    IntentClassifier,
-    Route,
-    Understanding,
-)
+from voice_app.understanding.intents import IntentClassifier, Route, Understanding
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+from voice_app.understanding.vocabulary import CONVERSATION_INTENTS, SENSITIVE_INTENTS, Intent
 
 MAX_VERIFICATION_ATTEMPTS = 3
 MAX_CUSTOMER_NUMBER_DIGITS = 12
@@ -103,7 +98,9 @@ class Assistance:
 
     def spoke(self, event: CallerSpoke, language: str) -> list[Action]:
         self.silences_in_a_row = 0
-        understood = self.classifier.classify(event.text[:2000], language, transcript_confidence=event.confidence)
+        understood = self.classifier.classify(
+            event.text[:MAX_TRANSCRIPT_CHARS], language, transcript_confidence=event.confidence
+        )
         if understood.route is not Route.CLARIFY and understood.intent not in CONVERSATION_INTENTS:
             self.last_topic = understood.intent
         if self.collecting_digits:
