@@ -9,10 +9,10 @@ While digits are being typed, 0 is a digit; saying "agent" still reaches a perso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Callable
 
 from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
 from voice_app.answers.account_answers import answer, requires_verification
@@ -22,6 +22,7 @@ from voice_app.dialogue.caller_details import (
     date_from_speech,
     postcode_from_speech,
 )
+from voice_app.dialogue.keypad import AGENT_DIGIT, END_OF_ENTRY, RESTART_ENTRY
 from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCall, Say, StoreTurn
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
@@ -33,9 +34,6 @@ from voice_app.understanding.vocabulary import CONVERSATION_INTENTS, SENSITIVE_I
 MAX_VERIFICATION_ATTEMPTS = 3
 MAX_CUSTOMER_NUMBER_DIGITS = 12
 WITHHELD = "[verification details withheld]"
-AGENT_DIGIT = "0"
-END_OF_ENTRY = "#"
-RESTART_ENTRY = "*"
 
 
 class Asking(StrEnum):
@@ -197,7 +195,7 @@ class Assistance:
         return [self._turn(event, understood, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
 
     def _tell(self, request: PendingRequest, language: str, opening: str = "") -> list[Action]:
-        spoken = answer(request.intent.value, self.summary, request.transcript, language, self.today,
+        spoken = answer(request.intent, self.summary, request.transcript, language, self.today,
                         skip_items=request.items_said)
         told = request.items_said + spoken.items_said
         parts = [opening, spoken.text]
