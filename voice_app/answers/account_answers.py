@@ -10,6 +10,7 @@ refuse (ValueError) instead of saying anything. Only `payment_options` is genera
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -152,7 +153,11 @@ class _Sayer:
     def money(self, money: Money) -> str:
         return say_amount(money.cents, money.currency, self.language)
 
-    def date(self, day: date) -> str:
+    def date(self, day: date | None) -> str:
+        # The summary leaves a date empty only where the item's status says it has none, so an empty one
+        # here is a broken summary, refused as say_date refuses any other non-date.
+        if day is None:
+            raise ValueError("day must be a date, not NoneType")
         return say_date(day, self.language, today=self.today)
 
     def number(self, number: int, gender: Gender | None = None) -> str:
@@ -181,7 +186,7 @@ def _payment_status_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_I
             merchant=invoice.merchant,
             amounts=_invoice_amounts(invoice),
             months=_months(invoice.order_date, invoice.due_date),
-            sentence=lambda position, invoice=invoice: sentence(invoice, position),
+            sentence=functools.partial(sentence, invoice),
             unpaid=invoice.status is not PaymentStatus.PAID,
         )
         for invoice in summary.invoices
@@ -223,7 +228,7 @@ def _open_payment_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Ite
         key=lambda invoice: (urgency[invoice.status], (invoice.next_instalment or invoice).due_date),
     )
 
-    def sentence(invoice: InvoiceInfo) -> str:
+    def sentence(invoice: InvoiceInfo, _position: int) -> str:
         fields = {"amount": say.money(invoice.outstanding), "merchant": invoice.merchant}
         if invoice.status is PaymentStatus.PAUSED:
             return _capitalise(phrases["open_paused"].format(**fields))
@@ -238,7 +243,7 @@ def _open_payment_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Ite
             merchant=invoice.merchant,
             amounts=_invoice_amounts(invoice),
             months=_months(invoice.order_date, invoice.due_date, *(part.due_date for part in invoice.instalments)),
-            sentence=lambda _position, invoice=invoice: sentence(invoice),
+            sentence=functools.partial(sentence, invoice),
             unpaid=True,
         )
         for invoice in unpaid
@@ -280,7 +285,7 @@ def _next_due_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], 
     due.sort(key=lambda payment: (not payment.overdue, payment.due_date))
     first_upcoming = next((payment for payment in due if not payment.overdue), None)
 
-    def sentence(payment: _DuePayment) -> str:
+    def sentence(payment: _DuePayment, _position: int) -> str:
         fields = {
             "amount": say.money(payment.amount),
             "merchant": payment.invoice.merchant,
@@ -298,7 +303,7 @@ def _next_due_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], 
             merchant=payment.invoice.merchant,
             amounts=frozenset({payment.amount.cents, payment.invoice.amount.cents}),
             months=_months(payment.due_date, payment.invoice.order_date),
-            sentence=lambda _position, payment=payment: sentence(payment),
+            sentence=functools.partial(sentence, payment),
             unpaid=True,
         )
         for payment in due
@@ -309,7 +314,7 @@ def _next_due_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], 
 def _refund_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], int | None, str | None]:
     phrases = say.phrases
 
-    def sentence(refund: RefundInfo) -> str:
+    def sentence(refund: RefundInfo, _position: int) -> str:
         fields = {"merchant": refund.merchant, "amount": say.money(refund.amount)}
         if refund.status is RefundStatus.REFUNDED:
             return _capitalise(phrases["refund_refunded"].format(date=say.date(refund.refunded_date), **fields))
@@ -322,7 +327,7 @@ def _refund_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], in
             merchant=refund.merchant,
             amounts=frozenset({refund.amount.cents}),
             months=_months(refund.order_date, refund.registered_date),
-            sentence=lambda _position, refund=refund: sentence(refund),
+            sentence=functools.partial(sentence, refund),
         )
         for refund in summary.refunds
     ]

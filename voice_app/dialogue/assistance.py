@@ -290,7 +290,11 @@ class Assistance:
 
     def _turn(self, event: CallerSpoke, understood: Understanding | None, reply: Prompt | str,
               language: str | None = None) -> StoreTurn:
-        text = prompt_text(reply, language) if isinstance(reply, Prompt) else reply
+        if isinstance(reply, Prompt):
+            assert language is not None, "a prompt is stored in the language it was said in"
+            text = prompt_text(reply, language)
+        else:
+            text = reply
         return StoreTurn(
             transcript=event.text,
             confidence=event.confidence,

@@ -32,15 +32,15 @@ def date_from_speech(text: str, language: str) -> date | None:
     if numeric:
         day, month, year = (int(part) for part in numeric.groups())
         return _plausible_birth_date(year, month, day)
-    month = _month_in(lowered, language)
-    year = re.search(r"\b(19\d{2}|20\d{2})\b", lowered)
-    if month is None or year is None:
+    named_month = _month_in(lowered, language)
+    year_found = re.search(r"\b(19\d{2}|20\d{2})\b", lowered)
+    if named_month is None or year_found is None:
         return None
-    before_year = lowered[: year.start()]
-    day = re.search(rf"\b{_DAY}\b(?!.*\b\d)", before_year) or re.search(rf"\b{_DAY}\b", before_year)
-    if day is None:
+    before_year = lowered[: year_found.start()]
+    day_found = re.search(rf"\b{_DAY}\b(?!.*\b\d)", before_year) or re.search(rf"\b{_DAY}\b", before_year)
+    if day_found is None:
         return None
-    return _plausible_birth_date(int(year.group(1)), month, int(day.group(1)))
+    return _plausible_birth_date(int(year_found.group(1)), named_month, int(day_found.group(1)))
 
 
 def postcode_from_speech(text: str, language: str) -> str | None:

@@ -135,12 +135,12 @@ class _OneVsRestSVM:
         self.tol = tol
 
     def fit(self, features, labels: Sequence[str], sample_weight: np.ndarray) -> _OneVsRestSVM:
-        labels = np.asarray(labels)
-        self.classes_ = np.unique(labels)
+        label_array = np.asarray(labels)
+        self.classes_ = np.unique(label_array)
 
         def one(name: str) -> LinearSVC:
             return LinearSVC(C=self.C, tol=self.tol).fit(
-                features, (labels == name).astype(int), sample_weight=sample_weight
+                features, (label_array == name).astype(int), sample_weight=sample_weight
             )
 
         with ThreadPoolExecutor(max_workers=min(len(self.classes_), os.cpu_count() or 1)) as pool:
@@ -161,14 +161,14 @@ def _fit_svm(features, labels: Sequence[str], weights: Sequence[float]) -> _OneV
 def _balanced_weights(labels: Sequence[str], weights: Sequence[float]) -> np.ndarray:
     """Each example's own weight, scaled so that every intent's examples add up to the same total (the noise
     class's to NOISE_WEIGHT of it)."""
-    weights = np.array(weights, dtype=float)
-    labels = np.asarray(labels)
-    classes = np.unique(labels)
+    balanced = np.array(weights, dtype=float)
+    label_array = np.asarray(labels)
+    classes = np.unique(label_array)
     for label in classes:
-        members = labels == label
+        members = label_array == label
         share = NOISE_WEIGHT if label == NOISE else 1.0
-        weights[members] *= share * len(labels) / (len(classes) * weights[members].sum())
-    return weights
+        balanced[members] *= share * len(label_array) / (len(classes) * balanced[members].sum())
+    return balanced
 
 
 def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
@@ -231,16 +231,16 @@ class IntentClassifier:
     @classmethod
     def train(cls, examples: Iterable[Example], noise: Sequence[str] | None = None) -> IntentClassifier:
         """`noise`: texts that ask nothing, learnt as a class of their own; by default noise_texts()."""
-        examples = list(examples)
-        missing = set(Intent) - {example.intent for example in examples}
+        real = list(examples)
+        missing = set(Intent) - {example.intent for example in real}
         if missing:
             raise ValueError(f"no training examples for {sorted(missing)}")
         if noise is None:
-            noise = noise_texts(vocabulary_of(example.text for example in examples))
+            noise = noise_texts(vocabulary_of(example.text for example in real))
         # Noise rides along as examples without a language, so that the development split takes its share.
-        noise = [Example(clean_text(text), Intent.OUT_OF_SCOPE, "") for text in noise]
-        is_noise = {id(example) for example in noise}
-        everything = examples + noise
+        noise_examples = [Example(clean_text(text), Intent.OUT_OF_SCOPE, "") for text in noise]
+        is_noise = {id(example) for example in noise_examples}
+        everything = real + noise_examples
         fit, dev = stratified_split(everything, DEV_SHARE, TRAINING_SEED)
         row = {id(example): index for index, example in enumerate(everything)}
 
@@ -263,7 +263,7 @@ class IntentClassifier:
         confidences = probabilities.max(axis=1)
         answer = _answer_threshold(predicted, confidences, truth)
         thresholds = Thresholds(answer, _handoff_threshold(predicted, confidences, truth, answer))
-        return cls(features, model, temperature, thresholds, LanguageIdentifier(examples))
+        return cls(features, model, temperature, thresholds, LanguageIdentifier(real))
 
     @classmethod
     def load_default(cls) -> IntentClassifier:
