@@ -46,24 +46,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from voice_app.config import PROJECT_ROOT  # noqa: E402
 from voice_app.understanding.intents import (  # noqa: E402
-    ANSWERED_INTENTS,
-    LANGUAGES,
     TRANSCRIPT_CONFIDENCE_REFERENCE,
-    Example,
-    Intent,
     IntentClassifier,
     Route,
     Understanding,
+)
+from voice_app.understanding.noise import noise_texts, vocabulary_of  # noqa: E402
+from voice_app.understanding.splits import stratified_folds  # noqa: E402
+from voice_app.understanding.text import clean_text  # noqa: E402
+from voice_app.understanding.training_data import (  # noqa: E402
+    LANGUAGES,
+    Example,
     banking77_dir,
+    held_out_examples,
     load_banking77,
     load_banking77_mapping,
-    held_out_examples,
-    noise_texts,
-    normalise,
     own_examples,
-    stratified_folds,
-    vocabulary_of,
 )
+from voice_app.understanding.vocabulary import ANSWERED_INTENTS, Intent  # noqa: E402
 
 # The frozen held-out set was drawn once as a stratified 20 % with this seed (see held_out_examples); the seed
 # now only picks the utterances spoken with --audio.
@@ -162,7 +162,7 @@ def cross_validate(
         seconds.append(time.perf_counter() - started)
         understood = classifier.classify_many([example.text for example in part])
         fresh += classifier.classify_many(gibberish[index::folds])
-        for example, understanding in zip(part, understood):
+        for example, understanding in zip(part, understood, strict=True):
             verdict = Verdict(example.intent, example.language, understanding)
             (held if example.weight == 1.0 else rows).append(verdict)
         print(f"\rfold {index + 1}/{folds}", end="", file=sys.stderr, flush=True)
@@ -194,7 +194,7 @@ def report_cv(folds: int, eval_only: list[Path]) -> None:
             for lang in ([language] if language else LANGUAGES):
                 with path.open(encoding="utf-8", newline="") as file:
                     rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
-                evaluate |= {(lang, normalise(row["text"])) for row in rows}
+                evaluate |= {(lang, clean_text(row["text"])) for row in rows}
     result = cross_validate(own, banking, folds, evaluate=evaluate)
     print(f"## {folds}-fold cross-validation on the training data ({len(own)} of our utterances, "
           f"{result.pop('n scored')} of them scored, + {len(banking)} Banking77 train rows)\n")
@@ -222,7 +222,9 @@ def listen(classifier: IntentClassifier, examples: list[Example]) -> list[Heard]
             understanding = classifier.classify(
                 transcript.text, example.language, transcript_confidence=transcript.confidence
             )
-            heard.append(Heard(example.intent, example.language, understanding, transcript_confidence=transcript.confidence))
+            heard.append(
+                Heard(example.intent, example.language, understanding, transcript_confidence=transcript.confidence)
+            )
             print(f"\rtranscribed {number}/{len(examples)}", end="", file=sys.stderr, flush=True)
     finally:
         synthesizer.close()
@@ -253,7 +255,7 @@ def report_audio(classifier: IntentClassifier, held_out: list[Example], per_lang
     print("| transcript confidence | n | intent right | answered | wrongly answered |")
     print("| --- | --- | --- | --- | --- |")
     edges = (0.0, 0.2, 0.35, 0.5, 0.65, 1.01)
-    for low, high in zip(edges, edges[1:]):
+    for low, high in zip(edges, edges[1:], strict=False):
         members = [h for h in heard if low <= h.transcript_confidence < high]
         print(f"| {low:.2f}-{min(high, 1.0):.2f} | {len(members)} | {percent(share(members, lambda h: h.correct))} | "
               f"{percent(share(members, lambda h: h.understanding.route is Route.ANSWER))} | "
@@ -360,7 +362,7 @@ def main() -> None:
     print("| category | mapped to | n | answered right | answered wrong | human | clarify | most often |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for category in CLOSE_CATEGORIES:
-        members = [j for j, name in zip(banking, categories) if name == category]
+        members = [j for j, name in zip(banking, categories, strict=True) if name == category]
         top = Counter(j.understanding.intent.value for j in members).most_common(1)[0]
         print(f"| {category} | {mapping[category].value} | {len(members)} | "
               f"{percent(share(members, lambda j: j.understanding.route is Route.ANSWER and j.correct))} | "
@@ -369,7 +371,7 @@ def main() -> None:
               f"{percent(share(members, lambda j: j.understanding.route is Route.CLARIFY))} | "
               f"{top[0]} ({top[1]}) |")
     wrong_answers = Counter(
-        (name, j.understanding.intent.value) for j, name in zip(banking, categories) if j.wrongly_answered
+        (name, j.understanding.intent.value) for j, name in zip(banking, categories, strict=True) if j.wrongly_answered
     )
     print("\nWrong answers on Banking77 test by (category, answered intent): " + ", ".join(
         f"{category} → {intent} ({count})" for (category, intent), count in wrong_answers.most_common(8)

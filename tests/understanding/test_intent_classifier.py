@@ -10,21 +10,11 @@ import re
 
 import pytest
 
-from voice_app.understanding.intents import (
-    ANSWERED_INTENTS,
-    MAX_TEXT_CHARS,
-    MAX_WRONG_ANSWER_SHARE,
-    Example,
-    Intent,
-    IntentClassifier,
-    Route,
-    SENSITIVE_INTENTS,
-    held_out_examples,
-    noise_texts,
-    own_examples,
-    vocabulary_of,
-)
-
+from voice_app.understanding.intents import MAX_WRONG_ANSWER_SHARE, IntentClassifier, Route
+from voice_app.understanding.noise import noise_texts, vocabulary_of
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+from voice_app.understanding.training_data import Example, held_out_examples, own_examples
+from voice_app.understanding.vocabulary import ANSWERED_INTENTS, SENSITIVE_INTENTS, Intent
 
 REALISTIC = [
     ("uh yeah hi I wanted to check if my last in voice was payed", "en", Intent.PAYMENT_STATUS),
@@ -247,7 +237,7 @@ def test_classify_many_gives_what_classify_gives(classifier: IntentClassifier) -
 
     assert classifier.classify_many(texts) == [classifier.classify(text) for text in texts]
     with pytest.raises(ValueError, match="longer than"):
-        classifier.classify_many(["x" * (MAX_TEXT_CHARS + 1)])
+        classifier.classify_many(["x" * (MAX_TRANSCRIPT_CHARS + 1)])
 
 
 def test_routing_rules(classifier: IntentClassifier) -> None:
@@ -305,7 +295,7 @@ def test_language_is_detected_or_taken_as_given(classifier: IntentClassifier) ->
 
 def test_long_text_up_to_the_limit_is_classified_beyond_it_rejected(classifier: IntentClassifier) -> None:
     sentence = "I lost my job and cannot pay my instalments. "
-    longest = (sentence * (MAX_TEXT_CHARS // len(sentence) + 1))[:MAX_TEXT_CHARS]
+    longest = (sentence * (MAX_TRANSCRIPT_CHARS // len(sentence) + 1))[:MAX_TRANSCRIPT_CHARS]
 
     assert classifier.classify(longest, "en").intent is Intent.FINANCIAL_HARDSHIP
     with pytest.raises(ValueError, match="longer than"):

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from voice_app.understanding.intents import (
+from voice_app.understanding.splits import stratified_folds, stratified_split
+from voice_app.understanding.training_data import (
     DATA_DIR,
     LANGUAGES,
-    ROUTINE_INTENTS,
     Example,
-    Intent,
     banking77_dir,
     default_training_examples,
     held_out_examples,
@@ -22,9 +21,8 @@ from voice_app.understanding.intents import (
     load_banking77_mapping,
     load_examples,
     own_examples,
-    stratified_folds,
-    stratified_split,
 )
+from voice_app.understanding.vocabulary import ROUTINE_INTENTS, Intent
 
 MIN_ROUTINE_EXAMPLES = 60
 MIN_OTHER_EXAMPLES = 40

@@ -1,6 +1,6 @@
 import pytest
 
-from voice_app.understanding.short_answers import ShortAnswer, consent_answer, normalise, request_kind
+from voice_app.understanding.short_answers import ShortAnswer, consent_answer, request_kind
 
 
 @pytest.mark.parametrize(
@@ -33,8 +33,3 @@ def test_goodbye_and_agent_requests():
     assert request_kind("That's all, bye!", "en") is ShortAnswer.GOODBYE
     assert request_kind("Das war's, tschüss", "de") is ShortAnswer.GOODBYE
     assert request_kind("where is my refund", "en") is None
-
-
-def test_normalise_strips_punctuation_and_case():
-    assert normalise("  Yes,   PLEASE! ") == "yes please"
-    assert normalise("Das war’s.") == "das war's"

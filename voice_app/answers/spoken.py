@@ -17,16 +17,10 @@ from enum import StrEnum
 from num2words import num2words
 
 from voice_app.config import SUPPORTED_LANGUAGES
+from voice_app.understanding.vocabulary import MONTH_NAMES
 
 # Within about half a year the year is obvious from context; beyond it, saying it avoids a wrong guess.
 YEAR_OMITTED_WITHIN_DAYS = 183
-
-MONTH_NAMES: dict[str, tuple[str, ...]] = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"),
-}
 
 _RELATIVE_DAYS: dict[str, dict[int, str]] = {
     "en": {-1: "yesterday", 0: "today", 1: "tomorrow"},

@@ -9,10 +9,10 @@ While digits are being typed, 0 is a digit; saying "agent" still reaches a perso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Callable
 
 from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
 from voice_app.answers.account_answers import answer, requires_verification
@@ -22,25 +22,18 @@ from voice_app.dialogue.caller_details import (
     date_from_speech,
     postcode_from_speech,
 )
+from voice_app.dialogue.keypad import AGENT_DIGIT, END_OF_ENTRY, RESTART_ENTRY
 from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCall, Say, StoreTurn
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
-from voice_app.understanding.intents import (
-    CONVERSATION_INTENTS,
-    SENSITIVE_INTENTS,
-    Intent,
-    IntentClassifier,
-    Route,
-    Understanding,
-)
+from voice_app.understanding.intents import IntentClassifier, Route, Understanding
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+from voice_app.understanding.vocabulary import CONVERSATION_INTENTS, SENSITIVE_INTENTS, Intent
 
 MAX_VERIFICATION_ATTEMPTS = 3
 MAX_CUSTOMER_NUMBER_DIGITS = 12
 WITHHELD = "[verification details withheld]"
-AGENT_DIGIT = "0"
-END_OF_ENTRY = "#"
-RESTART_ENTRY = "*"
 
 
 class Asking(StrEnum):
@@ -103,7 +96,9 @@ class Assistance:
 
     def spoke(self, event: CallerSpoke, language: str) -> list[Action]:
         self.silences_in_a_row = 0
-        understood = self.classifier.classify(event.text[:2000], language, transcript_confidence=event.confidence)
+        understood = self.classifier.classify(
+            event.text[:MAX_TRANSCRIPT_CHARS], language, transcript_confidence=event.confidence
+        )
         if understood.route is not Route.CLARIFY and understood.intent not in CONVERSATION_INTENTS:
             self.last_topic = understood.intent
         if self.collecting_digits:
@@ -200,7 +195,7 @@ class Assistance:
         return [self._turn(event, understood, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
 
     def _tell(self, request: PendingRequest, language: str, opening: str = "") -> list[Action]:
-        spoken = answer(request.intent.value, self.summary, request.transcript, language, self.today,
+        spoken = answer(request.intent, self.summary, request.transcript, language, self.today,
                         skip_items=request.items_said)
         told = request.items_said + spoken.items_said
         parts = [opening, spoken.text]
@@ -295,7 +290,11 @@ class Assistance:
 
     def _turn(self, event: CallerSpoke, understood: Understanding | None, reply: Prompt | str,
               language: str | None = None) -> StoreTurn:
-        text = prompt_text(reply, language) if isinstance(reply, Prompt) else reply
+        if isinstance(reply, Prompt):
+            assert language is not None, "a prompt is stored in the language it was said in"
+            text = prompt_text(reply, language)
+        else:
+            text = reply
         return StoreTurn(
             transcript=event.text,
             confidence=event.confidence,

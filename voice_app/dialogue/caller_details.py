@@ -8,16 +8,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from voice_app.understanding.short_answers import normalise
+from voice_app.understanding.text import lowercase_words
+from voice_app.understanding.vocabulary import MONTH_NAMES, MONTH_SPELLINGS
 
 DATE_OF_BIRTH_DIGITS = 8
-_MONTHS = {
-    "en": ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"],
-    "de": ["januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
-           "november", "dezember"],
-}
-_MONTH_ALIASES = {"maerz": 3, "marz": 3, "jänner": 1, "sept": 9}
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})\s*[./\- ]\s*(\d{1,2})\s*[./\- ]\s*(\d{4})\b")
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|\.)?"
 _UK_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b")
@@ -38,15 +32,15 @@ def date_from_speech(text: str, language: str) -> date | None:
     if numeric:
         day, month, year = (int(part) for part in numeric.groups())
         return _plausible_birth_date(year, month, day)
-    month = _month_in(lowered, language)
-    year = re.search(r"\b(19\d{2}|20\d{2})\b", lowered)
-    if month is None or year is None:
+    named_month = _month_in(lowered, language)
+    year_found = re.search(r"\b(19\d{2}|20\d{2})\b", lowered)
+    if named_month is None or year_found is None:
         return None
-    before_year = lowered[: year.start()]
-    day = re.search(rf"\b{_DAY}\b(?!.*\b\d)", before_year) or re.search(rf"\b{_DAY}\b", before_year)
-    if day is None:
+    before_year = lowered[: year_found.start()]
+    day_found = re.search(rf"\b{_DAY}\b(?!.*\b\d)", before_year) or re.search(rf"\b{_DAY}\b", before_year)
+    if day_found is None:
         return None
-    return _plausible_birth_date(int(year.group(1)), month, int(day.group(1)))
+    return _plausible_birth_date(int(year_found.group(1)), named_month, int(day_found.group(1)))
 
 
 def postcode_from_speech(text: str, language: str) -> str | None:
@@ -61,12 +55,12 @@ def postcode_from_speech(text: str, language: str) -> str | None:
 
 
 def _month_in(lowered: str, language: str) -> int | None:
-    words = normalise(lowered).split()
-    for number, name in enumerate(_MONTHS[language], start=1):
-        if name in words:
+    words = lowercase_words(lowered).split()
+    for number, name in enumerate(MONTH_NAMES[language], start=1):
+        if name.lower() in words:
             return number
-    for alias, number in _MONTH_ALIASES.items():
-        if alias in words:
+    for spelling, number in MONTH_SPELLINGS.items():
+        if spelling in words:
             return number
     return None
 
@@ -76,4 +70,4 @@ def _plausible_birth_date(year: int, month: int, day: int) -> date | None:
         born = date(year, month, day)
     except ValueError:
         return None
-    return born if 1900 <= year and born < date.today() else None
+    return born if year >= 1900 and born < date.today() else None

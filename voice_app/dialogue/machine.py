@@ -7,14 +7,15 @@ account data comes through the account directory it is given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Mapping
 
 from consent.ledger import Decision, Method
 from voice_app.accounts.directory import AccountDirectory, CustomerRef
 from voice_app.dialogue.assistance import Assistance
+from voice_app.dialogue.keypad import AGENT_DIGIT, CONSENT_DIGITS
 from voice_app.dialogue.messages import (
     Action,
     CallerSpoke,
@@ -33,8 +34,6 @@ from voice_app.models import CallOutcome, HandoffReason
 from voice_app.understanding.intents import IntentClassifier
 from voice_app.understanding.short_answers import ShortAnswer, consent_answer
 
-AGENT_DIGIT = "0"
-CONSENT_DIGITS = {"1": ShortAnswer.YES, "2": ShortAnswer.NO}
 # Switching language on one short utterance needs a confident detection; a wrong switch would replay the
 # whole notice in a language the caller does not speak.
 LANGUAGE_SWITCH_MIN_PROBABILITY = 0.8
@@ -137,15 +136,16 @@ class Dialogue:
         return []
 
     def _digit(self, event: DigitPressed) -> list[Action]:
-        if event.digit == AGENT_DIGIT:
-            if self.state in (State.NEW, State.NOTICE_PLAYING, State.AWAITING_CONSENT):
-                return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED)
+        if event.digit == AGENT_DIGIT and self.state in (State.NEW, State.NOTICE_PLAYING, State.AWAITING_CONSENT):
+            return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED)
         if self.state == State.AWAITING_CONSENT:
             answer = CONSENT_DIGITS.get(event.digit)
             if answer is ShortAnswer.YES:
                 return self._decide_consent(Decision.GRANTED, Method.KEYPAD, None, event.at)
             if answer is ShortAnswer.NO:
-                return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CONSENT_REFUSED)
+                return self._decide_consent(
+                    Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CONSENT_REFUSED
+                )
             return self._consent_unclear(Method.KEYPAD, None, event.at)
         if self.state == State.CONVERSATION:
             return self.assistance.pressed(event, self.language)
@@ -184,9 +184,13 @@ class Dialogue:
             return self._consent_unclear(Method.SPEECH, event.text or None, event.at)
         answer = consent_answer(event.text, self.language)
         if answer is ShortAnswer.AGENT:
-            return self._decide_consent(Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CALLER_ASKED)
+            return self._decide_consent(
+                Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CALLER_ASKED
+            )
         if answer is ShortAnswer.NO:
-            return self._decide_consent(Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CONSENT_REFUSED)
+            return self._decide_consent(
+                Decision.REFUSED, Method.SPEECH, event.text, event.at, HandoffReason.CONSENT_REFUSED
+            )
         if answer is ShortAnswer.YES:
             return self._decide_consent(Decision.GRANTED, Method.SPEECH, event.text, event.at)
         return self._consent_unclear(Method.SPEECH, event.text, event.at)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import click
 
-from voice_app.understanding.intents import LANGUAGES, MAX_TEXT_CHARS, IntentClassifier, Understanding
+from voice_app.understanding.intents import IntentClassifier, Understanding
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+from voice_app.understanding.training_data import LANGUAGES
 
-# UTF-8 takes at most four bytes a character; a longer line cannot be within MAX_TEXT_CHARS, so reading
+# UTF-8 takes at most four bytes a character; a longer line cannot be within MAX_TRANSCRIPT_CHARS, so reading
 # stops there instead of holding an endless line in memory.
-MAX_LINE_BYTES = 4 * MAX_TEXT_CHARS + 2
+MAX_LINE_BYTES = 4 * MAX_TRANSCRIPT_CHARS + 2
 
 
 def _as_json(understanding: Understanding) -> dict[str, object]:
@@ -60,8 +63,8 @@ def understand(text: str | None, jsonl: bool, language: str | None) -> None:
         raise click.UsageError("give either TEXT or --jsonl")
     stdout = sys.stdout.buffer
     if text is not None:
-        if len(text) > MAX_TEXT_CHARS:
-            raise click.BadParameter(f"longer than {MAX_TEXT_CHARS} characters", param_hint="TEXT")
+        if len(text) > MAX_TRANSCRIPT_CHARS:
+            raise click.BadParameter(f"longer than {MAX_TRANSCRIPT_CHARS} characters", param_hint="TEXT")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # bytes the shell passed that are not UTF-8 arrive as lone surrogates
@@ -71,7 +74,7 @@ def understand(text: str | None, jsonl: bool, language: str | None) -> None:
     classifier = _load()
     for number, line in enumerate(_lines(sys.stdin.buffer), start=1):
         if line is None:
-            _write(stdout, {"line": number, "error": f"line longer than {MAX_TEXT_CHARS} characters"})
+            _write(stdout, {"line": number, "error": f"line longer than {MAX_TRANSCRIPT_CHARS} characters"})
             continue
         try:
             utterance = line.decode("utf-8")
@@ -80,7 +83,7 @@ def understand(text: str | None, jsonl: bool, language: str | None) -> None:
             continue
         if not utterance.strip():
             continue
-        if len(utterance) > MAX_TEXT_CHARS:
-            _write(stdout, {"line": number, "error": f"line longer than {MAX_TEXT_CHARS} characters"})
+        if len(utterance) > MAX_TRANSCRIPT_CHARS:
+            _write(stdout, {"line": number, "error": f"line longer than {MAX_TRANSCRIPT_CHARS} characters"})
             continue
         _write(stdout, _as_json(classifier.classify(utterance, language)))

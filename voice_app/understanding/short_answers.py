@@ -8,8 +8,9 @@ agreement: "no", "not agreed" or "I want a person" never count as consent.
 from __future__ import annotations
 
 import re
-import unicodedata
 from enum import StrEnum
+
+from voice_app.understanding.text import lowercase_words
 
 
 class ShortAnswer(StrEnum):
@@ -58,21 +59,13 @@ _PHRASES: dict[str, dict[ShortAnswer, tuple[str, ...]]] = {
     },
 }
 
-_NON_WORD = re.compile(r"[^\w' ]+")
-
-
-def normalise(text: str) -> str:
-    """Lower case, punctuation removed, spaces folded: 'Yes, please!' -> 'yes please'."""
-    text = unicodedata.normalize("NFC", text).lower().replace("’", "'")
-    return " ".join(_NON_WORD.sub(" ", text).split())
-
 
 def _contains(normalised: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", normalised) is not None
 
 
 def matches(text: str, language: str, answer: ShortAnswer) -> bool:
-    normalised = normalise(text)
+    normalised = lowercase_words(text)
     return any(_contains(normalised, phrase) for phrase in _PHRASES[language][answer])
 
 
