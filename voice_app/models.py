@@ -8,6 +8,8 @@ from enum import StrEnum
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -79,13 +81,13 @@ class Turn(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: int = Field(foreign_key="calls.id", index=True)
-    transcript: str = Field(max_length=2000)
+    transcript: str = Field(max_length=MAX_TRANSCRIPT_CHARS)
     transcript_confidence: float
     language: str = Field(max_length=2)
     intent: str = Field(max_length=32)
     intent_confidence: float
     route: str = Field(max_length=16)
-    reply: str = Field(default="", max_length=2000)
+    reply: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     answer_latency_ms: int | None = Field(
         default=None, description="from the end of the caller's speech to the first audio of the reply sent"
