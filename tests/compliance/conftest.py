@@ -17,7 +17,7 @@ from tests.support import settings_with_database
 from voice_app.accounts.demo_data import seed_demo
 from voice_app.config import PROJECT_ROOT
 from voice_app.local_server import LocalServer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)

@@ -46,7 +46,9 @@ from voice_app.handoff.queries import (
     recent_handoffs,
 )
 from voice_app.handoff.voicemails import play_voicemail
-from voice_app.web.auth import Role, role_required, usernames_by_id
+from voice_app.users.management import usernames_by_id
+from voice_app.users.models import Role
+from voice_app.web.auth import role_required
 
 LIST_LIMIT = 50
 EVENT_POLL_SECONDS = 1.0

@@ -30,7 +30,8 @@ from voice_app.compliance.subjects import (
     subject_voice_messages,
 )
 from voice_app.services import Services
-from voice_app.web.auth import Role, role_required
+from voice_app.users.models import Role
+from voice_app.web.auth import role_required
 
 compliance = Blueprint("compliance", __name__, url_prefix="/compliance")
 audit_log = Blueprint("audit_log", __name__, url_prefix="/admin")

@@ -30,7 +30,8 @@ from voice_app.reports.metrics import (
     default_range,
 )
 from voice_app.web.agent_console import reason_label
-from voice_app.web.auth import Role, role_required
+from voice_app.users.models import Role
+from voice_app.web.auth import role_required
 
 if TYPE_CHECKING:
     from voice_app.services import Services
