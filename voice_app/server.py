@@ -30,9 +30,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from weakref import WeakSet
 
 from gunicorn.app.base import BaseApplication
@@ -164,7 +164,7 @@ class RetentionClaim:
         threading.Thread(target=self._claim, name="retention-claim", daemon=True).start()
 
     def _claim(self) -> None:
-        handle = open(self._lock_path, "a")
+        handle = open(self._lock_path, "a")  # noqa: SIM115  (held open on purpose, see _handle)
         fcntl.flock(handle, fcntl.LOCK_EX)
         self._handle = handle
         log.info("this worker runs the daily retention job")
@@ -277,8 +277,8 @@ def _prepare_metrics_dir(runtime_dir: Path) -> Path:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """The database checked at head (an empty one made), and notice versions once, in the master: workers starting together would race to create them.
-    Its connections are closed before the fork; each worker opens its own."""
+    """The database checked at head (an empty one made), and notice versions once, in the master: workers starting
+    together would race to create them. Its connections are closed before the fork; each worker opens its own."""
     from voice_app.database import open_database
     from voice_app.services import sync_notice_versions
 

@@ -13,10 +13,10 @@ otherwise show stale "due tomorrow" invoices. Customers that are not in the demo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Callable
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine

@@ -11,9 +11,9 @@ readable StrEnum values below and a schema change never needs an enum migration.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Iterable
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlalchemy.engine import Engine

@@ -62,12 +62,13 @@ def _output_dir(path: str) -> Path:
 @click.option("--language", help="en or de")
 @click.option("--phone", help="the caller's phone number (matched by its pseudonym; never stored)")
 @click.pass_obj
-def consent_export(context: CliContext, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version, language,
-                   phone) -> None:
+def consent_export(context: CliContext, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version,
+                   language, phone) -> None:
     """Export consent events with a manifest (filters, row count, SHA-256, chain head)."""
     settings = context.settings
     fields = {"date_from": date_from, "date_to": date_to, "call_ref": call_ref, "decision": decision,
-              "notice_version": notice_version, "language": language, "subject": _subject(context, phone) if phone else None}
+              "notice_version": notice_version, "language": language,
+              "subject": _subject(context, phone) if phone else None}
     try:
         event_filter = parse_filter({k: v for k, v in fields.items() if v is not None},
                                     settings.telephony.business_hours.timezone.key)

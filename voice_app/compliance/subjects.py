@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
@@ -195,5 +195,5 @@ def _plain(value: object) -> object:
         return value
     # SQLite hands timestamps back without a zone, PostgreSQL with one; they were written in UTC, and the
     # caller's copy says so either way.
-    moment = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return moment.isoformat()

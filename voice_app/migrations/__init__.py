@@ -7,10 +7,11 @@ metadata is complete whenever these functions run."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alembic import command as alembic_command  # as: this package has a `command` submodule of its own
 from alembic.autogenerate import compare_metadata

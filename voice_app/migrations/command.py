@@ -101,8 +101,9 @@ def db_check(context: CliContext) -> None:
 def db_revision(message: str) -> None:
     """Write a new revision with what the models have that the migrations lack (autogenerate), compared on a
     scratch SQLite database; read it over before committing it."""
-    import voice_app.database  # noqa: F401  (every model in the metadata autogenerate compares against)
     from alembic import command as alembic_command
+
+    import voice_app.database  # noqa: F401  (every model in the metadata autogenerate compares against)
 
     number = len(list(REVISIONS.script().walk_revisions())) + 1
     scratch = create_engine("sqlite://")

@@ -26,7 +26,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -76,11 +76,11 @@ class DateRange:
         """From local midnight at the start of `first` (inclusive) to local midnight after `last` (exclusive)."""
         start = datetime.combine(self.first, time.min, tzinfo=self.zone)
         end = datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=self.zone)
-        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        return start.astimezone(UTC), end.astimezone(UTC)
 
     def local_day(self, moment: datetime) -> date:
         # SQLite hands timestamps back without a zone; they were written in UTC.
-        aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return aware.astimezone(self.zone).date()
 
 

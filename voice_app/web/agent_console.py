@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -123,8 +123,8 @@ def timestamp(value: datetime | None) -> Markup:
     if value is None:
         return Markup('<span class="muted">not yet</span>')
     # SQLite hands timestamps back without a zone; they were written in UTC.
-    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     return Markup('<time datetime="{}">{}</time>').format(
         moment.isoformat(timespec="seconds"), moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     )
