@@ -358,9 +358,14 @@ def _append_under_head_lock(engine: Engine, record: ConsentRecord) -> ConsentEve
         return event
 
 
+def _salted_digest(answer: str) -> tuple[str, str]:
+    salt = new_answer_salt()
+    return salt, answer_digest(salt, answer)
+
+
 def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
     answer = record.recognised_answer
-    salt = None if answer is None else new_answer_salt()
+    salt, digest = (None, None) if answer is None else _salted_digest(answer)
     disclosure = record.disclosure
     event = ConsentEvent(
         seq=seq,
@@ -374,7 +379,7 @@ def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
         decision=record.decision.value,
         method=record.method.value,
         recognised_answer=answer,
-        answer_digest=None if answer is None else answer_digest(salt, answer),
+        answer_digest=digest,
         answer_salt=salt,
         prompt_count=record.prompt_count,
         notice_played_at=require_aware(record.notice_played_at, "notice_played_at"),

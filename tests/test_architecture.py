@@ -25,9 +25,7 @@ def _module_name(path: Path) -> str:
 
 @cache
 def _modules() -> dict[str, Path]:
-    return {
-        _module_name(path): path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
-    }
+    return {_module_name(path): path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))}
 
 
 def _imported_names(module: str, path: Path) -> Iterator[str]:

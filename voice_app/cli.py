@@ -10,6 +10,7 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -67,7 +68,7 @@ def serve(context: CliContext, host: str | None, port: int | None, workers: int 
     settings = context.settings
     if host is not None and not host.strip():
         raise click.BadParameter("must not be empty", param_hint="--host")
-    overrides = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
+    overrides: dict[str, Any] = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
     settings = dataclasses.replace(settings, server=dataclasses.replace(
         settings.server, **{key: value for key, value in overrides.items() if value is not None}))
     logging.getLogger().setLevel(logging.INFO)

@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TextIO
 from weakref import WeakSet
 
 from gunicorn.app.base import BaseApplication
@@ -108,13 +109,19 @@ class DrainState:
             self._last_call_ended_at.value = time.monotonic()
 
 
+class CallInProgress(Protocol):
+    """What the drain needs of a call it serves: a way to hand the caller to a person."""
+
+    def hand_over(self, reason: HandoffReason) -> None: ...
+
+
 class WorkerDrain:
     """A worker's side of the drain: what the app asks (`draining`, `serving`) and the hand-over when the drain
     time is up."""
 
     def __init__(self, state: DrainState):
         self._state = state
-        self._sessions = WeakSet()
+        self._sessions: WeakSet[CallInProgress] = WeakSet()
         self._lock = threading.Lock()
         threading.Thread(target=self._hand_over_when_due, name="drain-watch", daemon=True).start()
 
@@ -123,7 +130,7 @@ class WorkerDrain:
         return self._state.draining
 
     @contextmanager
-    def serving(self, session) -> Iterator[None]:
+    def serving(self, session: CallInProgress) -> Iterator[None]:
         with self._lock:
             self._sessions.add(session)
         self._state.call_started()
@@ -135,7 +142,7 @@ class WorkerDrain:
                 self._sessions.discard(session)
 
     def _hand_over_when_due(self) -> None:
-        handed_over = WeakSet()
+        handed_over: WeakSet[CallInProgress] = WeakSet()
         while True:
             time.sleep(DRAIN_POLL_SECONDS)
             if not self._state.handover_due:
@@ -160,7 +167,7 @@ class RetentionClaim:
     def __init__(self, lock_path: Path, start_retention):
         self._lock_path = lock_path
         self._start_retention = start_retention
-        self._handle = None  # held open for the worker's lifetime: closing it releases the lock
+        self._handle: TextIO | None = None  # held open for the worker's lifetime: closing it releases the lock
         threading.Thread(target=self._claim, name="retention-claim", daemon=True).start()
 
     def _claim(self) -> None:

@@ -102,6 +102,7 @@ def db_revision(message: str) -> None:
     """Write a new revision with what the models have that the migrations lack (autogenerate), compared on a
     scratch SQLite database; read it over before committing it."""
     from alembic import command as alembic_command
+    from alembic.script import Script
 
     import voice_app.database  # noqa: F401  (every model in the metadata autogenerate compares against)
 
@@ -112,4 +113,6 @@ def db_revision(message: str) -> None:
         script = alembic_command.revision(REVISIONS.config(connection), message=message, autogenerate=True,
                                   rev_id=f"{number:04d}")
     scratch.dispose()
+    if not isinstance(script, Script):  # a list only with several heads, None only when told not to write
+        raise click.ClickException(f"autogenerate wrote no single revision: {script!r}")
     click.echo(f"wrote {script.path}: review it (types, server defaults, data to move), then commit it")

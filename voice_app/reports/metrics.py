@@ -30,9 +30,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome
 
@@ -184,25 +184,28 @@ class Metrics:
 
 # -- queries ----------------------------------------------------------------------------------------------------
 
-def calls_query(start: datetime, end: datetime) -> Select:
-    return select(Call.id, Call.started_at, Call.consent_decision, Call.outcome, Call.handoff_reason).where(
-        Call.started_at >= start, Call.started_at < end
-    )
+def calls_query(
+    start: datetime, end: datetime
+) -> Select[int | None, datetime, str | None, str | None, str | None]:
+    # sqlmodel's select() is typed for at most four columns
+    return select(  # type: ignore[call-overload]
+        Call.id, Call.started_at, Call.consent_decision, Call.outcome, Call.handoff_reason
+    ).where(col(Call.started_at) >= start, col(Call.started_at) < end)
 
 
-def notice_played_query(start: datetime, end: datetime) -> Select:
+def notice_played_query(start: datetime, end: datetime) -> SelectOfScalar[int]:
     return (
         select(CallEvent.call_id)
-        .join(Call, Call.id == CallEvent.call_id)
+        .join(Call, col(Call.id) == col(CallEvent.call_id))
         .where(Call.started_at >= start, Call.started_at < end, CallEvent.kind == NOTICE_PLAYED)
         .distinct()
     )
 
 
-def latencies_query(start: datetime, end: datetime) -> Select:
+def latencies_query(start: datetime, end: datetime) -> Select[datetime, int]:
     return (
         select(Call.started_at, AnswerLatency.latency_ms)
-        .join(Call, Call.id == AnswerLatency.call_id)
+        .join(Call, col(Call.id) == col(AnswerLatency.call_id))
         .where(Call.started_at >= start, Call.started_at < end)
     )
 

@@ -58,4 +58,5 @@ def usernames_by_id(engine: Engine, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     with Session(engine) as session:
-        return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all())
+        rows = session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()
+    return {user_id: username for user_id, username in rows if user_id is not None}  # None only to the type checker

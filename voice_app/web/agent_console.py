@@ -28,6 +28,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -77,7 +78,7 @@ REASON_LABELS = {
     "internal_error": "Assistant error",
     "server_shutdown": "Assistant server shut down",
 }
-OUTCOME_LABELS = {
+OUTCOME_LABELS: dict[str, str] = {
     HandoffOutcome.CONNECTED: "Connected",
     HandoffOutcome.NO_ANSWER: "No agent answered",
     HandoffOutcome.BUSY: "Agents busy",
@@ -231,7 +232,7 @@ def handoff(handoff_id: int) -> tuple[str, int]:
 
 @agent_console.post(f"/callbacks/<{ID}:callback_id>/done")
 @role_required(Role.AGENT)
-def callback_done(callback_id: int) -> Response | tuple[str, int]:
+def callback_done(callback_id: int) -> ResponseReturnValue:
     callback = find_callback(_engine(), callback_id)
     if callback is None:
         abort(404)
@@ -247,7 +248,7 @@ def callback_done(callback_id: int) -> Response | tuple[str, int]:
 
 @agent_console.get(f"/voicemails/<{ID}:voicemail_id>.wav")
 @role_required(Role.AGENT)
-def voicemail_audio(voicemail_id: int) -> Response:
+def voicemail_audio(voicemail_id: int) -> ResponseReturnValue:
     """A caller's voice message for the browser's player: 16-bit PCM WAV (browsers do not all play the stored
     mu-law form), never cached. The first agent to play it is recorded as having listened."""
     audio = play_voicemail(_engine(), voicemail_id, current_user.id)

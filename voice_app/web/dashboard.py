@@ -87,9 +87,9 @@ def requested_range(today: date, zone) -> DateRange:
     """The range in the query string: `from` and `to` (both optional, inclusive). Without `to` the range ends
     today; without `from` it is the 30 days up to `to`."""
     first, last = _date_param("from", "start date"), _date_param("to", "end date")
-    if first is None and last is None:
-        return default_range(zone, today)
     if last is None:
+        if first is None:
+            return default_range(zone, today)
         last = max(first, today)
     if first is None:
         first = default_range(zone, last).first
@@ -126,8 +126,10 @@ def percent(share: float) -> str:
 
 
 @dashboard.app_template_filter("seconds")
-def seconds(milliseconds: float) -> str:
-    """1440 ms as "1.4" (seconds)."""
+def seconds(milliseconds: float | None) -> str:
+    """1440 ms as "1.4" (seconds). Latencies are None where none were measured, which callers check first."""
+    if milliseconds is None:
+        raise ValueError("no latency was measured")
     return f"{int(milliseconds / 100 + 0.5) / 10:.1f}"
 
 
