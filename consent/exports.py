@@ -129,7 +129,8 @@ def _as_seq(value: object) -> int:
     if isinstance(value, bool):
         return -1
     try:
-        return int(value)  # type: ignore[arg-type]
+        # whatever the manifest holds: int() refuses what it cannot read
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return -1
 

@@ -246,31 +246,30 @@ def prune_events_recorded_before(engine: Engine, cutoff: datetime) -> int:
     anchor. Running it again with the same cutoff deletes nothing more.
     """
     cutoff = _aware("cutoff", cutoff)
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            if session.exec(_LOCK_CHAIN_HEAD).rowcount == 0:
-                return 0
-            head = session.exec(select(ConsentChainHead).where(ConsentChainHead.id == 1)).one()
-            first_kept = session.exec(
-                select(ConsentEvent.seq)
-                .where(ConsentEvent.seq > head.base_seq)
-                .where(ConsentEvent.recorded_at >= cutoff)
-                .order_by(col(ConsentEvent.seq))
-                .limit(1)
-            ).first()
-            last_pruned_seq = head.last_seq if first_kept is None else first_kept - 1
-            if last_pruned_seq <= head.base_seq:
-                return 0
-            last_pruned = session.exec(select(ConsentEvent).where(ConsentEvent.seq == last_pruned_seq)).one()
-            result = session.exec(
-                delete(ConsentEvent)
-                .where(col(ConsentEvent.seq) > head.base_seq)
-                .where(col(ConsentEvent.seq) <= last_pruned_seq)
-                .execution_options(synchronize_session=False)
-            )
-            head.base_seq = last_pruned_seq
-            head.base_hash = last_pruned.event_hash
-            return result.rowcount
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        if session.exec(_LOCK_CHAIN_HEAD).rowcount == 0:
+            return 0
+        head = session.exec(select(ConsentChainHead).where(ConsentChainHead.id == 1)).one()
+        first_kept = session.exec(
+            select(ConsentEvent.seq)
+            .where(ConsentEvent.seq > head.base_seq)
+            .where(ConsentEvent.recorded_at >= cutoff)
+            .order_by(col(ConsentEvent.seq))
+            .limit(1)
+        ).first()
+        last_pruned_seq = head.last_seq if first_kept is None else first_kept - 1
+        if last_pruned_seq <= head.base_seq:
+            return 0
+        last_pruned = session.exec(select(ConsentEvent).where(ConsentEvent.seq == last_pruned_seq)).one()
+        result = session.exec(
+            delete(ConsentEvent)
+            .where(col(ConsentEvent.seq) > head.base_seq)
+            .where(col(ConsentEvent.seq) <= last_pruned_seq)
+            .execution_options(synchronize_session=False)
+        )
+        head.base_seq = last_pruned_seq
+        head.base_hash = last_pruned.event_hash
+        return result.rowcount
 
 
 def latest_events(engine: Engine, limit: int = 20) -> list[ConsentEvent]:
@@ -359,9 +358,14 @@ def _append_under_head_lock(engine: Engine, record: ConsentRecord) -> ConsentEve
         return event
 
 
+def _salted_digest(answer: str) -> tuple[str, str]:
+    salt = new_answer_salt()
+    return salt, answer_digest(salt, answer)
+
+
 def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
     answer = record.recognised_answer
-    salt = None if answer is None else new_answer_salt()
+    salt, digest = (None, None) if answer is None else _salted_digest(answer)
     disclosure = record.disclosure
     event = ConsentEvent(
         seq=seq,
@@ -375,7 +379,7 @@ def _new_event(record: ConsentRecord, seq: int, prev_hash: str) -> ConsentEvent:
         decision=record.decision.value,
         method=record.method.value,
         recognised_answer=answer,
-        answer_digest=None if answer is None else answer_digest(salt, answer),
+        answer_digest=digest,
         answer_salt=salt,
         prompt_count=record.prompt_count,
         notice_played_at=require_aware(record.notice_played_at, "notice_played_at"),

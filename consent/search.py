@@ -176,4 +176,5 @@ def notice_versions(engine: Engine, events: Iterable[ConsentEvent]) -> dict[int,
     if not ids:
         return {}
     with Session(engine) as session:
-        return {n.id: n for n in session.exec(select(NoticeVersion).where(col(NoticeVersion.id).in_(ids)))}
+        found = session.exec(select(NoticeVersion).where(col(NoticeVersion.id).in_(ids)))
+        return {notice.id: notice for notice in found if notice.id is not None}  # stored rows: never None

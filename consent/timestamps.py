@@ -5,7 +5,7 @@ that was hashed. SQLite stores no offset and returns naive datetimes; this type
 stores UTC and hands back timezone-aware UTC on every backend.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
@@ -13,14 +13,14 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def require_aware(value: datetime, name: str) -> datetime:
     """Return `value` in UTC; a naive datetime is ambiguous evidence, so refuse it."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,5 +37,5 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             # Only ever written as UTC (see process_bind_param).
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -368,13 +368,17 @@ def _parse_dial(element: ElementTree.Element) -> TwimlVerb:
     )
 
 
+def _positive_whole_number(element: ElementTree.Element, name: str) -> int | None:
+    """The attribute `name` of a <Gather>, or None when it is not given."""
+    text = element.get(name)
+    if text is not None and not (text.isdigit() and int(text) > 0):
+        raise TwimlError(f"<Gather {name}> must be a positive whole number, got {text!r}")
+    return int(text) if text is not None else None
+
+
 def _parse_gather(element: ElementTree.Element) -> TwimlVerb:
-    attributes = {}
-    for name, default in (("timeout", str(TWILIO_DEFAULT_GATHER_TIMEOUT_SECONDS)), ("numDigits", None)):
-        text = element.get(name, default)
-        if text is not None and not (text.isdigit() and int(text) > 0):
-            raise TwimlError(f"<Gather {name}> must be a positive whole number, got {text!r}")
-        attributes[name] = int(text) if text is not None else None
+    timeout = _positive_whole_number(element, "timeout")
+    num_digits = _positive_whole_number(element, "numDigits")
     finish_on_key = element.get("finishOnKey", "#")
     if finish_on_key and not set(finish_on_key) <= DTMF_KEYS:
         raise TwimlError(f"<Gather finishOnKey> must be keys of 0-9, * and #, got {finish_on_key!r}")
@@ -391,8 +395,8 @@ def _parse_gather(element: ElementTree.Element) -> TwimlVerb:
     return Gather(
         action_url=element.get("action"),
         nested=tuple(nested),
-        num_digits=attributes["numDigits"],
-        timeout=attributes["timeout"],
+        num_digits=num_digits,
+        timeout=TWILIO_DEFAULT_GATHER_TIMEOUT_SECONDS if timeout is None else timeout,
         finish_on_key=finish_on_key,
         input=element.get("input", "dtmf"),
         action_on_empty_result=empty_result == "true",

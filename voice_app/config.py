@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import time
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -198,7 +199,9 @@ def _business_hours(section: _Section) -> BusinessHours:
     try:
         zone = ZoneInfo(table.text("timezone"))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"telephony.business_hours.timezone is not a known time zone: {table.values['timezone']!r}") from None
+        raise ConfigError(
+            f"telephony.business_hours.timezone is not a known time zone: {table.values['timezone']!r}"
+        ) from None
     days = table._get("days", list)
     if not days or any(day not in WEEKDAYS for day in days):
         raise ConfigError(f"telephony.business_hours.days must list some of {', '.join(WEEKDAYS)}, not {days!r}")
@@ -207,7 +210,9 @@ def _business_hours(section: _Section) -> BusinessHours:
         try:
             times[key] = time.fromisoformat(table.text(key))
         except ValueError:
-            raise ConfigError(f"telephony.business_hours.{key} must be a time like 08:00, not {table.values[key]!r}") from None
+            raise ConfigError(
+                f"telephony.business_hours.{key} must be a time like 08:00, not {table.values[key]!r}"
+            ) from None
     if times["opens"] >= times["closes"]:
         raise ConfigError("telephony.business_hours.opens must be before closes")
     return BusinessHours(zone, frozenset(WEEKDAYS.index(day) for day in days), times["opens"], times["closes"])
@@ -260,7 +265,9 @@ def _voicemail(section: _Section) -> VoicemailSettings:
 def _check_public_url(value: str, name: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
-        raise ConfigError(f"{name} must be an http(s) URL without query, like https://hotline.example.com, not {value!r}")
+        raise ConfigError(
+            f"{name} must be an http(s) URL without query, like https://hotline.example.com, not {value!r}"
+        )
     return value.rstrip("/")
 
 

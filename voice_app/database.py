@@ -14,7 +14,7 @@ import consent.models  # noqa: F401  (registers the consent tables in the shared
 import voice_app.accounts.models  # noqa: F401
 import voice_app.handoff.models  # noqa: F401
 import voice_app.models  # noqa: F401
-import voice_app.web.auth  # noqa: F401  (users: callback requests name who closed them)
+import voice_app.users.models  # noqa: F401  (users: callback requests name who closed them)
 from voice_app.migrations import DatabaseNotReady, SchemaOutdated, ensure_at_head  # noqa: F401  (SchemaOutdated: callers catch it from here)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30

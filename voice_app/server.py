@@ -30,9 +30,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Protocol, TextIO
 from weakref import WeakSet
 
 from gunicorn.app.base import BaseApplication
@@ -108,13 +109,19 @@ class DrainState:
             self._last_call_ended_at.value = time.monotonic()
 
 
+class CallInProgress(Protocol):
+    """What the drain needs of a call it serves: a way to hand the caller to a person."""
+
+    def hand_over(self, reason: HandoffReason) -> None: ...
+
+
 class WorkerDrain:
     """A worker's side of the drain: what the app asks (`draining`, `serving`) and the hand-over when the drain
     time is up."""
 
     def __init__(self, state: DrainState):
         self._state = state
-        self._sessions = WeakSet()
+        self._sessions: WeakSet[CallInProgress] = WeakSet()
         self._lock = threading.Lock()
         threading.Thread(target=self._hand_over_when_due, name="drain-watch", daemon=True).start()
 
@@ -123,7 +130,7 @@ class WorkerDrain:
         return self._state.draining
 
     @contextmanager
-    def serving(self, session) -> Iterator[None]:
+    def serving(self, session: CallInProgress) -> Iterator[None]:
         with self._lock:
             self._sessions.add(session)
         self._state.call_started()
@@ -135,7 +142,7 @@ class WorkerDrain:
                 self._sessions.discard(session)
 
     def _hand_over_when_due(self) -> None:
-        handed_over = WeakSet()
+        handed_over: WeakSet[CallInProgress] = WeakSet()
         while True:
             time.sleep(DRAIN_POLL_SECONDS)
             if not self._state.handover_due:
@@ -160,11 +167,11 @@ class RetentionClaim:
     def __init__(self, lock_path: Path, start_retention):
         self._lock_path = lock_path
         self._start_retention = start_retention
-        self._handle = None  # held open for the worker's lifetime: closing it releases the lock
+        self._handle: TextIO | None = None  # held open for the worker's lifetime: closing it releases the lock
         threading.Thread(target=self._claim, name="retention-claim", daemon=True).start()
 
     def _claim(self) -> None:
-        handle = open(self._lock_path, "a")
+        handle = open(self._lock_path, "a")  # noqa: SIM115  (held open on purpose, see _handle)
         fcntl.flock(handle, fcntl.LOCK_EX)
         self._handle = handle
         log.info("this worker runs the daily retention job")
@@ -277,8 +284,8 @@ def _prepare_metrics_dir(runtime_dir: Path) -> Path:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """The database checked at head (an empty one made), and notice versions once, in the master: workers starting together would race to create them.
-    Its connections are closed before the fork; each worker opens its own."""
+    """The database checked at head (an empty one made), and notice versions once, in the master: workers starting
+    together would race to create them. Its connections are closed before the fork; each worker opens its own."""
     from voice_app.database import open_database
     from voice_app.services import sync_notice_versions
 

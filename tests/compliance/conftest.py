@@ -17,7 +17,7 @@ from tests.support import settings_with_database
 from voice_app.accounts.demo_data import seed_demo
 from voice_app.config import PROJECT_ROOT
 from voice_app.local_server import LocalServer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)
@@ -43,7 +43,7 @@ def called_database(request, tmp_path_factory, base_settings, speech):
                                    dial_outcome="no-answer", ring_seconds=1.0, max_call_seconds=240).place_call(turns)
 
         with ThreadPoolExecutor(max_workers=len(CALLS)) as pool:
-            results = dict(zip(CALLS, pool.map(place, CALLS)))
+            results = dict(zip(CALLS, pool.map(place, CALLS), strict=True))
     # The server has closed its connections: PostgreSQL copies a database only while nobody is connected to it.
     return database_url, results
 

@@ -36,8 +36,9 @@ def test_compliance_searches_opens_evidence_and_downloads_a_checked_export(conso
     expect(page.get_by_role("heading", name="2 decisions found")).to_be_visible()
     expect(page.locator("#results tbody tr")).to_have_count(2)
 
-    page.get_by_role("link", name=results["english_question"].call_sid).click()
-    expect(page.get_by_role("heading", name=f"Evidence for call {results['english_question'].call_sid}")).to_be_visible()
+    call_sid = results["english_question"].call_sid
+    page.get_by_role("link", name=call_sid).click()
+    expect(page.get_by_role("heading", name=f"Evidence for call {call_sid}")).to_be_visible()
     timeline = page.locator("#timeline")
     expect(timeline.locator("li[data-kind=disclosure_played] blockquote")).to_contain_text("AI")
     expect(timeline.locator("li[data-kind=notice_played] blockquote")).to_contain_text("Before we start")

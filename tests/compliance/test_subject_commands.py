@@ -77,8 +77,8 @@ def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consen
     subject = subject_of(database, results["english_question"].call_sid)
     proof_before = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
                                   "WHERE subject = :subject ORDER BY seq", subject=subject)
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject AND recognised_answer IS NOT NULL",
-                subject=subject)[0][0] == 1
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject "
+                          "AND recognised_answer IS NOT NULL", subject=subject)[0][0] == 1
     german_calls = rows(database, "SELECT COUNT(*) FROM calls WHERE caller != :subject", subject=subject)[0][0]
 
     result = run(config_file, "subject", "erase", "--phone", ENGLISH.phones[0], "--yes")
@@ -93,10 +93,11 @@ def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consen
     proof_after = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
                                  "WHERE subject = :subject ORDER BY seq", subject=subject)
     assert proof_after == proof_before
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject AND (recognised_answer IS NOT NULL "
-                          "OR answer_salt IS NOT NULL)", subject=subject)[0][0] == 0
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != :subject AND recognised_answer IS NOT NULL",
-                subject=subject)[0][0] == 2  # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject "
+                          "AND (recognised_answer IS NOT NULL OR answer_salt IS NOT NULL)", subject=subject)[0][0] == 0
+    # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
+    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != :subject "
+                          "AND recognised_answer IS NOT NULL", subject=subject)[0][0] == 2
     assert run(config_file, "consent", "verify").exit_code == 0
 
     again = run(config_file, "subject", "export", "--phone", ENGLISH.phones[0], "--out", str(config_file.parent))
@@ -115,7 +116,7 @@ def test_access_export_includes_the_voice_message_and_erasure_deletes_it(databas
     assert call["voice_message"]["audio_file"] == audio_file.name and call["consent_decision"] == "refused"
     assert call["callback_request"]["callback_number"] == GERMAN.phones[0]
     assert audio_file.read_bytes()[:4] == b"RIFF" and call["voice_message"]["duration_seconds"] > 1.5
-    assert f"voice message of" in result.output
+    assert "voice message of" in result.output
 
     erased = run(config_file, "subject", "erase", "--phone", GERMAN.phones[0], "--yes")
     assert erased.exit_code == 0 and "voicemails: 1\n" in erased.output, erased.output

@@ -1,6 +1,6 @@
 """Notice texts, times and engines shared by the consent tests."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ NOTICE_TEXTS = {
     ("consent", "de"): "Dürfen wir Ihre Anrufdaten verarbeiten? Sagen Sie ja oder drücken Sie 1.",
 }
 
-PLAYED_AT = datetime(2025, 3, 1, 9, 30, 0, 123456, tzinfo=timezone.utc)
+PLAYED_AT = datetime(2025, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
 ANSWERED_AT = PLAYED_AT + timedelta(seconds=4)
 
 NoticeMap = dict[tuple[str, str], NoticeVersion]

@@ -6,7 +6,6 @@ from consent_helpers import ANSWERED_AT, PLAYED_AT, NoticeMap
 from sqlalchemy import Engine
 
 from consent.digests import answer_digest, sha256_hex
-from consent.models import GENESIS_HASH
 from consent.ledger import (
     ChainHeadMissing,
     ChainVerification,
@@ -19,6 +18,7 @@ from consent.ledger import (
     latest_events,
     verify_chain,
 )
+from consent.models import GENESIS_HASH
 from tests.databases import query_sql
 
 MakeRecord = Callable[..., ConsentRecord]

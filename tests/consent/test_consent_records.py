@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from consent_helpers import ANSWERED_AT, PLAYED_AT, NoticeMap
@@ -95,7 +95,7 @@ def test_unsaved_notice_is_rejected(make_record: MakeRecord) -> None:
         version=1,
         text="t",
         sha256="0" * 64,
-        valid_from=datetime.now(timezone.utc),
+        valid_from=datetime.now(UTC),
     )
 
     with pytest.raises(InvalidConsentRecord, match="no id"):

@@ -31,7 +31,7 @@ from voice_app.config import PROJECT_ROOT
 from voice_app.database import make_engine
 from voice_app.handoff.models import Handoff
 from voice_app.speech.tts import Synthesizer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 NGINX = Path("/usr/sbin/nginx")
 SITE = PROJECT_ROOT / "deploy" / "nginx" / "voice-app.conf"

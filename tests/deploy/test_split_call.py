@@ -19,7 +19,7 @@ from voice_app import calls
 from voice_app.database import make_engine
 from voice_app.handoff.models import CallbackRequest, Handoff
 from voice_app.speech.tts import Synthesizer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 PUBLIC_URL = "http://hotline.test"
 CALLER = "+4915112345699"

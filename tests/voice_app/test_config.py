@@ -1,3 +1,4 @@
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -128,13 +129,13 @@ def test_the_database_setting_is_named_as_it_was_set():
 
 
 def test_business_hours_are_read_and_checked(tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     hours = load_settings(DEFAULT_CONFIG_PATH, GOOD_ENV).telephony.business_hours
-    monday_noon_berlin = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+    monday_noon_berlin = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
     assert hours.open_at(monday_noon_berlin)
-    assert not hours.open_at(datetime(2026, 11, 23, 19, 30, tzinfo=timezone.utc))  # 20:30 in Berlin
-    assert not hours.open_at(datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc))  # a Sunday
+    assert not hours.open_at(datetime(2026, 11, 23, 19, 30, tzinfo=UTC))  # 20:30 in Berlin
+    assert not hours.open_at(datetime(2026, 11, 22, 11, 0, tzinfo=UTC))  # a Sunday
     for replace, named in [
         (('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), "timezone"),
         (('days = ["mon", "tue", "wed", "thu", "fri", "sat"]', 'days = ["funday"]'), "days"),

@@ -130,10 +130,9 @@ def test_pysqlite_on_its_own_would_keep_the_ddl_of_a_failed_transaction(tmp_path
     autocommit attribute) begins a transaction only before INSERT, UPDATE and DELETE, so a CREATE TABLE is committed
     at once. If this test fails, the driver has changed and the explicit BEGIN may no longer be needed."""
     engine = make_engine(f"sqlite:///{tmp_path / 'plain.db'}")
-    with pytest.raises(RuntimeError):
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"CREATE TABLE {PROBE_TABLE} (id INTEGER PRIMARY KEY)")
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE {PROBE_TABLE} (id INTEGER PRIMARY KEY)")
+        raise RuntimeError("rolled back")
     assert PROBE_TABLE in inspect(engine).get_table_names()
     engine.dispose()
 

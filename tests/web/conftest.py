@@ -10,7 +10,7 @@ from console_support import AUTH_TOKEN, PASSWORD, console_app, unique_username
 
 from tests.support import settings_with_database
 from voice_app.services import build_services
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from tests.support import settings_with_database
 from voice_app import calls, local_server
 from voice_app.handoff.queries import record_handoff, request_callback
 from voice_app.local_server import LocalServer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 pytestmark = requires_chromium
 

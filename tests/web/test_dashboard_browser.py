@@ -14,7 +14,7 @@ from tests.browser import SCREENSHOTS, requires_chromium
 from tests.dashboard_data import FIRST_DAY, LAST_DAY, seed_four_days
 from tests.support import settings_with_database
 from voice_app.local_server import LocalServer
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 pytestmark = requires_chromium
 

@@ -22,7 +22,7 @@ from voice_app.handoff.queries import (
     request_callback,
 )
 from voice_app.models import utcnow
-from voice_app.web.auth import create_user
+from voice_app.users.management import create_user
 
 
 @pytest.fixture

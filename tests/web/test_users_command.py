@@ -7,16 +7,17 @@ from click.testing import CliRunner
 from console_support import PASSWORD
 from sqlmodel import Session, select
 
+from voice_app.cli_context import CliContext
 from voice_app.database import create_schema, make_engine
-from voice_app.web.auth import User
-from voice_app.web.users_command import users
+from voice_app.users.command import users
+from voice_app.users.models import User
 
 
 @pytest.fixture
 def run(database_url):
     def run(*args: str, input: str | None = None):
-        # obj is what `voice-app --config` hands its subcommands: no file given, so the default config is used.
-        return CliRunner().invoke(users, list(args), obj=None, input=input,
+        # obj is what `voice-app` hands its subcommands: no --config given, so the default config is used.
+        return CliRunner().invoke(users, list(args), obj=CliContext(), input=input,
                                   env={"VOICE_APP_DATABASE_URL": database_url, "VOICE_APP_CONFIG": None})
 
     return run

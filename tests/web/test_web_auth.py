@@ -13,18 +13,10 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from telephony.signatures import SignatureChecker
-from voice_app.web.auth import (
-    FAILED_LOGIN_WINDOW,
-    LOCKED_OUT,
-    MAX_FAILED_LOGINS,
-    WRONG_CREDENTIALS,
-    LoginFailure,
-    User,
-    UserError,
-    create_user,
-    deactivate_user,
-    role_required,
-)
+from voice_app.users.management import UserError, create_user, deactivate_user
+from voice_app.users.models import LoginFailure, User
+from voice_app.users.sign_in import FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS
+from voice_app.web.auth import LOCKED_OUT, WRONG_CREDENTIALS, role_required
 
 
 def stored_user(services, username) -> User:

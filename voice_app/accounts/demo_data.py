@@ -13,10 +13,10 @@ otherwise show stale "due tomorrow" invoices. Customers that are not in the demo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Callable
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -37,6 +37,7 @@ from voice_app.accounts.models import (
 )
 from voice_app.config import MIN_SECRET_KEY_LENGTH
 from voice_app.pseudonyms import normalise_phone_number, pseudonymise
+from voice_app.rows import stored_id
 
 DEMO_SEED = 20240611
 GENERATED_CUSTOMERS = {"de": 9, "uk": 8, "expat": 2}  # an "expat" speaks English, lives in Germany, pays in euros
@@ -200,12 +201,13 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
     )
     session.add(customer)
     session.flush()
+    customer_id = stored_id(customer)
     for phone in demo.phones:
-        session.add(CustomerPhone(customer_id=customer.id, phone_pseudonym=pseudonymise(phone, secret_key)))
+        session.add(CustomerPhone(customer_id=customer_id, phone_pseudonym=pseudonymise(phone, secret_key)))
         counts["phones"] += 1
     for demo_order in demo.orders:
         order = Order(
-            customer_id=customer.id,
+            customer_id=customer_id,
             merchant=demo_order.merchant,
             order_date=demo_order.order_date,
             amount_cents=demo_order.amount_cents,
@@ -214,8 +216,8 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
         session.add(order)
         session.flush()
         invoice = Invoice(
-            order_id=order.id,
-            customer_id=customer.id,
+            order_id=stored_id(order),
+            customer_id=customer_id,
             amount_cents=demo_order.amount_cents,
             currency=demo_order.currency,
             due_date=demo_order.due_date,
@@ -224,19 +226,20 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
         )
         session.add(invoice)
         session.flush()
+        invoice_id = stored_id(invoice)
         counts["orders"] += 1
         counts["invoices"] += 1
         record_payment = partial(
             PaymentReceived,
-            customer_id=customer.id,
-            invoice_id=invoice.id,
+            customer_id=customer_id,
+            invoice_id=invoice_id,
             currency=demo_order.currency,
             method=demo_order.payment_method,
         )
         for part in demo_order.instalments:
             session.add(
                 Instalment(
-                    invoice_id=invoice.id,
+                    invoice_id=invoice_id,
                     number=part.number,
                     instalment_count=part.count,
                     amount_cents=part.amount_cents,
@@ -256,8 +259,8 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
             refund = demo_order.refund
             session.add(
                 ReturnRefund(
-                    order_id=order.id,
-                    customer_id=customer.id,
+                    order_id=stored_id(order),
+                    customer_id=customer_id,
                     status=refund.status,
                     amount_cents=refund.amount_cents,
                     currency=demo_order.currency,
@@ -270,7 +273,7 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
     for payment in demo.unmatched_payments:
         session.add(
             PaymentReceived(
-                customer_id=customer.id,
+                customer_id=customer_id,
                 invoice_id=None,
                 amount_cents=payment.amount_cents,
                 currency=payment.currency,
@@ -392,6 +395,7 @@ def _generated_customer(
     customer_number = _unique(used_numbers, lambda: str(rng.randrange(10_000_000, 100_000_000)))
     german_phone = partial(_unique_phone, rng, used_phones, "+49", _GERMAN_MOBILE_PREFIXES, 8)
     uk_phone = partial(_unique_phone, rng, used_phones, "+44", _UK_MOBILE_PREFIXES, 8)
+    phones: tuple[str, ...]
     if home == "expat":
         phones = (uk_phone(), german_phone())
     else:

@@ -35,6 +35,7 @@ from voice_app.accounts.models import (
 )
 from voice_app.config import MIN_SECRET_KEY_LENGTH
 from voice_app.pseudonyms import UNKNOWN_CALLER, normalise_phone_number, pseudonymise
+from voice_app.rows import stored_id
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ class SqlAccountDirectory:
                     due_date=invoice.due_date,
                     status=PaymentStatus(invoice.status),
                     paid_date=invoice.paid_date,
-                    instalments=tuple(instalments_by_invoice.get(invoice.id, ())),
+                    instalments=tuple(instalments_by_invoice.get(stored_id(invoice), ())),
                 )
                 for invoice, order in invoice_rows
             ),

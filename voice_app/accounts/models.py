@@ -11,15 +11,16 @@ readable StrEnum values below and a schema change never needs an enum migration.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Iterable
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from voice_app.config import SUPPORTED_LANGUAGES
+from voice_app.rows import table_of
 
 
 class PaymentStatus(StrEnum):
@@ -195,4 +196,4 @@ ACCOUNT_TABLES_CHILDREN_FIRST: tuple[type[SQLModel], ...] = (
 
 def create_account_tables(engine: Engine) -> None:
     """Creates the demo account tables (only these) if they are missing."""
-    SQLModel.metadata.create_all(engine, tables=[model.__table__ for model in reversed(ACCOUNT_TABLES_CHILDREN_FIRST)])
+    SQLModel.metadata.create_all(engine, tables=[table_of(model) for model in reversed(ACCOUNT_TABLES_CHILDREN_FIRST)])

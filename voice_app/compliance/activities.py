@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -35,4 +35,4 @@ def call_activities(engine: Engine, call: Call) -> list[CallActivity]:
 
 def _utc(moment: datetime) -> datetime:
     """SQLite hands the app's timestamps back without their offset; they are always written in UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -13,8 +13,8 @@ from consent import audit
 from consent.exports import ExportFormat, build_export, check_export
 from consent.ledger import InvalidLedgerQuery, verify_chain
 from consent.search import parse_filter
+from voice_app.cli_context import CliContext
 from voice_app.compliance.retention import run_retention
-from voice_app.config import ConfigError
 from voice_app.compliance.subjects import (
     SubjectRequestError,
     erase_subject,
@@ -25,26 +25,6 @@ from voice_app.compliance.subjects import (
 )
 
 
-def _engine(config: str | None):
-    # Imported here because voice_app.cli imports this module to register its commands.
-    from voice_app.cli import _engine as engine_from_config
-
-    return engine_from_config(config)
-
-
-def _settings(config: str | None):
-    from voice_app.cli import _settings as settings_from_config
-
-    return settings_from_config(config)
-
-
-def _secret_key(config: str | None) -> str:
-    try:
-        return _settings(config).require_secret_key()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
 def _actor() -> str:
     try:
         name = getpass.getuser()
@@ -53,8 +33,8 @@ def _actor() -> str:
     return f"cli:{name}"[: audit.ACTOR_MAX_LENGTH]
 
 
-def _subject(config: str | None, phone: str) -> str:
-    secret_key = _secret_key(config)
+def _subject(context: CliContext, phone: str) -> str:
+    secret_key = context.secret_key()
     try:
         return subject_for_phone(phone, secret_key)
     except SubjectRequestError as error:
@@ -82,18 +62,19 @@ def _output_dir(path: str) -> Path:
 @click.option("--language", help="en or de")
 @click.option("--phone", help="the caller's phone number (matched by its pseudonym; never stored)")
 @click.pass_obj
-def consent_export(config, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version, language,
-                   phone) -> None:
+def consent_export(context: CliContext, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version,
+                   language, phone) -> None:
     """Export consent events with a manifest (filters, row count, SHA-256, chain head)."""
-    settings = _settings(config)
+    settings = context.settings
     fields = {"date_from": date_from, "date_to": date_to, "call_ref": call_ref, "decision": decision,
-              "notice_version": notice_version, "language": language, "subject": _subject(config, phone) if phone else None}
+              "notice_version": notice_version, "language": language,
+              "subject": _subject(context, phone) if phone else None}
     try:
         event_filter = parse_filter({k: v for k, v in fields.items() if v is not None},
                                     settings.telephony.business_hours.timezone.key)
     except InvalidLedgerQuery as error:
         raise click.UsageError(str(error)) from None
-    engine = _engine(config)
+    engine = context.engine
     export = build_export(engine, event_filter, export_format, exported_by=_actor())
     directory = _output_dir(out_dir)
     (directory / export.file_name).write_bytes(export.content)
@@ -110,7 +91,7 @@ def consent_export(config, export_format, out_dir, date_from, date_to, call_ref,
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
               help="the manifest (default: EXPORT_FILE.manifest.json)")
 @click.pass_obj
-def consent_check_export(config, export_file, manifest) -> None:
+def consent_check_export(context: CliContext, export_file, manifest) -> None:
     """Check an export against its manifest and the ledger as it is now."""
     manifest_path = Path(manifest or f"{export_file}.manifest.json")
     try:
@@ -119,7 +100,7 @@ def consent_check_export(config, export_file, manifest) -> None:
         raise click.ClickException(f"cannot read the manifest {manifest_path}: {error}") from None
     if not isinstance(manifest_data, dict):
         raise click.ClickException(f"{manifest_path} is not a manifest")
-    problems = check_export(_engine(config), Path(export_file).read_bytes(), manifest_data)
+    problems = check_export(context.engine, Path(export_file).read_bytes(), manifest_data)
     if problems:
         for problem in problems:
             click.echo(f"PROBLEM: {problem}")
@@ -138,10 +119,10 @@ def subject() -> None:
 @click.option("--phone", required=True, help="the caller's phone number, international form")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True)
 @click.pass_obj
-def subject_export(config, phone, out_dir) -> None:
+def subject_export(context: CliContext, phone, out_dir) -> None:
     """Everything stored about a caller, as JSON plus a readable summary."""
-    subject_ref = _subject(config, phone)
-    engine = _engine(config)
+    subject_ref = _subject(context, phone)
+    engine = context.engine
     report = subject_report(engine, subject_ref)
     directory = _output_dir(out_dir)
     stem = f"subject-{subject_ref[:12]}-{datetime.now():%Y%m%dT%H%M%S}"
@@ -161,12 +142,12 @@ def subject_export(config, phone, out_dir) -> None:
 @click.option("--phone", required=True, help="the caller's phone number, international form")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @click.pass_obj
-def subject_erase(config, phone, yes) -> None:
+def subject_erase(context: CliContext, phone, yes) -> None:
     """Delete a caller's calls and transcripts; keep the minimal proof of their consent decisions."""
-    subject_ref = _subject(config, phone)
+    subject_ref = _subject(context, phone)
     if not yes:
         click.confirm(f"Erase everything about caller {subject_ref[:12]}… except the proof of consent?", abort=True)
-    engine = _engine(config)
+    engine = context.engine
     counts = erase_subject(engine, subject_ref)
     chain = verify_chain(engine)
     audit.record(engine, _actor(), audit.AuditAction.SUBJECT_ERASE,
@@ -187,9 +168,8 @@ def retention() -> None:
 
 @retention.command("run")
 @click.pass_obj
-def retention_run(config) -> None:
+def retention_run(context: CliContext) -> None:
     """Delete what has expired now; safe to run again."""
-    settings = _settings(config)
-    deleted = run_retention(_engine(config), settings.retention, datetime.now().astimezone(), _actor())
+    deleted = run_retention(context.engine, context.settings.retention, datetime.now().astimezone(), _actor())
     for kind, counts in deleted.items():
         click.echo(f"{kind.replace('_', ' ')}: " + ", ".join(f"{n.replace('_', ' ')} {c}" for n, c in counts.items()))

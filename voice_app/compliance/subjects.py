@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, SQLModel, col, select
@@ -15,6 +15,10 @@ from consent.timestamps import utc_now
 from voice_app.handoff.models import CallbackRequest, Handoff, Voicemail
 from voice_app.models import Call, CallEvent, Turn
 from voice_app.pseudonyms import UNKNOWN_CALLER, normalise_phone_number, pseudonymise
+from voice_app.rows import table_of
+
+# A row of one of the tables whose rows belong to one call, by its call_id.
+CallRow = TypeVar("CallRow", CallEvent, Turn, Handoff, CallbackRequest, Voicemail)
 
 
 class SubjectRequestError(ValueError):
@@ -146,21 +150,21 @@ def erase_subject(engine: Engine, subject: str) -> dict[str, int]:
     return {**counts, "consent_answers_erased": erased, "consent_events_kept": kept}
 
 
-def delete_calls(session: Session, call_ids: Sequence[int]) -> dict[str, int]:
+def delete_calls(session: Session, call_ids: Sequence[int | None]) -> dict[str, int]:
     """Delete calls and every row that refers to them, children first; the caller commits.
 
     Found through the foreign keys, so a table added later that hangs off a call is deleted with it rather
     than blocking the deletion or outliving it."""
-    calls = Call.__table__
+    calls = table_of(Call)
     counts = {}
     for table in reversed(SQLModel.metadata.sorted_tables):
         references = [key.parent for key in table.foreign_keys if key.column.table is calls]
         if references and call_ids:
             statement = delete(table).where(references[0].in_(list(call_ids)))
-            counts[table.name] = session.execute(statement).rowcount
+            counts[table.name] = session.exec(statement).rowcount
         elif references:
             counts[table.name] = 0
-    counts["calls"] = session.execute(delete(calls).where(calls.c.id.in_(list(call_ids)))).rowcount if call_ids else 0
+    counts["calls"] = session.exec(delete(calls).where(calls.c.id.in_(list(call_ids)))).rowcount if call_ids else 0
     return counts
 
 
@@ -177,8 +181,10 @@ def forget_transcripts(session: Session, before: datetime) -> dict[str, int]:
     return {"turns": turns.rowcount, "handoff_excerpts": excerpts.rowcount}
 
 
-def _rows_by_call(session: Session, model: type[SQLModel], call_ids: list[int]) -> dict[int, list[Any]]:
-    grouped: dict[int, list[Any]] = {}
+def _rows_by_call(
+    session: Session, model: type[CallRow], call_ids: list[int | None]
+) -> dict[int | None, list[CallRow]]:
+    grouped: dict[int | None, list[CallRow]] = {}
     if not call_ids:
         return grouped
     for row in session.exec(select(model).where(col(model.call_id).in_(call_ids)).order_by(col(model.id))).all():
@@ -195,5 +201,5 @@ def _plain(value: object) -> object:
         return value
     # SQLite hands timestamps back without a zone, PostgreSQL with one; they were written in UTC, and the
     # caller's copy says so either way.
-    moment = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return moment.isoformat()

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from consent.ledger import Decision
 from voice_app.config import E164, SUPPORTED_LANGUAGES
@@ -29,6 +29,7 @@ from voice_app.handoff.models import (
 )
 from voice_app.handoff.voicemails import VoicemailInfo, voicemails_of_callbacks
 from voice_app.models import Call, CallEvent, HandoffReason, Turn, utcnow
+from voice_app.rows import stored_id
 
 MAX_LIST_LIMIT = 500
 CUSTOMER_NAME_MAX_LENGTH = 200
@@ -137,7 +138,7 @@ def mark_agent_answered(engine: Engine, call_id: int, at: datetime) -> bool:
     with Session(engine) as session:
         result = session.exec(
             update(Handoff)
-            .where(Handoff.call_id == call_id, Handoff.agent_answered_at.is_(None))
+            .where(col(Handoff.call_id) == call_id, col(Handoff.agent_answered_at).is_(None))
             .values(agent_answered_at=at)
         )
         session.commit()
@@ -151,7 +152,7 @@ def finish_handoff(engine: Engine, call_id: int, outcome: HandoffOutcome | str, 
     with Session(engine) as session:
         result = session.exec(
             update(Handoff)
-            .where(Handoff.call_id == call_id, Handoff.ended_at.is_(None))
+            .where(col(Handoff.call_id) == call_id, col(Handoff.ended_at).is_(None))
             .values(outcome=outcome, ended_at=at)
         )
         session.commit()
@@ -167,8 +168,8 @@ def request_callback(engine: Engine, call_id: int, callback_number: str | None =
         existing = session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).first()
         if existing:
             if callback_number and existing.callback_number is None and existing.status == CallbackStatus.OPEN:
-                session.exec(update(CallbackRequest).where(CallbackRequest.id == existing.id,
-                                                           CallbackRequest.callback_number.is_(None))
+                session.exec(update(CallbackRequest).where(col(CallbackRequest.id) == existing.id,
+                                                           col(CallbackRequest.callback_number).is_(None))
                              .values(callback_number=callback_number))
                 session.commit()
                 session.refresh(existing)
@@ -176,7 +177,7 @@ def request_callback(engine: Engine, call_id: int, callback_number: str | None =
         handoff = session.exec(select(Handoff).where(Handoff.call_id == call_id)).first()
         if handoff is None:
             raise LookupError(f"call {call_id} has no hand-over to attach a callback to")
-        callback = CallbackRequest(handoff_id=handoff.id, call_id=call_id, callback_number=callback_number)
+        callback = CallbackRequest(handoff_id=stored_id(handoff), call_id=call_id, callback_number=callback_number)
         session.add(callback)
         try:
             session.commit()
@@ -201,13 +202,13 @@ def mark_callback_done(engine: Engine, callback_id: int, user_id: int, note: str
     with Session(engine) as session:
         result = session.exec(
             update(CallbackRequest)
-            .where(CallbackRequest.id == callback_id, CallbackRequest.status == CallbackStatus.OPEN)
+            .where(col(CallbackRequest.id) == callback_id, col(CallbackRequest.status) == CallbackStatus.OPEN)
             .values(status=CallbackStatus.DONE.value, done_at=utcnow(), done_by=user_id, note=note,
                     callback_number=None)
         )
         if result.rowcount == 1:
-            session.exec(update(Voicemail).where(Voicemail.callback_id == callback_id,
-                                                 Voicemail.status != VoicemailStatus.RECORDING)
+            session.exec(update(Voicemail).where(col(Voicemail.callback_id) == callback_id,
+                                                 col(Voicemail.status) != VoicemailStatus.RECORDING)
                          .values(status=VoicemailStatus.DONE.value))
         session.commit()
         return result.rowcount == 1
@@ -216,9 +217,9 @@ def mark_callback_done(engine: Engine, callback_id: int, user_id: int, note: str
 def recent_handoffs(engine: Engine, limit: int, since_id: int | None = None) -> list[Handoff]:
     """The latest hand-overs, newest first; with `since_id`, only those stored after that one."""
     _check_limit(limit)
-    query = select(Handoff).order_by(Handoff.id.desc()).limit(limit)
+    query = select(Handoff).order_by(col(Handoff.id).desc()).limit(limit)
     if since_id is not None:
-        query = query.where(Handoff.id > since_id)
+        query = query.where(col(Handoff.id) > since_id)
     with Session(engine) as session:
         return list(session.exec(query))
 
@@ -227,16 +228,15 @@ def open_callbacks(engine: Engine, limit: int = MAX_LIST_LIMIT) -> list[OpenCall
     """Callbacks still to be made, newest first, each with the hand-over it came from."""
     _check_limit(limit)
     with Session(engine) as session:
-        rows = session.exec(
+        rows = list(session.exec(
             select(CallbackRequest, Handoff)
-            .join(Handoff, CallbackRequest.handoff_id == Handoff.id)
+            .join(Handoff, col(CallbackRequest.handoff_id) == col(Handoff.id))
             .where(CallbackRequest.status == CallbackStatus.OPEN)
-            .order_by(CallbackRequest.id.desc())
+            .order_by(col(CallbackRequest.id).desc())
             .limit(limit)
-        )
-        rows = list(rows)
-    voicemails = voicemails_of_callbacks(engine, [callback.id for callback, _ in rows])
-    return [OpenCallback(callback=callback, handoff=handoff, voicemail=voicemails.get(callback.id))
+        ))
+    voicemails = voicemails_of_callbacks(engine, [stored_id(callback) for callback, _ in rows])
+    return [OpenCallback(callback=callback, handoff=handoff, voicemail=voicemails.get(stored_id(callback)))
             for callback, handoff in rows]
 
 
@@ -248,20 +248,25 @@ def handoff_detail(engine: Engine, handoff_id: int) -> HandoffDetail | None:
         if handoff is None:
             return None
         call = session.get(Call, handoff.call_id)
+        if call is None:
+            raise LookupError(f"hand-over {handoff_id} names call {handoff.call_id}, which does not exist")
         consent_granted = call.consent_decision == Decision.GRANTED
         timeline = session.exec(
-            select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.at, CallEvent.id)
+            select(CallEvent).where(CallEvent.call_id == call.id).order_by(col(CallEvent.at), col(CallEvent.id))
         )
-        turns = session.exec(select(Turn).where(Turn.call_id == call.id).order_by(Turn.id)) if consent_granted else []
+        turns: list[Turn] = (
+            list(session.exec(select(Turn).where(Turn.call_id == call.id).order_by(col(Turn.id))))
+            if consent_granted else []
+        )
         callbacks = list(session.exec(
-            select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id).order_by(CallbackRequest.id)
+            select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id).order_by(col(CallbackRequest.id))
         ))
         return HandoffDetail(
             handoff=handoff,
             call=call,
             timeline=list(timeline),
-            turns=list(turns),
+            turns=turns,
             callbacks=callbacks,
             consent_granted=consent_granted,
-            voicemails=voicemails_of_callbacks(engine, [callback.id for callback in callbacks]),
+            voicemails=voicemails_of_callbacks(engine, [stored_id(callback) for callback in callbacks]),
         )

@@ -7,10 +7,11 @@ metadata is complete whenever these functions run."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alembic import command as alembic_command  # as: this package has a `command` submodule of its own
 from alembic.autogenerate import compare_metadata
@@ -64,7 +65,10 @@ class Revisions:
         return ScriptDirectory.from_config(self.config())
 
     def head(self) -> str:
-        return self.script().get_current_head()
+        head = self.script().get_current_head()
+        if head is None:
+            raise RuntimeError(f"no revisions in {self.versions_dir}: the package is incomplete")
+        return head
 
     def known(self, revision: str) -> bool:
         return revision in {script.revision for script in self.script().walk_revisions()}
@@ -114,6 +118,7 @@ def _sqlite_transaction(connection: Connection) -> Iterator[None]:
     # mode copies and drops tables others refer to; the pragma only works outside a transaction, and
     # foreign_key_check before the commit makes sure nothing was left dangling.
     driver = connection.connection.driver_connection
+    assert driver is not None  # the connection is open: the caller holds it
     isolation_level = driver.isolation_level
     driver.isolation_level = None
     connection.exec_driver_sql("PRAGMA foreign_keys=OFF")

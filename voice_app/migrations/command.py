@@ -8,6 +8,7 @@ import sys
 import click
 from sqlalchemy import create_engine
 
+from voice_app.cli_context import CliContext
 from voice_app.migrations import (
     BASELINE_REVISION,
     REVISIONS,
@@ -22,12 +23,11 @@ from voice_app.migrations import (
 )
 
 
-def _connect(config: str | None):
-    from voice_app.cli import _settings
+def _connect(context: CliContext):
+    """The database whatever its revision: these commands are how it gets to the head."""
     from voice_app.database import connect_database
 
-    settings = _settings(config)
-    return connect_database(settings.database_url, settings.database_url_setting)
+    return connect_database(context.settings.database_url, context.settings.database_url_setting)
 
 
 @click.group()
@@ -38,10 +38,10 @@ def db() -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 @click.pass_obj
-def db_upgrade(config: str | None, revision: str) -> None:
+def db_upgrade(context: CliContext, revision: str) -> None:
     """Apply the migrations up to REVISION (default: head) in one transaction. A database made by the release
     before migrations is adopted if its schema is that release's."""
-    engine = _connect(config)
+    engine = _connect(context)
     report = upgrade_database(engine, revision)
     if report.adopted:
         click.echo(f"adopted {describe(engine)}: its schema is the baseline's, stamped as revision {BASELINE_REVISION}")
@@ -55,9 +55,9 @@ def db_upgrade(config: str | None, revision: str) -> None:
 
 @db.command("current")
 @click.pass_obj
-def db_current(config: str | None) -> None:
+def db_current(context: CliContext) -> None:
     """Show the database's revision and the head revision of this version."""
-    engine = _connect(config)
+    engine = _connect(context)
     head = REVISIONS.head()
     with engine.connect() as connection:
         current = current_revision(connection)
@@ -75,10 +75,10 @@ def db_current(config: str | None) -> None:
 
 @db.command("check")
 @click.pass_obj
-def db_check(config: str | None) -> None:
+def db_check(context: CliContext) -> None:
     """Exit non-zero unless the database is at the head revision and the models match it (what autogenerate
     would write is nothing). CI runs it on a database made by the migrations."""
-    engine = _connect(config)
+    engine = _connect(context)
     head = REVISIONS.head()
     with engine.connect() as connection:
         current = current_revision(connection)
@@ -101,8 +101,10 @@ def db_check(config: str | None) -> None:
 def db_revision(message: str) -> None:
     """Write a new revision with what the models have that the migrations lack (autogenerate), compared on a
     scratch SQLite database; read it over before committing it."""
-    import voice_app.database  # noqa: F401  (every model in the metadata autogenerate compares against)
     from alembic import command as alembic_command
+    from alembic.script import Script
+
+    import voice_app.database  # noqa: F401  (every model in the metadata autogenerate compares against)
 
     number = len(list(REVISIONS.script().walk_revisions())) + 1
     scratch = create_engine("sqlite://")
@@ -111,4 +113,6 @@ def db_revision(message: str) -> None:
         script = alembic_command.revision(REVISIONS.config(connection), message=message, autogenerate=True,
                                   rev_id=f"{number:04d}")
     scratch.dispose()
+    if not isinstance(script, Script):  # a list only with several heads, None only when told not to write
+        raise click.ClickException(f"autogenerate wrote no single revision: {script!r}")
     click.echo(f"wrote {script.path}: review it (types, server defaults, data to move), then commit it")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor, TimeoutError
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 
 from flask import Flask, Response, abort, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -28,7 +29,7 @@ class DatabaseProbe:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readiness-db")
-        self._pending = None
+        self._pending: Future[None] | None = None
 
     def problem(self) -> str | None:
         if self._pending is None or self._pending.done():
@@ -54,7 +55,7 @@ def init_health(app: Flask, services: Services) -> None:
         return jsonify(status="ok")
 
     @app.get("/readyz")
-    def ready() -> Response:
+    def ready() -> ResponseReturnValue:
         # The model is loaded before a worker takes its first request (voice_app.server), so a worker that
         # answers has it; the database and the drain are what change while it runs.
         checks = {"model": "ok", "database": probe.problem() or "ok",

@@ -151,7 +151,7 @@ def column_chart(
         return bottom - (bottom - plot_top) * (value / top)
 
     columns = []
-    for index, (value, column_title) in enumerate(zip(values, titles)):
+    for index, (value, column_title) in enumerate(zip(values, titles, strict=True)):
         marker = markers[index] if markers is not None else None
         bar_width = min(MAX_COLUMN_WIDTH, max(4.0, slot * 0.7))
         x = left + slot * index + (slot - bar_width) / 2
@@ -209,7 +209,7 @@ def bar_chart(
     bars = [
         Bar(top + index * (bar_height + gap) + gap / 2, bar_height, x_of(value) - left, label, value_label(value),
             bar_title)
-        for index, (label, value, bar_title) in enumerate(zip(labels, values, titles))
+        for index, (label, value, bar_title) in enumerate(zip(labels, values, titles, strict=True))
     ]
     return BarChart(
         id=id, title=title, description=description, value_axis_label=value_axis_label, width=width, height=height,

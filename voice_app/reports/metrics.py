@@ -26,13 +26,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome
 
@@ -76,11 +76,11 @@ class DateRange:
         """From local midnight at the start of `first` (inclusive) to local midnight after `last` (exclusive)."""
         start = datetime.combine(self.first, time.min, tzinfo=self.zone)
         end = datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=self.zone)
-        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        return start.astimezone(UTC), end.astimezone(UTC)
 
     def local_day(self, moment: datetime) -> date:
         # SQLite hands timestamps back without a zone; they were written in UTC.
-        aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return aware.astimezone(self.zone).date()
 
 
@@ -184,25 +184,28 @@ class Metrics:
 
 # -- queries ----------------------------------------------------------------------------------------------------
 
-def calls_query(start: datetime, end: datetime) -> Select:
-    return select(Call.id, Call.started_at, Call.consent_decision, Call.outcome, Call.handoff_reason).where(
-        Call.started_at >= start, Call.started_at < end
-    )
+def calls_query(
+    start: datetime, end: datetime
+) -> Select[int | None, datetime, str | None, str | None, str | None]:
+    # sqlmodel's select() is typed for at most four columns
+    return select(  # type: ignore[call-overload]
+        Call.id, Call.started_at, Call.consent_decision, Call.outcome, Call.handoff_reason
+    ).where(col(Call.started_at) >= start, col(Call.started_at) < end)
 
 
-def notice_played_query(start: datetime, end: datetime) -> Select:
+def notice_played_query(start: datetime, end: datetime) -> SelectOfScalar[int]:
     return (
         select(CallEvent.call_id)
-        .join(Call, Call.id == CallEvent.call_id)
+        .join(Call, col(Call.id) == col(CallEvent.call_id))
         .where(Call.started_at >= start, Call.started_at < end, CallEvent.kind == NOTICE_PLAYED)
         .distinct()
     )
 
 
-def latencies_query(start: datetime, end: datetime) -> Select:
+def latencies_query(start: datetime, end: datetime) -> Select[datetime, int]:
     return (
         select(Call.started_at, AnswerLatency.latency_ms)
-        .join(Call, Call.id == AnswerLatency.call_id)
+        .join(Call, col(Call.id) == col(AnswerLatency.call_id))
         .where(Call.started_at >= start, Call.started_at < end)
     )
 

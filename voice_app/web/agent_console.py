@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -28,6 +28,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -46,7 +47,9 @@ from voice_app.handoff.queries import (
     recent_handoffs,
 )
 from voice_app.handoff.voicemails import play_voicemail
-from voice_app.web.auth import Role, role_required, usernames_by_id
+from voice_app.users.management import usernames_by_id
+from voice_app.users.models import Role
+from voice_app.web.auth import role_required
 
 LIST_LIMIT = 50
 EVENT_POLL_SECONDS = 1.0
@@ -75,7 +78,7 @@ REASON_LABELS = {
     "internal_error": "Assistant error",
     "server_shutdown": "Assistant server shut down",
 }
-OUTCOME_LABELS = {
+OUTCOME_LABELS: dict[str, str] = {
     HandoffOutcome.CONNECTED: "Connected",
     HandoffOutcome.NO_ANSWER: "No agent answered",
     HandoffOutcome.BUSY: "Agents busy",
@@ -121,8 +124,8 @@ def timestamp(value: datetime | None) -> Markup:
     if value is None:
         return Markup('<span class="muted">not yet</span>')
     # SQLite hands timestamps back without a zone; they were written in UTC.
-    moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    moment = moment.astimezone(timezone.utc)
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
     return Markup('<time datetime="{}">{}</time>').format(
         moment.isoformat(timespec="seconds"), moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     )
@@ -229,7 +232,7 @@ def handoff(handoff_id: int) -> tuple[str, int]:
 
 @agent_console.post(f"/callbacks/<{ID}:callback_id>/done")
 @role_required(Role.AGENT)
-def callback_done(callback_id: int) -> Response | tuple[str, int]:
+def callback_done(callback_id: int) -> ResponseReturnValue:
     callback = find_callback(_engine(), callback_id)
     if callback is None:
         abort(404)
@@ -245,7 +248,7 @@ def callback_done(callback_id: int) -> Response | tuple[str, int]:
 
 @agent_console.get(f"/voicemails/<{ID}:voicemail_id>.wav")
 @role_required(Role.AGENT)
-def voicemail_audio(voicemail_id: int) -> Response:
+def voicemail_audio(voicemail_id: int) -> ResponseReturnValue:
     """A caller's voice message for the browser's player: 16-bit PCM WAV (browsers do not all play the stored
     mu-law form), never cached. The first agent to play it is recorded as having listened."""
     audio = play_voicemail(_engine(), voicemail_id, current_user.id)

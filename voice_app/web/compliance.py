@@ -10,6 +10,7 @@ import zipfile
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -30,7 +31,8 @@ from voice_app.compliance.subjects import (
     subject_voice_messages,
 )
 from voice_app.services import Services
-from voice_app.web.auth import Role, role_required
+from voice_app.users.models import Role
+from voice_app.web.auth import role_required
 
 compliance = Blueprint("compliance", __name__, url_prefix="/compliance")
 audit_log = Blueprint("audit_log", __name__, url_prefix="/admin")
@@ -139,7 +141,7 @@ def export() -> Response | tuple[str, int]:
 
 @compliance.post("/access-request")
 @role_required(Role.COMPLIANCE)
-def access_request() -> Response:
+def access_request() -> ResponseReturnValue:
     form = AccessRequestForm()
     if not form.validate_on_submit():
         flash(" ".join(e for errors in form.errors.values() for e in errors) or "The form expired; try again.", "error")

@@ -29,8 +29,9 @@ from voice_app.reports.metrics import (
     compute_metrics,
     default_range,
 )
+from voice_app.users.models import Role
 from voice_app.web.agent_console import reason_label
-from voice_app.web.auth import Role, role_required
+from voice_app.web.auth import role_required
 
 if TYPE_CHECKING:
     from voice_app.services import Services
@@ -86,9 +87,9 @@ def requested_range(today: date, zone) -> DateRange:
     """The range in the query string: `from` and `to` (both optional, inclusive). Without `to` the range ends
     today; without `from` it is the 30 days up to `to`."""
     first, last = _date_param("from", "start date"), _date_param("to", "end date")
-    if first is None and last is None:
-        return default_range(zone, today)
     if last is None:
+        if first is None:
+            return default_range(zone, today)
         last = max(first, today)
     if first is None:
         first = default_range(zone, last).first
@@ -125,8 +126,10 @@ def percent(share: float) -> str:
 
 
 @dashboard.app_template_filter("seconds")
-def seconds(milliseconds: float) -> str:
-    """1440 ms as "1.4" (seconds)."""
+def seconds(milliseconds: float | None) -> str:
+    """1440 ms as "1.4" (seconds). Latencies are None where none were measured, which callers check first."""
+    if milliseconds is None:
+        raise ValueError("no latency was measured")
     return f"{int(milliseconds / 100 + 0.5) / 10:.1f}"
 
 
@@ -160,7 +163,7 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
         description=f"Calls per {every}, {span}: {_plural(total.calls, 'call')} in all; most in one {every}: "
                     f"{max(bucket.calls for bucket in buckets)}.",
         value_axis_label="Calls", category_axis_label=axis, categories=short,
-        titles=[f"{label}: {_plural(bucket.calls, 'call')}" for label, bucket in zip(long, buckets)],
+        titles=[f"{label}: {_plural(bucket.calls, 'call')}" for label, bucket in zip(long, buckets, strict=True)],
         values=[bucket.calls for bucket in buckets], value_label=lambda value: str(round(value)), whole=True,
     )
 
@@ -174,7 +177,7 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
             description=f"{what}, per {every}, {span}: {percent(part(total) / whole(total))} overall "
                         f"({part(total)} of {whole(total)}).",
             titles=[f"{label}: " + (f"{percent(part(b) / whole(b))}, {part(b)} of {whole(b)} {whose}" if whole(b)
-                                    else nothing) for label, b in zip(long, buckets)],
+                                    else nothing) for label, b in zip(long, buckets, strict=True)],
             values=[part(b) / whole(b) if whole(b) else None for b in buckets], value_label=percent, top=1.0,
         )
 
@@ -198,10 +201,10 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
         reasons = bar_chart(
             id="chart-reasons", title="Why calls went to a person",
             description=f"Transfer reasons, {span}, {_plural(transferred, 'transfer')}: "
-                        + "; ".join(f"{name} {count}" for name, count in zip(names, counts)) + ".",
+                        + "; ".join(f"{name} {count}" for name, count in zip(names, counts, strict=True)) + ".",
             value_axis_label="Transfers", labels=names, values=counts, value_label=lambda value: str(round(value)),
             titles=[f"{name}: {count} of {transferred} ({percent(count / transferred)})"
-                    for name, count in zip(names, counts)],
+                    for name, count in zip(names, counts, strict=True)],
         )
 
     latency = None if total.latency.count == 0 else column_chart(
@@ -213,7 +216,7 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
         titles=[f"{label}: " + (f"median {seconds(b.latency.median_ms)} s, 90th percentile "
                                 f"{seconds(b.latency.p90_ms)} s, {_plural(b.latency.count, 'reply', 'replies')}"
                                 if b.latency.count else "no replies timed")
-                for label, b in zip(long, buckets)],
+                for label, b in zip(long, buckets, strict=True)],
         values=[bucket.latency.median_ms for bucket in buckets],
         markers=[bucket.latency.p90_ms for bucket in buckets], value_label=seconds,
         column_legend="median (number above)", marker_legend="90th percentile",

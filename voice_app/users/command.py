@@ -6,14 +6,9 @@ import sys
 
 import click
 
-from voice_app.web.auth import Role, UserError, check_username, create_user, deactivate_user, list_users
-
-
-def _engine(config: str | None):
-    # Imported here because voice_app.cli imports this module to register the command group.
-    from voice_app.cli import _engine as engine_from_config
-
-    return engine_from_config(config)
+from voice_app.cli_context import CliContext
+from voice_app.users.management import UserError, check_username, create_user, deactivate_user, list_users
+from voice_app.users.models import Role
 
 
 @click.group()
@@ -26,7 +21,7 @@ def users() -> None:
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True, help="what the user may see")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
 @click.pass_obj
-def users_add(config: str | None, username: str, role: str, password_stdin: bool) -> None:
+def users_add(context: CliContext, username: str, role: str, password_stdin: bool) -> None:
     """Create a user with a role.
 
     The password (12 to 256 characters) is asked for twice without echo, or read from standard input."""
@@ -39,7 +34,7 @@ def users_add(config: str | None, username: str, role: str, password_stdin: bool
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(_engine(config), username, password, role)
+        user = create_user(context.engine, username, password, role)
     except UserError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"added {user.username} ({user.role})")
@@ -47,9 +42,9 @@ def users_add(config: str | None, username: str, role: str, password_stdin: bool
 
 @users.command("list")
 @click.pass_obj
-def users_list(config: str | None) -> None:
+def users_list(context: CliContext) -> None:
     """All users with their role and whether they may sign in."""
-    found = list_users(_engine(config))
+    found = list_users(context.engine)
     if not found:
         click.echo("no users yet")
     for user in found:
@@ -60,10 +55,10 @@ def users_list(config: str | None) -> None:
 @users.command("deactivate")
 @click.argument("username")
 @click.pass_obj
-def users_deactivate(config: str | None, username: str) -> None:
+def users_deactivate(context: CliContext, username: str) -> None:
     """Stop a user from signing in.
 
     Their open sessions end at their next request; the user stays listed as who closed their callbacks."""
-    if not deactivate_user(_engine(config), username):
+    if not deactivate_user(context.engine, username):
         raise click.ClickException(f"no user {username!r}")
     click.echo(f"deactivated {username}")
