@@ -92,7 +92,7 @@ def main() -> None:
             time.sleep(0.5)
         time.sleep(2)
         worker = children(server.pid)[0]
-        print(f"| state | master RSS MB | worker RSS MB |\n|---|---|---|")
+        print("| state | master RSS MB | worker RSS MB |\n|---|---|---|")
         print(f"| after start (model loaded, prompts rendered) | {rss_mb(server.pid):.0f} | {rss_mb(worker):.0f} |")
         customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
         synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)

@@ -43,7 +43,7 @@ class AgentFeed:
         self._response: requests.Response | None = None
         self._thread = threading.Thread(target=self._follow, name="agent-feed", daemon=True)
 
-    def __enter__(self) -> "AgentFeed":
+    def __enter__(self) -> AgentFeed:
         self._thread.start()
         return self
 

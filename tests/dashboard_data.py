@@ -4,7 +4,7 @@ the figures each day should show written next to them."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -14,7 +14,7 @@ _sids = itertools.count(1)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def add_call(engine, started: str, *, decision=None, notice=False, outcome=None, reason=None, latencies=(),

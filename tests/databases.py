@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Row, create_engine, inspect, text
 
-
 DATABASE_BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -3,6 +3,7 @@ run as an unprivileged user, stopped (and its folder deleted) at the end. CI mac
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -25,7 +26,9 @@ class PostgresUnavailable(RuntimeError):
 def _bin_dir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(path.split("/")[4]))
     if not candidates:
-        raise PostgresUnavailable("PostgreSQL is not installed: run scripts/setup.sh --tests (Debian package postgresql)")
+        raise PostgresUnavailable(
+            "PostgreSQL is not installed: run scripts/setup.sh --tests (Debian package postgresql)"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -96,10 +99,8 @@ class ThrowawayPostgres:
         return self.url(name)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopped
             self.stop("immediate")
-        except RuntimeError:
-            pass  # already stopped
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

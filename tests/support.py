@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,10 @@ from voice_app.handoff.models import Handoff
 
 ALWAYS_OPEN = BusinessHours(ZoneInfo("UTC"), frozenset(range(7)), time.min, time.max)
 
-TEST_SECRETS = {"TWILIO_AUTH_TOKEN": "test-auth-token-" + "0" * 16, "VOICE_APP_SECRET_KEY": "test-secret-key-" + "1" * 32}
+TEST_SECRETS = {
+    "TWILIO_AUTH_TOKEN": "test-auth-token-" + "0" * 16,
+    "VOICE_APP_SECRET_KEY": "test-secret-key-" + "1" * 32,
+}
 
 
 def settings_with_database(settings, database: Path | str, business_hours: BusinessHours = ALWAYS_OPEN,
@@ -34,7 +37,7 @@ def settings_with_database(settings, database: Path | str, business_hours: Busin
     )
 
 
-AT = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 NOTICES = {
     "en": NoticeTexts("EN disclosure", "EN consent notice"),
     "de": NoticeTexts("DE Offenlegung", "DE Einwilligung"),

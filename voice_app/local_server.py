@@ -44,7 +44,7 @@ class LocalServer:
         self._server.app = create_app(self.services)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-server", daemon=True)
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self._thread.start()
         return self
 

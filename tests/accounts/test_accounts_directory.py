@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from tests.databases import dump_rows
 from tests.support import TEST_SECRETS
 from voice_app.accounts.demo_data import (
     MANY_OPEN_ITEMS,
@@ -37,7 +39,6 @@ from voice_app.accounts.models import (
     RefundStatus,
     ReturnRefund,
 )
-from tests.databases import dump_rows
 from voice_app.database import make_engine
 from voice_app.pseudonyms import pseudonymise
 
@@ -132,7 +133,7 @@ def test_instalment_plans_are_four_payments_thirty_days_apart_adding_up_to_the_i
         assert [part.number for part in order.instalments] == [1, 2, 3, 4]
         assert sum(part.amount_cents for part in order.instalments) == order.amount_cents
         due_dates = [part.due_date for part in order.instalments]
-        gaps = {(later - earlier).days for earlier, later in zip(due_dates, due_dates[1:])}
+        gaps = {(later - earlier).days for earlier, later in pairwise(due_dates)}
         assert gaps == {30}
         assert order.due_date == order.instalments[-1].due_date
         if all(part.status is PaymentStatus.PAID for part in order.instalments):
@@ -162,7 +163,7 @@ def test_demo_states_are_consistent_with_today():
 def test_the_demo_set_is_deterministic_and_moves_with_today():
     assert demo_customers(TODAY) == demo_customers(TODAY)
     later = TODAY + timedelta(days=40)
-    for now, then in zip(demo_customers(TODAY), demo_customers(later)):
+    for now, then in zip(demo_customers(TODAY), demo_customers(later), strict=True):
         assert (now.customer_number, now.phones, now.date_of_birth) == (
             then.customer_number, then.phones, then.date_of_birth)
         for order_now, order_then in zip(now.orders, then.orders, strict=True):
@@ -362,7 +363,7 @@ def test_every_summary_matches_the_demo_facts(directory):
                  invoice.paid_date) for invoice in summary.invoices] == [
             (order.merchant, order.amount_cents, order.currency, order.status, order.due_date, order.paid_date)
             for order in expected_orders]
-        for invoice, order in zip(summary.invoices, expected_orders):
+        for invoice, order in zip(summary.invoices, expected_orders, strict=True):
             assert [(part.number, part.amount.cents, part.status) for part in invoice.instalments] == [
                 (part.number, part.amount_cents, part.status) for part in order.instalments]
         assert sorted((refund.merchant, refund.amount.cents, refund.status) for refund in summary.refunds) == sorted(

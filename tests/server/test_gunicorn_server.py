@@ -48,7 +48,8 @@ def write_test_config(folder: Path) -> Path:
     for old, new in [
         ('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"'),
         ('model_cache_dir = "var/models"', f'model_cache_dir = "{PROJECT_ROOT / "var" / "models"}"'),
-        ('days = ["mon", "tue", "wed", "thu", "fri", "sat"]', 'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'),
+        ('days = ["mon", "tue", "wed", "thu", "fri", "sat"]',
+         'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'),
         ('opens = "08:00"', 'opens = "00:00"'),
         ('closes = "20:00"', 'closes = "23:59"'),
         ("silence_timeout_seconds = 6", "silence_timeout_seconds = 60"),
@@ -172,7 +173,8 @@ def test_sigterm_drains_then_hands_the_remaining_caller_to_a_person(server):
     # One caller stays on the line, silent, past the drain; the other asks for a person during it.
     callers = [
         threading.Thread(target=_place, args=(server, results, "stays", [Press("1")])),
-        threading.Thread(target=_place, args=(server, results, "hangs_on_briefly", [Press("1"), Silence(4), Press("0")])),
+        threading.Thread(target=_place,
+                         args=(server, results, "hangs_on_briefly", [Press("1"), Silence(4), Press("0")])),
     ]
     for caller in callers:
         caller.start()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import pytest
 import re
 import subprocess
 from pathlib import Path
+
 import jiwer
 import numpy as np
+import pytest
+
 from telephony.audio import float_to_phone_mulaw, load_audio_file, phone_mulaw_to_float
 
 SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "data" / "audio"

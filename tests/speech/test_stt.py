@@ -15,8 +15,8 @@ import threading
 
 import numpy as np
 import pytest
-from speech_helpers import JFK_TEXT, PHRASES, espeak_cli, shared_audio, through_phone, word_error_rate
 from faster_whisper.transcribe import Segment
+from speech_helpers import JFK_TEXT, PHRASES, espeak_cli, shared_audio, through_phone, word_error_rate
 
 from voice_app.speech import stt
 from voice_app.speech.model_store import ModelUnavailable, resolve_model
@@ -46,7 +46,7 @@ def test_hotline_phrases_within_measured_wer(transcriber: Transcriber, language:
     heard = [transcriber.transcribe(phrase_audio(text, language), language).text for text in phrases]
 
     wer = word_error_rate(phrases, heard)
-    assert wer <= WER_BOUND[language], list(zip(phrases, heard))
+    assert wer <= WER_BOUND[language], list(zip(phrases, heard, strict=True))
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_round_trip_through_the_real_model(synthesizer: Synthesizer, transcriber
     audio = [phone_mulaw_to_float(synthesizer.synthesize(text, language), 16000) for text in texts]
     heard = [transcriber.transcribe(clip, language).text for clip in audio]
 
-    assert word_error_rate(texts, heard) <= bound, list(zip(texts, heard))
+    assert word_error_rate(texts, heard) <= bound, list(zip(texts, heard, strict=True))
 
 
 @pytest.mark.parametrize("text", ["", "   \n", None])

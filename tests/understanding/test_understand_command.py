@@ -42,13 +42,13 @@ def test_language_option_overrides_detection() -> None:
 
 def test_jsonl_answers_each_line_in_order_and_reports_bad_lines() -> None:
     lines = [
-        "is my invoice paid".encode(),
+        b"is my invoice paid",
         b"",
         b"   ",
         b"\xff\xfe not UTF-8",
-        "ich widerrufe meine Einwilligung\r".encode(),
+        b"ich widerrufe meine Einwilligung\r",
         ("x" * 2001).encode(),
-        "what's the weather tomorrow".encode(),
+        b"what's the weather tomorrow",
     ]
 
     result = CliRunner().invoke(understand, ["--jsonl"], input=b"\n".join(lines))

@@ -3,6 +3,8 @@ data drawn apart from zero."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from voice_app.reports.charts import CHAR_WIDTH, MAX_COLUMN_WIDTH, bar_chart, column_chart, nice_ceiling
@@ -57,7 +59,7 @@ def test_long_ranges_widen_the_chart_and_thin_out_labels_that_would_collide():
     assert chart.width == 64 + 16 + 45 * 34
     assert all(column.value_label is None for column in chart.columns), "'12 calls' does not fit over 34 px"
     positions = [tick.position for tick in chart.category_ticks]
-    assert len(positions) < 45 and min(b - a for a, b in zip(positions, positions[1:])) >= 6 * CHAR_WIDTH
+    assert len(positions) < 45 and min(b - a for a, b in pairwise(positions)) >= 6 * CHAR_WIDTH
 
 
 def test_mismatched_or_empty_input_is_refused():

@@ -1,6 +1,6 @@
-"""The dashboard's figures on a hand-built set of calls in a real database (SQLite and PostgreSQL): days counted in Berlin time (also
-across the switch to summer time), consent rate edge cases, calls finished without a person, transfer reasons,
-answer latency, empty ranges, and queries that use nothing only SQLite understands."""
+"""The dashboard's figures on a hand-built set of calls in a real database (SQLite and PostgreSQL): days counted in
+Berlin time (also across the switch to summer time), consent rate edge cases, calls finished without a person,
+transfer reasons, answer latency, empty ranges, and queries that use nothing only SQLite understands."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 import pytest
 
 from consent.ledger import Decision, Method
+from tests.support import AT, of
 from voice_app.dialogue.machine import State
 from voice_app.dialogue.messages import (
     CallerSpoke,
@@ -15,8 +16,8 @@ from voice_app.dialogue.messages import (
     SilenceElapsed,
     StoreTurn,
 )
-from tests.support import AT, of
 from voice_app.models import CallOutcome, HandoffReason
+
 
 def spoke(text, language="en", confidence=0.9, language_probability=0.95):
     return CallerSpoke(text, language, language_probability, confidence, AT)
@@ -63,7 +64,8 @@ def test_nothing_is_heard_before_the_notice_has_played(new_dialogue):
     ],
 )
 def test_consent_granted(new_dialogue, event, decision, method):
-    dialogue = at_consent_question(new_dialogue, "de" if event.__class__ is CallerSpoke and event.language == "de" else "en")
+    language = "de" if event.__class__ is CallerSpoke and event.language == "de" else "en"
+    dialogue = at_consent_question(new_dialogue, language)
     actions = dialogue.handle(event)
     record = of(actions, RecordConsent)[0]
     assert (record.decision, record.method) == (decision, method)

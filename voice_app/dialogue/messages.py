@@ -8,7 +8,6 @@ from datetime import datetime
 from consent.ledger import Decision, Method
 from voice_app.models import CallOutcome, HandoffReason
 
-
 # Events --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -86,15 +86,17 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         "der Ihnen hilft, bitte bleiben Sie dran.",
         Prompt.SENSITIVE_TRANSFER: "Das sollte sich ein Mitarbeiter persönlich mit Ihnen ansehen. Ich verbinde Sie "
         "jetzt, bitte bleiben Sie dran.",
-        Prompt.WITHDRAWN_TRANSFER: "Verstanden, ich habe Ihren Widerruf festgehalten. Ab jetzt wird nichts mehr von dem, "
-        "was Sie sagen, in Text umgewandelt. Ich verbinde Sie mit einem Mitarbeiter, bitte bleiben Sie dran.",
+        Prompt.WITHDRAWN_TRANSFER: "Verstanden, ich habe Ihren Widerruf festgehalten. Ab jetzt wird nichts mehr "
+        "von dem, was Sie sagen, in Text umgewandelt. Ich verbinde Sie mit einem Mitarbeiter, bitte bleiben Sie dran.",
         Prompt.VERIFICATION_TRANSFER: "Ich konnte Ihre Angaben nicht bestätigen. Ich verbinde Sie mit einem "
         "Mitarbeiter, der Ihnen weiterhilft, bitte bleiben Sie dran.",
         Prompt.ASK_DATE_OF_BIRTH: "Bevor ich in Ihr Konto schaue, muss ich prüfen, wer Sie sind. Bitte tippen Sie Ihr "
         "Geburtsdatum ein: Tag, Monat und Jahr, acht Ziffern. Oder sagen Sie Ihre Postleitzahl.",
         Prompt.ASK_CUSTOMER_NUMBER: "Ich konnte Ihr Konto nicht über Ihre Telefonnummer finden. Bitte tippen Sie Ihre "
         "Kundennummer ein, und drücken Sie dann die Raute-Taste.",
-        Prompt.DETAILS_DID_NOT_MATCH: "Das passt leider nicht zu unseren Unterlagen. Bitte versuchen Sie es noch einmal.",
+        Prompt.DETAILS_DID_NOT_MATCH: (
+            "Das passt leider nicht zu unseren Unterlagen. Bitte versuchen Sie es noch einmal."
+        ),
         Prompt.VERIFIED: "Vielen Dank.",
         Prompt.ANYTHING_ELSE: "Kann ich sonst noch etwas für Sie tun?",
         Prompt.WHAT_ELSE: "Was kann ich noch für Sie tun?",
