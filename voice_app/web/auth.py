@@ -1,15 +1,24 @@
 """Signing in to the web consoles and out again, and the role check for views. The users themselves, their
-passwords and the lock-out after repeated wrong passwords are `voice_app.users`.
+passwords, sessions and the throttles on wrong passwords are `voice_app.users`.
 
-Sessions live in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https) and end 8 hours after sign-in
-however active they were. Every form post is CSRF-checked app-wide, so a new console cannot forget it.
+Sessions are rows on the server (`voice_app.users.sessions`): Flask's signed cookie (HttpOnly, SameSite=Lax,
+Secure behind https) carries only a random token, and every request looks its row up, so signing out, a changed
+password and a deactivation end a session on every instance even if someone kept a copy of the cookie. A session
+ends 8 hours after sign-in however active it was. Every form post is CSRF-checked app-wide, so a new console
+cannot forget it.
+
+Signing in also leaves a "known browser" cookie, signed and naming only the username's keyed hash, for 30 days:
+such a browser is not held by the username's delay after strangers' wrong passwords (see
+`voice_app.users.sign_in`). The client's address for the address throttle is the peer's, except that a peer on
+loopback is taken to be the nginx of the deployment, and then the address nginx appended last to
+X-Forwarded-For counts; anything a client put in that header before it is ignored.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +41,7 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -39,11 +49,14 @@ from wtforms.validators import InputRequired, Length
 from voice_app.services import Services
 from voice_app.users.models import Role
 from voice_app.users.passwords import MAX_PASSWORD_LENGTH
-from voice_app.users.sign_in import SignedInUser, active_user, sign_in
+from voice_app.users.sessions import end_session, session_user, start_session
+from voice_app.users.sign_in import SignedInUser, sign_in, username_key
 
 SESSION_LIFETIME = timedelta(hours=8)
+KNOWN_BROWSER_LIFETIME = timedelta(days=30)
 WRONG_CREDENTIALS = "Wrong username or password."
-LOCKED_OUT = "Too many failed sign-ins for this username. Try again within 15 minutes."
+# One answer for both throttles: which one it was would tell a stranger more than the user needs.
+THROTTLED = "Too many failed sign-ins. Try again in a few minutes, or ask an admin."
 # Where each role lands after signing in; a role without a console yet gets the account page.
 HOME_ENDPOINTS = {
     "agent": "agent_console.handoff_list",
@@ -124,14 +137,11 @@ def _add_security_headers(response: Response) -> Response:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> ConsoleUser | None:
-    signed_in_at = session.get("signed_in_at")
-    # Enforced here as well as by the cookie's expiry, because the cookie is re-issued on every request.
-    if not isinstance(signed_in_at, (int, float)) or time.time() - signed_in_at > SESSION_LIFETIME.total_seconds():
+    token = session.get("session_token")
+    if not isinstance(token, str):
         return None
-    if not user_id.isdigit():
-        return None
-    user = active_user(_services().engine, int(user_id))
-    return ConsoleUser.of(user) if user is not None else None
+    user = session_user(_services().engine, token)
+    return ConsoleUser.of(user) if user is not None and str(user.id) == user_id else None
 
 
 ViewFunction = TypeVar("ViewFunction", bound=Callable[..., object])
@@ -180,6 +190,58 @@ def _home_url() -> str:
     return url_for(endpoint) if endpoint else url_for("auth.account")
 
 
+def client_address() -> str:
+    peer = request.remote_addr or "unknown"
+    if not _is_loopback(peer):
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "").rsplit(",", 1)[-1].strip()
+    return forwarded if _is_ip_address(forwarded) else peer
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(text: str) -> bool:
+    return _is_ip_address(text) and ipaddress.ip_address(text).is_loopback
+
+
+def _known_browsers() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_services().secret_key, salt="known-browser")
+
+
+def _known_browser_cookie() -> str:
+    return (
+        "__Host-voice_app_known_browser" if current_app.config["SESSION_COOKIE_SECURE"] else "voice_app_known_browser"
+    )
+
+
+def _known_browser_key() -> str | None:
+    cookie = request.cookies.get(_known_browser_cookie())
+    if not cookie:
+        return None
+    try:
+        key = _known_browsers().loads(cookie, max_age=int(KNOWN_BROWSER_LIFETIME.total_seconds()))
+    except BadSignature:
+        return None
+    return key if isinstance(key, str) else None
+
+
+def _remember_browser(response: Response, user: SignedInUser) -> None:
+    response.set_cookie(
+        _known_browser_cookie(),
+        _known_browsers().dumps(username_key(user.username, _services().secret_key)),
+        max_age=int(KNOWN_BROWSER_LIFETIME.total_seconds()),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Strict",
+    )
+
+
 @auth.route("/login", methods=["GET", "POST"])
 def login() -> Response | tuple[str, int]:
     if current_user.is_authenticated:
@@ -188,19 +250,31 @@ def login() -> Response | tuple[str, int]:
     error, status = None, 200
     if form.validate_on_submit():
         services = _services()
-        result = sign_in(services.engine, form.username.data, form.password.data, secret_key=services.secret_key)
+        result = sign_in(
+            services.engine,
+            form.username.data,
+            form.password.data,
+            secret_key=services.secret_key,
+            client_address=client_address(),
+            known_browser_key=_known_browser_key(),
+        )
         if result.user is not None:
             session.clear()  # nothing from before the sign-in carries over, a planted CSRF token least of all
             session.permanent = True
-            session["signed_in_at"] = time.time()
+            session["session_token"] = start_session(services.engine, result.user.id, SESSION_LIFETIME)
             login_user(ConsoleUser.of(result.user))
-            return redirect(_safe_next(request.args.get("next")) or _home_url())
-        error, status = (LOCKED_OUT, 429) if result.locked_out else (WRONG_CREDENTIALS, 200)
+            response = redirect(_safe_next(request.args.get("next")) or _home_url())
+            _remember_browser(response, result.user)
+            return response
+        error, status = (THROTTLED, 429) if result.throttled else (WRONG_CREDENTIALS, 200)
     return render_template("login.html", form=form, error=error), status
 
 
 @auth.post("/logout")
 def logout() -> Response:
+    token = session.get("session_token")
+    if isinstance(token, str):
+        end_session(_services().engine, token)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
