@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import event
@@ -18,6 +20,7 @@ import voice_app.users.models  # noqa: F401  (users: callback requests name who 
 from voice_app.migrations import DatabaseNotReady, SchemaOutdated, ensure_at_head  # noqa: F401  (SchemaOutdated: callers catch it from here)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+WAL_SWITCH_RETRY_SECONDS = 0.05
 
 
 def make_engine(url: str) -> Engine:
@@ -40,9 +43,26 @@ def make_engine(url: str) -> Engine:
 def _sqlite_pragmas(connection, _record) -> None:
     # WAL lets the web requests read while a media session writes; foreign keys are off by default in SQLite.
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor) -> None:
+    """WAL is kept in the file, so only the first connection to a new file switches it. Connections opening a new
+    file at the same moment (workers, instances, a command beside the server) all try, and the switch fails at
+    once with "database is locked" instead of waiting for the busy timeout: retry until the file is in WAL."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_SECONDS)
 
 
 class DatabaseUnreachable(DatabaseNotReady):
