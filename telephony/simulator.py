@@ -20,6 +20,10 @@ Every wait is bounded by `max_call_seconds` or a fixed timeout, so a broken app 
 Like a load balancer in front of several instances, `route` may send each request to another address than the
 one Twilio signs (`route_by_path` builds one from path prefixes); `ca_file` trusts a private certificate
 authority for https and wss, as a test with a self-signed certificate needs.
+
+The forms it posts come from `telephony.webhooks` and the stream messages from `telephony.media_protocol`, the
+modules the app reads them with. It is one long module because the call, its stream and the scripted caller
+share one clock and one result, and are read as one story of a call.
 """
 
 from __future__ import annotations
@@ -123,10 +127,8 @@ def route_by_path(public_base: str, targets: Mapping[str, str]) -> Route:
         ):
             return url
         path = parts.path[len(public_prefix):] or "/"
-        for prefix, target in by_length:
-            if path.startswith(prefix):
-                break
-        else:
+        target = next((target for prefix, target in by_length if path.startswith(prefix)), None)
+        if target is None:
             return url
         destination = urlsplit(target)
         scheme = destination.scheme if parts.scheme in ("http", "https") else _WEBSOCKET_SCHEME_OF[destination.scheme]
@@ -852,7 +854,8 @@ class _VirtualSpeaker:
         while self._queue:
             head = self._queue[0]
             if isinstance(head, str):
-                echoed.append(self._queue.popleft())
+                self._queue.popleft()
+                echoed.append(head)
                 continue
             if head > budget:
                 self._queue[0] = head - budget
@@ -946,11 +949,8 @@ class _Caller:
 
     def _may_take_turn(self, item: ScriptItem, now: float, speaker: _VirtualSpeaker) -> bool:
         heard_at = speaker.last_heard_at(now)
-        bot_spoke_since_my_turn = heard_at is not None and (
-            self._turn_ended_at is None or heard_at > self._turn_ended_at
-        )
-        if not bot_spoke_since_my_turn:
-            return False
+        if heard_at is None or (self._turn_ended_at is not None and heard_at <= self._turn_ended_at):
+            return False  # the bot has not spoken since my turn
         if not speaker.busy:
             return now - heard_at >= self._call.sim.answer_delay
         barge_in = isinstance(item, (Speak, Press)) and item.barge_in

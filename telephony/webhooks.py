@@ -52,10 +52,6 @@ class StatusCallback:
     call_sid: str
     status: str
 
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL_CALL_STATUSES
-
 
 @dataclass(frozen=True)
 class DialResult:

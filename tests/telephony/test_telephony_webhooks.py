@@ -56,8 +56,8 @@ def test_values_twilio_does_not_document_are_refused(parse, field):
 
 def test_status_callbacks_and_gathered_digits():
     status = webhooks.parse_status_callback({**BASE, **webhooks.status_callback_fields("completed", 12)})
-    assert status.status == "completed" and status.terminal
-    assert not webhooks.parse_status_callback({**BASE, "CallStatus": "ringing"}).terminal
+    assert status.status == "completed" and status.call_sid == CALL
+    assert webhooks.parse_status_callback({**BASE, "CallStatus": "ringing"}).status == "ringing"
     assert webhooks.parse_gather_result({**BASE, **webhooks.gather_result_fields("2")}).digits == "2"
     assert webhooks.parse_gather_result(BASE).digits == ""
 
