@@ -20,6 +20,10 @@ Every wait is bounded by `max_call_seconds` or a fixed timeout, so a broken app 
 Like a load balancer in front of several instances, `route` may send each request to another address than the
 one Twilio signs (`route_by_path` builds one from path prefixes); `ca_file` trusts a private certificate
 authority for https and wss, as a test with a self-signed certificate needs.
+
+The forms it posts come from `telephony.webhooks` and the stream messages from `telephony.media_protocol`, the
+modules the app reads them with. It is one long module because the call, its stream and the scripted caller
+share one clock and one result, and are read as one story of a call.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import requests
 import soundfile
 import websocket
 
-from telephony import media_protocol
+from telephony import media_protocol, webhooks
 from telephony.audio import FRAME_MS, MULAW_SILENCE_FRAME, PHONE_RATE, split_frames
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url
 from telephony.twiml import (
@@ -81,10 +85,8 @@ DIAL_FAILS_AFTER_SECONDS = 0.5
 AGENT_ANSWERS_AFTER_SECONDS = 1.0
 # Twilio's <Say> voices speak at about this pace; the simulator cannot hear them, so it estimates their length.
 SAY_WORDS_PER_SECOND = 2.5
+# The DialCallStatus values a scripted agent side can end with.
 DIAL_OUTCOMES = frozenset({"completed", "busy", "no-answer", "failed"})
-# Every QueueResult Twilio documents for <Enqueue action>.
-QUEUE_RESULTS = frozenset({"bridged", "bridging-in-process", "error", "hangup", "leave", "redirected",
-                           "redirected-from-bridged", "queue-full", "system-error"})
 
 _FRAME_SECONDS = FRAME_MS / 1000
 
@@ -125,10 +127,8 @@ def route_by_path(public_base: str, targets: Mapping[str, str]) -> Route:
         ):
             return url
         path = parts.path[len(public_prefix):] or "/"
-        for prefix, target in by_length:
-            if path.startswith(prefix):
-                break
-        else:
+        target = next((target for prefix, target in by_length if path.startswith(prefix)), None)
+        if target is None:
             return url
         destination = urlsplit(target)
         scheme = destination.scheme if parts.scheme in ("http", "https") else _WEBSOCKET_SCHEME_OF[destination.scheme]
@@ -268,8 +268,10 @@ class TwilioSimulator:
         instead of the system's."""
         if dial_outcome is not None and dial_outcome not in DIAL_OUTCOMES:
             raise ValueError(f"dial_outcome must be one of {sorted(DIAL_OUTCOMES)} or None, got {dial_outcome!r}")
-        if queue_result is not None and queue_result not in QUEUE_RESULTS:
-            raise ValueError(f"queue_result must be one of {sorted(QUEUE_RESULTS)} or None, got {queue_result!r}")
+        if queue_result is not None and queue_result not in webhooks.QUEUE_RESULTS:
+            raise ValueError(
+                f"queue_result must be one of {sorted(webhooks.QUEUE_RESULTS)} or None, got {queue_result!r}"
+            )
         public_url(base_url, VOICE_PATH)  # validates the base URL now rather than mid-call
         for name, value in (("from_number", from_number), ("to_number", to_number), ("account_sid", account_sid)):
             if not isinstance(value, str) or not value:
@@ -409,17 +411,8 @@ class _Call:
         self.emit("dial_ended", outcome)
         if verb.action_url is None:
             return None
-        return self.request_twiml(
-            verb.action_url,
-            {
-                "CallStatus": "in-progress",
-                "DialCallStatus": outcome,
-                "DialCallSid": dial_sid,
-                "DialCallDuration": str(talked),
-                "DialBridged": "true" if outcome == "completed" else "false",
-            },
-            "dial_action",
-        )
+        params = webhooks.dial_result_fields(outcome, dial_sid, talked)
+        return self.request_twiml(verb.action_url, params, "dial_action")
 
     def whisper(self, url: str, dial_sid: str, target: str) -> None:
         """The agent answered: Twilio runs the noun's URL on their leg before bridging; they hear what it plays."""
@@ -452,13 +445,12 @@ class _Call:
         self.result.dial_status = result
         self.emit("queue_left", result)
         if verb.action_url is None:
-            if result == "hangup":
+            if result == webhooks.QUEUE_CALLER_HUNG_UP:
                 self.end("caller_hung_up")
             return None
-        params = {"QueueResult": result, "QueueSid": "QU" + secrets.token_hex(16), "QueueTime": str(round(waited)),
-                  "CallStatus": "completed" if result == "hangup" else "in-progress"}
+        params = webhooks.queue_result_fields(result, "QU" + secrets.token_hex(16), round(waited))
         verbs = self.request_twiml(verb.action_url, params, "queue_action")
-        if result == "hangup":
+        if result == webhooks.QUEUE_CALLER_HUNG_UP:
             # The caller is gone: Twilio reports the result, and there is nobody left to follow the answer.
             self.end("caller_hung_up")
         return verbs
@@ -474,7 +466,7 @@ class _Call:
             return None
         if verb.action_url is None:
             self.end("rejected", "<Gather> without an action URL is not simulated")
-        return self.request_twiml(verb.action_url, {"CallStatus": "in-progress", "Digits": digits or ""}, "gather")
+        return self.request_twiml(verb.action_url, webhooks.gather_result_fields(digits or ""), "gather")
 
     def listen_while_playing(self, prompts: list[Say | Play], gather: Gather | None) -> str | None:
         """Plays the prompts in real time while the caller follows the script (hanging up, or pressing keys,
@@ -569,17 +561,9 @@ class _Call:
         return verbs
 
     def post(self, url: str, extra_params: dict[str, str]) -> tuple[int, str]:
-        params = {
-            "AccountSid": self.sim.account_sid,
-            "CallSid": self.result.call_sid,
-            "From": self.sim.from_number,
-            "To": self.sim.to_number,
-            "Called": self.sim.to_number,
-            "Caller": self.sim.from_number,
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-            **extra_params,
-        }
+        sim = self.sim
+        params = {**webhooks.call_fields(sim.account_sid, self.result.call_sid, sim.from_number, sim.to_number),
+                  **extra_params}
         headers = {SIGNATURE_HEADER: self.sim.signer.sign(url, params)}
         response = requests.post(
             self.sim.route(url), data=params, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
@@ -594,9 +578,9 @@ class _Call:
 
     def post_status(self) -> None:
         url = public_url(self.sim.base_url, STATUS_PATH)
-        duration = str(math.ceil(self.result.duration_seconds))
+        duration = math.ceil(self.result.duration_seconds)
         try:
-            status, _ = self.post(url, {"CallStatus": "completed", "CallDuration": duration})
+            status, _ = self.post(url, webhooks.status_callback_fields("completed", duration))
         except requests.RequestException as error:
             self.emit("status_callback", f"POST {url}{self.routed_to(url)} failed: {error}")
             return
@@ -870,7 +854,8 @@ class _VirtualSpeaker:
         while self._queue:
             head = self._queue[0]
             if isinstance(head, str):
-                echoed.append(self._queue.popleft())
+                self._queue.popleft()
+                echoed.append(head)
                 continue
             if head > budget:
                 self._queue[0] = head - budget
@@ -964,11 +949,8 @@ class _Caller:
 
     def _may_take_turn(self, item: ScriptItem, now: float, speaker: _VirtualSpeaker) -> bool:
         heard_at = speaker.last_heard_at(now)
-        bot_spoke_since_my_turn = heard_at is not None and (
-            self._turn_ended_at is None or heard_at > self._turn_ended_at
-        )
-        if not bot_spoke_since_my_turn:
-            return False
+        if heard_at is None or (self._turn_ended_at is not None and heard_at <= self._turn_ended_at):
+            return False  # the bot has not spoken since my turn
         if not speaker.busy:
             return now - heard_at >= self._call.sim.answer_delay
         barge_in = isinstance(item, (Speak, Press)) and item.barge_in

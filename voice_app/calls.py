@@ -9,13 +9,11 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from voice_app.observability import metrics
+from telephony.webhooks import CALL_STATUSES, TERMINAL_CALL_STATUSES
 from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
-
-TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
-KNOWN_STATUSES = {"queued", "initiated", "ringing", "in-progress", *TERMINAL_STATUSES}
+from voice_app.observability import metrics
 
 
 def register_call(
@@ -40,6 +38,13 @@ def register_call(
         return call
 
 
+def id_of(call: Call) -> int:
+    """A stored call's id (SQLModel types it optional only for calls not yet inserted)."""
+    if call.id is None:
+        raise ValueError("the call is not stored")
+    return call.id
+
+
 def find_call(engine: Engine, call_sid: str) -> Call | None:
     with Session(engine) as session:
         return session.exec(select(Call).where(Call.call_sid == call_sid)).first()
@@ -55,7 +60,7 @@ def attach_stream(engine: Engine, call_id: int, stream_sid: str) -> bool:
     with Session(engine) as session:
         result = session.exec(
             update(Call)
-            .where(Call.id == call_id, Call.stream_sid.is_(None))
+            .where(col(Call.id) == call_id, col(Call.stream_sid).is_(None))
             .values(stream_sid=stream_sid, status="in-progress", updated_at=utcnow())
         )
         session.commit()
@@ -70,7 +75,7 @@ def decide_outcome(
     with Session(engine) as session:
         result = session.exec(
             update(Call)
-            .where(Call.id == call_id, Call.outcome.is_(None))
+            .where(col(Call.id) == call_id, col(Call.outcome).is_(None))
             .values(
                 outcome=outcome.value,
                 handoff_reason=reason.value if reason else None,
@@ -87,19 +92,21 @@ def decide_outcome(
 
 def record_consent_decision(engine: Engine, call_id: int, decision: str) -> None:
     with Session(engine) as session:
-        session.exec(update(Call).where(Call.id == call_id).values(consent_decision=decision, updated_at=utcnow()))
+        session.exec(
+            update(Call).where(col(Call.id) == call_id).values(consent_decision=decision, updated_at=utcnow())
+        )
         session.commit()
     metrics.consent_decided(decision)
 
 
 def update_status(engine: Engine, call_sid: str, status: str) -> bool:
-    if status not in KNOWN_STATUSES:
+    if status not in CALL_STATUSES:
         raise ValueError(f"unknown call status {status!r}")
     values = {"status": status, "updated_at": utcnow()}
-    if status in TERMINAL_STATUSES:
+    if status in TERMINAL_CALL_STATUSES:
         values["ended_at"] = utcnow()
     with Session(engine) as session:
-        result = session.exec(update(Call).where(Call.call_sid == call_sid).values(**values))
+        result = session.exec(update(Call).where(col(Call.call_sid) == call_sid).values(**values))
         session.commit()
         return result.rowcount == 1
 
@@ -112,7 +119,7 @@ def add_event(engine: Engine, call_id: int, kind: str, detail: str = "") -> None
 
 def events_of(engine: Engine, call_id: int) -> list[CallEvent]:
     with Session(engine) as session:
-        return list(session.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)))
+        return list(session.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(col(CallEvent.id))))
 
 
 def store_turn(
@@ -153,17 +160,17 @@ def record_answer_latency(engine: Engine, call_id: int, latency_ms: int, turn_id
     with Session(engine) as session:
         session.add(AnswerLatency(call_id=call_id, latency_ms=latency_ms))
         if turn_id is not None:
-            session.exec(update(Turn).where(Turn.id == turn_id).values(answer_latency_ms=latency_ms))
+            session.exec(update(Turn).where(col(Turn.id) == turn_id).values(answer_latency_ms=latency_ms))
         session.commit()
 
 
 def answer_latencies_of(engine: Engine, call_id: int) -> list[AnswerLatency]:
     with Session(engine) as session:
         return list(
-            session.exec(select(AnswerLatency).where(AnswerLatency.call_id == call_id).order_by(AnswerLatency.id))
+            session.exec(select(AnswerLatency).where(AnswerLatency.call_id == call_id).order_by(col(AnswerLatency.id)))
         )
 
 
 def turns_of(engine: Engine, call_id: int) -> list[Turn]:
     with Session(engine) as session:
-        return list(session.exec(select(Turn).where(Turn.call_id == call_id).order_by(Turn.id)))
+        return list(session.exec(select(Turn).where(Turn.call_id == call_id).order_by(col(Turn.id))))

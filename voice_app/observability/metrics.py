@@ -1,4 +1,5 @@
-"""The Prometheus metrics of the assistant, fed by small calls where things already happen.
+"""The Prometheus metrics of the assistant, fed by small calls where things already happen (during a call, by
+its observers: `voice_app.call.observers`).
 
 Under gunicorn every worker is its own process: `voice-app serve` sets PROMETHEUS_MULTIPROC_DIR before
 prometheus_client is first imported, so these metrics are kept in files there and /metrics adds up all
@@ -66,10 +67,8 @@ def call_in_progress() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def transcribing() -> Iterator[None]:
-    with TRANSCRIPTION_TIME.time():
-        yield
+def transcribed(seconds: float) -> None:
+    TRANSCRIPTION_TIME.observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

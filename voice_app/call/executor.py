@@ -1,0 +1,222 @@
+"""One call's executor: the only owner of the call's state, on one thread of its own.
+
+It takes the call's inputs from one queue (the reader's turns, digits and marks, the player's reports), feeds the
+call's state machine (`stream_machine`, with the dialogue inside) and carries out the actions it returns: speech
+recognition and synthesis, the player, the consent ledger, the call records and the hand-over. What it did goes
+to the observers. Stopping the call (the stream ended or broke, the server hands the caller over) is asked
+through `stop`, and checked before each input, so a stopped call does not answer turns still queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+
+from consent.ledger import ConsentRecord, append_event
+from telephony.outbound import OutboundPlayer
+from voice_app import calls
+from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest
+from voice_app.call.observers import (
+    CallEnded,
+    CallFailed,
+    ConsentRecorded,
+    Heard,
+    Observers,
+    PromptHeard,
+    Said,
+    TurnStored,
+    UtteranceAnswered,
+    UtteranceTaken,
+)
+from voice_app.call.recognition import Recogniser
+from voice_app.call.stream_machine import (
+    Finish,
+    PlaybackQueued,
+    PostGate,
+    Recognise,
+    RecordFailure,
+    RecordHandOver,
+    StreamAction,
+    StreamEvent,
+    StreamMachine,
+    Tick,
+)
+from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
+from voice_app.call.turn_taking import TurnTaking
+from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StoreTurn
+from voice_app.handoff.briefing import record_transfer
+from voice_app.models import Call, CallOutcome, HandoffReason
+from voice_app.services import Services
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def record_failure(services: Services, call: Call, reason: HandoffReason, observers: Observers) -> None:
+    """Whatever went wrong, the caller goes to a person: the stream closes, the Connect action dials."""
+    observers.observe(CallFailed(reason))
+    calls.decide_outcome(services.engine, calls.id_of(call), CallOutcome.TRANSFER, reason)
+    calls.add_event(services.engine, calls.id_of(call), "failure", reason.value)
+
+
+class CallExecutor:
+    def __init__(
+        self,
+        services: Services,
+        call: Call,
+        machine: StreamMachine,
+        player: OutboundPlayer,
+        turn_taking: TurnTaking,
+        observers: Observers,
+        inputs: queue.Queue[CallInput],
+        finished: threading.Event,
+    ) -> None:
+        self.services = services
+        self.call = call
+        self.call_id = calls.id_of(call)
+        self.machine = machine
+        self.player = player
+        self.turn_taking = turn_taking
+        self.observers = observers
+        self.inputs = inputs  # shared with the reader's turn taking, which puts what it heard there
+        self.finished = finished
+        self.recogniser = Recogniser(services.speech.transcriber)
+        self._stop_requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
+
+    # -- other threads ---------------------------------------------------------------------------------
+
+    def submit(self, item: CallInput) -> None:
+        self.inputs.put(item)
+
+    def stop(self, request: StopRequest) -> None:
+        self._stop_requests.put(request)
+        self.inputs.put(StopAsked())
+
+    # -- the executor's thread ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while not self.finished.is_set():
+                if not self._stop_requests.empty():
+                    self._feed(self._stop_requests.get())
+                    continue
+                try:
+                    item = self.inputs.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    self._feed(Tick(now()))
+                    continue
+                match item:
+                    case StopAsked():
+                        continue
+                    case PromptStarted():
+                        self.observers.observe(item)
+                    case _:
+                        self._feed(item)
+        except Exception:
+            log.exception("call %s: dialogue failed", self.call_id)
+            record_failure(self.services, self.call, HandoffReason.INTERNAL_ERROR, self.observers)
+            self.finished.set()
+
+    def _feed(self, event: StreamEvent) -> None:
+        for action in self.machine.handle(event, time.monotonic()):
+            self._carry_out(action)
+
+    def _carry_out(self, action: StreamAction) -> None:
+        match action:
+            case Recognise():
+                self._recognise(action)
+            case Say():
+                self._say(action)
+            case PostGate():
+                self.turn_taking.post(action.gate)
+            case MachinePromptHeard():
+                self.observers.observe(PromptHeard(action.say))
+            case RecordConsent():
+                self._record_consent(action)
+            case StoreTurn():
+                turn_id = calls.store_turn(
+                    self.services.engine,
+                    self.call_id,
+                    transcript=action.transcript,
+                    confidence=action.confidence,
+                    language=action.language,
+                    intent=action.intent,
+                    intent_confidence=action.intent_confidence,
+                    route=action.route,
+                    reply=action.reply,
+                )
+                self.observers.observe(TurnStored(turn_id))
+            case EndCall():
+                self._end(action)
+            case RecordFailure():
+                record_failure(self.services, self.call, action.reason, self.observers)
+            case RecordHandOver(reason=reason):
+                calls.decide_outcome(self.services.engine, self.call_id, CallOutcome.TRANSFER, reason)
+                calls.add_event(self.services.engine, self.call_id, "handed_over", reason.value)
+            case Finish():
+                self.finished.set()
+            case _:
+                raise TypeError(f"unknown action {action!r}")
+
+    def _recognise(self, recognise: Recognise) -> None:
+        self.observers.observe(UtteranceTaken(recognise.utterance.ended_at))
+        try:
+            recognised = self.recogniser.recognise(recognise.utterance.pcm16, recognise.known_language,
+                                                   recognise.fallback_language)
+            heard = recognised.transcript
+            self.observers.observe(Heard(heard, recognised.seconds, now()))
+            self._feed(CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now()))
+        finally:
+            self.observers.observe(UtteranceAnswered())
+
+    def _say(self, say: Say) -> None:
+        audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
+        inputs = self.inputs
+        self.player.play(audio, say.prompt_id,
+                         on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic())))
+        self.observers.observe(Said(say, now()))
+
+    def _record_consent(self, record: RecordConsent) -> None:
+        notices = self.services.notices
+        event = append_event(
+            self.services.engine,
+            ConsentRecord(
+                call_ref=self.call.call_sid,
+                subject=self.call.caller,
+                notice=notices[("consent", record.language)],
+                disclosure=notices[("disclosure", record.language)],
+                language=record.language,
+                decision=record.decision,
+                method=record.method,
+                recognised_answer=record.recognised_answer,
+                prompt_count=record.prompt_count,
+                notice_played_at=record.notice_played_at,
+                answered_at=record.answered_at,
+            ),
+        )
+        calls.record_consent_decision(self.services.engine, self.call_id, record.decision.value)
+        calls.add_event(self.services.engine, self.call_id, "consent_recorded",
+                        f"{record.decision.value} seq {event.seq}")
+        self.observers.observe(ConsentRecorded(record.decision, record.method, now()))
+
+    def _end(self, end: EndCall) -> None:
+        outcome, reason = end.outcome, end.reason
+        calls.decide_outcome(self.services.engine, self.call_id, outcome, reason, end.topic)
+        if outcome is CallOutcome.TRANSFER and reason is not None:
+            account = self.machine.dialogue.assistance.summary
+            record_transfer(
+                self.services.engine, self.call_id, reason=reason, topic=end.topic,
+                customer_name=f"{account.first_name} {account.last_name}" if account else None,
+                verified=account is not None, dial_target=self.services.settings.telephony.agent_target.label,
+            )
+        calls.add_event(self.services.engine, self.call_id, outcome.value, reason.value if reason else "")
+        self.observers.observe(CallEnded(outcome, reason, now()))
+        self._feed(PlaybackQueued(self.player.queued_seconds))

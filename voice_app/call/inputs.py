@@ -1,0 +1,59 @@
+"""What a call's executor takes from its queue besides the dialogue's own events: turns from the reader, the
+player's report that a prompt began, and requests to end the call's stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
+from voice_app.models import HandoffReason
+
+
+@dataclass(frozen=True)
+class SpeechBegan:
+    """The caller started talking (turn detection on the reader's thread)."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    pcm16: bytes
+    ended_at: float  # time.monotonic() when turn detection closed it
+
+
+@dataclass(frozen=True)
+class PromptStarted:
+    """The first frame of a prompt went to Twilio (told by the player's thread)."""
+
+    prompt_id: str
+    sent_at: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
+class StopAsked:
+    """Wakes an executor waiting for input: a stop request is waiting for it."""
+
+
+CallInput = CallStarted | DigitPressed | PromptFinished | SpeechBegan | Utterance | PromptStarted | StopAsked
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """The stream is over (Twilio's stop, a closed socket, the session shutting down): stop at once."""
+
+
+@dataclass(frozen=True)
+class StreamFailed:
+    """The stream broke: the caller goes to a person."""
+
+    reason: HandoffReason
+
+
+@dataclass(frozen=True)
+class HandOverRequested:
+    """Another thread (the server's drain) ends the call: the caller goes to a person."""
+
+    reason: HandoffReason
+
+
+# Not queued behind the caller's turns: the executor checks for one before it takes the next input.
+StopRequest = StreamEnded | StreamFailed | HandOverRequested
