@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from telephony.webhooks import CALL_STATUSES, TERMINAL_CALL_STATUSES
 from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
 from voice_app.observability import metrics
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
 
 
 def register_call(
@@ -142,13 +143,13 @@ def store_turn(
             return None
         turn = Turn(
             call_id=call_id,
-            transcript=transcript[:2000],
+            transcript=transcript[:MAX_TRANSCRIPT_CHARS],
             transcript_confidence=confidence,
             language=language,
             intent=intent,
             intent_confidence=intent_confidence,
             route=route,
-            reply=reply[:2000],
+            reply=reply[:MAX_TRANSCRIPT_CHARS],
         )
         session.add(turn)
         session.commit()

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TextIO
 from weakref import WeakSet
 
 from gunicorn.app.base import BaseApplication
@@ -41,6 +41,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger as GunicornLogger
 
 from voice_app.config import Settings
+from voice_app.drain import CallInProgress
 from voice_app.models import HandoffReason
 from voice_app.observability.logs import dress_handler
 
@@ -107,12 +108,6 @@ class DrainState:
         with self._calls.get_lock():
             self._calls.value -= 1
             self._last_call_ended_at.value = time.monotonic()
-
-
-class CallInProgress(Protocol):
-    """What the drain needs of a call it serves: a way to hand the caller to a person."""
-
-    def hand_over(self, reason: HandoffReason) -> None: ...
 
 
 class WorkerDrain:

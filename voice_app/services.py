@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Callable, ContextManager, Protocol
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,13 +19,11 @@ from voice_app.config import SUPPORTED_LANGUAGES, Settings
 from voice_app.database import open_database
 from voice_app.dialogue.machine import NoticeTexts
 from voice_app.dialogue.prompts import PROMPTS
+from voice_app.drain import NEVER_DRAINING, DrainSignal
 from voice_app.speech.model_store import resolve_model
 from voice_app.speech.stt import Transcriber
 from voice_app.speech.tts import Synthesizer
 from voice_app.understanding.intents import IntentClassifier
-
-if TYPE_CHECKING:
-    from voice_app.media_session import MediaSession
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +40,6 @@ class ConversationEvent:
 
 class ConversationObserver(Protocol):
     def __call__(self, event: ConversationEvent) -> None: ...
-
-
-class DrainSignal(Protocol):
-    """Whether this instance is shutting down: it takes no new calls and hands its callers over."""
-
-    @property
-    def draining(self) -> bool: ...
-
-    def serving(self, session: "MediaSession") -> ContextManager[None]:
-        """Around a media session: it can be handed over when the drain time is up."""
-
-
-class NeverDraining:
-    """The in-process server (tests, `call`, `demo`) stops with its caller; it never drains."""
-
-    draining = False
-
-    def serving(self, _session: "MediaSession") -> ContextManager[None]:
-        return nullcontext()
 
 
 @dataclass
@@ -82,7 +61,7 @@ class Services:
     notices: dict[tuple[str, str], NoticeVersion]
     accounts: AccountDirectory
     observer: ConversationObserver | None = None
-    drain: DrainSignal = NeverDraining()
+    drain: DrainSignal = NEVER_DRAINING
 
     @property
     def classifier(self) -> IntentClassifier:
@@ -143,7 +122,7 @@ def build_services(
     secret_key: str,
     speech: Speech | None = None,
     observer: ConversationObserver | None = None,
-    drain: DrainSignal = NeverDraining(),
+    drain: DrainSignal = NEVER_DRAINING,
     on_progress: Callable[[str], None] = lambda _message: None,
 ) -> Services:
     engine = open_database(settings.database_url, settings.database_url_setting)

@@ -92,11 +92,13 @@ def account_calls(tmp_path_factory, base_settings, speech):
                 else Speak(speech.synthesizer.synthesize(value, kind.removeprefix("say-")), label=value)
                 for kind, value in script
             ]
-            simulator = TwilioSimulator(server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=420)
+            simulator = TwilioSimulator(
+                server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=420
+            )
             return simulator.place_call(turns)
 
         with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-            results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS)))
+            results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS), strict=True))
         yield server, results
 
 
@@ -119,7 +121,7 @@ def test_every_routine_question_is_answered_with_the_customers_figures(account_c
     assert result.outcome == "hangup", (call.handoff_reason, [(turn.intent, turn.route) for turn in turns])
     assert call.language == language
     answered = {}
-    for turn, following in zip(turns, [*turns[1:], None]):
+    for turn, following in zip(turns, [*turns[1:], None], strict=True):
         if turn.route == "answer":
             # A question asked before verification is answered in the verification turn that follows it.
             reply = following.reply if turn.reply == "(verification)" and following else turn.reply

@@ -34,7 +34,9 @@ class Scenario:
 
 
 SCENARIOS = {
-    "yes_by_voice_then_goodbye": Scenario(ENGLISH_LINE, (("say-en", "Yes, I agree."), ("say-en", "No thanks, that's all. Goodbye!"))),
+    "yes_by_voice_then_goodbye": Scenario(
+        ENGLISH_LINE, (("say-en", "Yes, I agree."), ("say-en", "No thanks, that's all. Goodbye!"))
+    ),
     "yes_by_keypad_then_zero": Scenario(ENGLISH_LINE, (("press", "1"), ("press", "0"))),
     "no_by_voice": Scenario(ENGLISH_LINE, (("say-en", "No, I don't agree."),)),
     "no_by_keypad": Scenario(ENGLISH_LINE, (("press", "2"),)),
@@ -42,10 +44,14 @@ SCENARIOS = {
     "agent_at_consent_question": Scenario(ENGLISH_LINE, (("say-en", "I want to speak to an agent."),)),
     # Whisper base hears espeak-ng's German poorly on a phone line; a plain "Ja." it gets right.
     "german_yes_then_zero": Scenario(GERMAN_LINE, (("say-de", "Ja."), ("press", "0"))),
-    "out_of_scope_question": Scenario(ENGLISH_LINE, (("press", "1"), ("say-en", "Can you book me a flight to Madrid?"))),
+    "out_of_scope_question": Scenario(
+        ENGLISH_LINE, (("press", "1"), ("say-en", "Can you book me a flight to Madrid?"))
+    ),
     # Talks over the assistant's "How can I help?": the prompt is cut at once.
     "barge_in_after_consent": Scenario(ENGLISH_LINE, (("press", "1"), ("barge-in-en", "I want to speak to an agent."))),
-    "english_caller_on_german_line": Scenario(GERMAN_LINE, (("say-en", "Sorry, I only speak English."), ("say-en", "Yes."))),
+    "english_caller_on_german_line": Scenario(
+        GERMAN_LINE, (("say-en", "Sorry, I only speak English."), ("say-en", "Yes."))
+    ),
 }
 
 
@@ -77,7 +83,7 @@ def finished_calls(tmp_path_factory, base_settings, speech):
             return simulator.place_call(build_script(scenario, speech.synthesizer))
 
         with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-            results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS)))
+            results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS), strict=True))
         yield server, results
 
 

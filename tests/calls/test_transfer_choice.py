@@ -93,7 +93,7 @@ def finished(server, speech):
         return simulator.place_call([Press("0", barge_in=True), *case.after_transfer])
 
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
-        results = dict(zip(cases, pool.map(place, cases)))
+        results = dict(zip(cases, pool.map(place, cases), strict=True))
     return cases, results
 
 

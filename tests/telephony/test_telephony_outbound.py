@@ -142,7 +142,7 @@ def test_on_start_is_told_once_right_after_the_first_frame_of_its_audio_is_sent(
 
     assert [name for name, _, _ in started] == ["first", "second"]
     media_indexes = [index for index, (_, message) in enumerate(send.sent) if message["event"] == "media"]
-    for (_, at, sent_count), first_frame in zip(started, (media_indexes[0], media_indexes[10])):
+    for (_, at, sent_count), first_frame in zip(started, (media_indexes[0], media_indexes[10]), strict=True):
         assert sent_count == first_frame + 1, "called after its first frame, before the next message"
         assert 0 <= at - send.sent[first_frame][0] < LATE_TOLERANCE
 

@@ -4,11 +4,11 @@ caller asked about, why the assistant handed over. Spoken to the agent when they
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from voice_app import calls
 from voice_app.dialogue.assistance import WITHHELD
@@ -55,7 +55,8 @@ _REASONS = {
 _TOPICS = {
     "en": {"payment_status": "whether an invoice is paid", "open_payments": "open payments",
            "next_due_date": "the next due date", "refund_status": "a refund", "payment_options": "how to pay",
-           "fraud": "possible fraud", "stolen_data": "stolen card or data", "merchant_dispute": "a dispute with a merchant",
+           "fraud": "possible fraud", "stolen_data": "stolen card or data",
+           "merchant_dispute": "a dispute with a merchant",
            "complaint": "a complaint", "financial_hardship": "difficulty paying", "human": "talking to a person",
            "withdraw_consent": "withdrawing consent", "out_of_scope": "something outside the hotline's topics"},
     "de": {"payment_status": "ob eine Rechnung bezahlt ist", "open_payments": "offene Zahlungen",
@@ -89,6 +90,8 @@ def record_transfer(engine: Engine, call_id: int, *, reason: HandoffReason, topi
     """Stores the handoff of a call once (the first decision stands), with the last few things the caller said
     when, and only when, consent was granted."""
     call = calls.find_call_by_id(engine, call_id)
+    if call is None:
+        raise ValueError(f"no call with id {call_id} to hand over")
     turns = calls.turns_of(engine, call_id) if call.consent_decision == "granted" else []
     excerpt = "\n".join(turn.transcript for turn in turns[-EXCERPT_TURNS:] if turn.transcript != WITHHELD)
     return record_handoff(
@@ -103,7 +106,7 @@ def record_transfer(engine: Engine, call_id: int, *, reason: HandoffReason, topi
 def issue_whisper_token(engine: Engine, call_id: int, valid_for: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     with Session(engine) as session:
-        session.exec(update(Handoff).where(Handoff.call_id == call_id)
+        session.exec(update(Handoff).where(col(Handoff.call_id) == call_id)
                      .values(whisper_token=token, whisper_expires_at=utcnow() + valid_for))
         session.commit()
     return token
@@ -119,5 +122,5 @@ def handoff_for_whisper(engine: Engine, token: str, now: datetime | None = None)
         return None
     expires = handoff.whisper_expires_at
     if expires.tzinfo is None:  # SQLite hands back UTC without its zone
-        expires = expires.replace(tzinfo=timezone.utc)
+        expires = expires.replace(tzinfo=UTC)
     return handoff if expires > (now or utcnow()) else None

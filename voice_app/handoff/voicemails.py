@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from telephony.audio import PHONE_RATE, mulaw_wav_file, read_mulaw_wav
 from voice_app.handoff.models import CallbackRequest, Handoff, HandoffOutcome, Voicemail, VoicemailStatus
 from voice_app.models import utcnow
+from voice_app.rows import stored_id
 
 ENDED_BY = ("hash_key", "silence", "max_length", "hang_up", "stream_error")
 
@@ -54,7 +55,7 @@ def reserve_voicemail(engine: Engine, call_id: int) -> int | None:
         callback = session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).first()
         if callback is None:
             return None
-        voicemail = Voicemail(call_id=call_id, callback_id=callback.id)
+        voicemail = Voicemail(call_id=call_id, callback_id=stored_id(callback))
         session.add(voicemail)
         session.commit()
         session.refresh(voicemail)
@@ -65,13 +66,14 @@ def bind_voicemail_stream(engine: Engine, call_id: int, stream_sid: str) -> int 
     """Binds the recording stream to the reserved slot; None when there is none or another stream has it."""
     with Session(engine) as session:
         slot = session.exec(
-            select(Voicemail.id).where(Voicemail.call_id == call_id, Voicemail.status == VoicemailStatus.RECORDING,
+            select(Voicemail.id).where(col(Voicemail.call_id) == call_id,
+                                       col(Voicemail.status) == VoicemailStatus.RECORDING,
                                        col(Voicemail.stream_sid).is_(None))
         ).first()
         if slot is None:
             return None
         result = session.exec(
-            update(Voicemail).where(Voicemail.id == slot, col(Voicemail.stream_sid).is_(None))
+            update(Voicemail).where(col(Voicemail.id) == slot, col(Voicemail.stream_sid).is_(None))
             .values(stream_sid=stream_sid)
         )
         session.commit()
@@ -88,16 +90,18 @@ def store_voicemail(engine: Engine, voicemail_id: int, mulaw: bytes, ended_by: s
     with Session(engine) as session:
         result = session.exec(
             update(Voicemail)
-            .where(Voicemail.id == voicemail_id, Voicemail.status == VoicemailStatus.RECORDING)
+            .where(col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.RECORDING)
             .values(audio_wav=mulaw_wav_file(mulaw), duration_seconds=round(len(mulaw) / PHONE_RATE, 2),
                     ended_by=ended_by, status=VoicemailStatus.NEW.value, recorded_at=utcnow())
         )
         if result.rowcount == 1:
-            call_id = session.get(Voicemail, voicemail_id).call_id
+            recorded = session.get(Voicemail, voicemail_id)
+            assert recorded is not None, "the update above just matched this row"
+            call_id = recorded.call_id
             # The callback request stays open; what the caller left is now a message, not only a request.
             session.exec(
                 update(Handoff)
-                .where(Handoff.call_id == call_id, Handoff.outcome == HandoffOutcome.CALLBACK_REQUESTED)
+                .where(col(Handoff.call_id) == call_id, col(Handoff.outcome) == HandoffOutcome.CALLBACK_REQUESTED)
                 .values(outcome=HandoffOutcome.VOICEMAIL.value)
             )
         session.commit()
@@ -107,8 +111,8 @@ def store_voicemail(engine: Engine, voicemail_id: int, mulaw: bytes, ended_by: s
 def discard_voicemail(engine: Engine, voicemail_id: int) -> None:
     """The caller left no message: the reserved slot goes, the callback request stands."""
     with Session(engine) as session:
-        session.exec(delete(Voicemail).where(Voicemail.id == voicemail_id,
-                                             Voicemail.status == VoicemailStatus.RECORDING))
+        session.exec(delete(Voicemail).where(col(Voicemail.id) == voicemail_id,
+                                             col(Voicemail.status) == VoicemailStatus.RECORDING))
         session.commit()
 
 
@@ -116,7 +120,8 @@ def voicemail_of_call(engine: Engine, call_id: int) -> VoicemailInfo | None:
     """The call's stored message (not a slot still recording)."""
     with Session(engine) as session:
         row = session.exec(
-            select(*_INFO_COLUMNS).where(Voicemail.call_id == call_id, Voicemail.status != VoicemailStatus.RECORDING)
+            select(*_INFO_COLUMNS)  # type: ignore[call-overload]  # typed for at most four columns
+            .where(col(Voicemail.call_id) == call_id, col(Voicemail.status) != VoicemailStatus.RECORDING)
         ).first()
     return _info(row) if row else None
 
@@ -127,8 +132,8 @@ def voicemails_of_callbacks(engine: Engine, callback_ids: list[int]) -> dict[int
         return {}
     with Session(engine) as session:
         rows = session.exec(
-            select(*_INFO_COLUMNS).where(col(Voicemail.callback_id).in_(callback_ids),
-                                         Voicemail.status != VoicemailStatus.RECORDING)
+            select(*_INFO_COLUMNS)  # type: ignore[call-overload]  # typed for at most four columns
+            .where(col(Voicemail.callback_id).in_(callback_ids), col(Voicemail.status) != VoicemailStatus.RECORDING)
         )
         return {info.callback_id: info for info in map(_info, rows)}
 
@@ -141,7 +146,7 @@ def play_voicemail(engine: Engine, voicemail_id: int, user_id: int) -> bytes | N
             return None
         audio = read_mulaw_wav(voicemail.audio_wav)
         session.exec(
-            update(Voicemail).where(Voicemail.id == voicemail_id, Voicemail.status == VoicemailStatus.NEW)
+            update(Voicemail).where(col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.NEW)
             .values(status=VoicemailStatus.LISTENED.value, listened_at=utcnow(), listened_by=user_id)
         )
         session.commit()
