@@ -72,11 +72,23 @@ CALIBRATION_BINS = 10
 TARGET_ACCURACY = 0.95
 TARGET_WRONGLY_ANSWERED = 0.05
 CLOSE_CATEGORIES = (
-    "Refund_not_showing_up", "request_refund", "balance_not_updated_after_bank_transfer", "pending_transfer",
-    "transfer_timing", "card_payment_not_recognised", "direct_debit_payment_not_recognised",
-    "cash_withdrawal_not_recognised", "compromised_card", "lost_or_stolen_card", "lost_or_stolen_phone",
-    "transaction_charged_twice", "supported_cards_and_currencies", "transfer_into_account",
-    "apple_pay_or_google_pay", "terminate_account", "pending_card_payment",
+    "Refund_not_showing_up",
+    "request_refund",
+    "balance_not_updated_after_bank_transfer",
+    "pending_transfer",
+    "transfer_timing",
+    "card_payment_not_recognised",
+    "direct_debit_payment_not_recognised",
+    "cash_withdrawal_not_recognised",
+    "compromised_card",
+    "lost_or_stolen_card",
+    "lost_or_stolen_phone",
+    "transaction_charged_twice",
+    "supported_cards_and_currencies",
+    "transfer_into_account",
+    "apple_pay_or_google_pay",
+    "terminate_account",
+    "pending_card_payment",
 )
 
 
@@ -141,7 +153,10 @@ class Heard(Verdict):
 
 
 def cross_validate(
-    own: list[Example], banking: list[Example], folds: int, seed: int = SPLIT_SEED,
+    own: list[Example],
+    banking: list[Example],
+    folds: int,
+    seed: int = SPLIT_SEED,
     evaluate: set[tuple[str, str]] | None = None,
 ) -> dict[str, float]:
     """Stratified K-fold cross-validation on training data; `evaluate`, if given, limits which of our
@@ -169,8 +184,10 @@ def cross_validate(
     print(file=sys.stderr)
     result = {
         "accuracy": share(held, lambda v: v.correct),
-        **{f"accuracy {language}": share([v for v in held if v.language == language], lambda v: v.correct)
-           for language in LANGUAGES},
+        **{
+            f"accuracy {language}": share([v for v in held if v.language == language], lambda v: v.correct)
+            for language in LANGUAGES
+        },
         "wrongly answered, ours": share(held, lambda v: v.wrongly_answered),
         **{f"routed {route}, ours": share(held, lambda v, r=route: v.understanding.route is r) for route in Route},
         "Banking77 train wrongly answered": share(rows, lambda v: v.wrongly_answered),
@@ -191,18 +208,23 @@ def report_cv(folds: int, eval_only: list[Path]) -> None:
         evaluate = set()
         for path in eval_only:
             language = next((code for code in LANGUAGES if f".{code}." in path.name), None)
-            for lang in ([language] if language else LANGUAGES):
+            for lang in [language] if language else LANGUAGES:
                 with path.open(encoding="utf-8", newline="") as file:
                     rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
                 evaluate |= {(lang, clean_text(row["text"])) for row in rows}
     result = cross_validate(own, banking, folds, evaluate=evaluate)
-    print(f"## {folds}-fold cross-validation on the training data ({len(own)} of our utterances, "
-          f"{result.pop('n scored')} of them scored, + {len(banking)} Banking77 train rows)\n")
+    print(
+        f"## {folds}-fold cross-validation on the training data ({len(own)} of our utterances, "
+        f"{result.pop('n scored')} of them scored, + {len(banking)} Banking77 train rows)\n"
+    )
     print("| measure | value |")
     print("| --- | --- |")
     for name, value in result.items():
-        shown = f"{value:.2f} s" if name == "training seconds" else (
-            f"{value:.3f}" if name.startswith("ECE") else percent(value))
+        shown = (
+            f"{value:.2f} s"
+            if name == "training seconds"
+            else (f"{value:.3f}" if name.startswith("ECE") else percent(value))
+        )
         print(f"| {name} | {shown} |")
 
 
@@ -247,8 +269,11 @@ def fit_transcript_reference(heard: list[Heard]) -> float:
 
 def report_audio(classifier: IntentClassifier, held_out: list[Example], per_language: int) -> None:
     rng = random.Random(SPLIT_SEED)
-    sample = [example for language in LANGUAGES
-              for example in rng.sample([e for e in held_out if e.language == language], per_language)]
+    sample = [
+        example
+        for language in LANGUAGES
+        for example in rng.sample([e for e in held_out if e.language == language], per_language)
+    ]
     heard = listen(classifier, sample)
 
     print("\n### Through the phone line: espeak-ng voice, 8 kHz mu-law, Whisper base\n")
@@ -257,27 +282,45 @@ def report_audio(classifier: IntentClassifier, held_out: list[Example], per_lang
     edges = (0.0, 0.2, 0.35, 0.5, 0.65, 1.01)
     for low, high in zip(edges, edges[1:], strict=False):
         members = [h for h in heard if low <= h.transcript_confidence < high]
-        print(f"| {low:.2f}-{min(high, 1.0):.2f} | {len(members)} | {percent(share(members, lambda h: h.correct))} | "
-              f"{percent(share(members, lambda h: h.understanding.route is Route.ANSWER))} | "
-              f"{percent(share(members, lambda h: h.wrongly_answered))} |")
+        print(
+            f"| {low:.2f}-{min(high, 1.0):.2f} | {len(members)} | {percent(share(members, lambda h: h.correct))} | "
+            f"{percent(share(members, lambda h: h.understanding.route is Route.ANSWER))} | "
+            f"{percent(share(members, lambda h: h.wrongly_answered))} |"
+        )
     for language in LANGUAGES:
         members = [h for h in heard if h.language == language]
-        print(f"\n{language}: intent right on {percent(share(members, lambda h: h.correct))} of {len(members)} "
-              f"transcripts; routed answer / human / clarify "
-              f"{' / '.join(percent(share(members, lambda h, r=r: h.understanding.route is r)) for r in Route)}; "
-              f"wrongly answered {percent(share(members, lambda h: h.wrongly_answered))}.")
-    print(f"\nTRANSCRIPT_CONFIDENCE_REFERENCE: {TRANSCRIPT_CONFIDENCE_REFERENCE} in use, "
-          f"{fit_transcript_reference(heard):.2f} fitted on these {len(heard)} transcripts.")
+        print(
+            f"\n{language}: intent right on {percent(share(members, lambda h: h.correct))} of {len(members)} "
+            f"transcripts; routed answer / human / clarify "
+            f"{' / '.join(percent(share(members, lambda h, r=r: h.understanding.route is r)) for r in Route)}; "
+            f"wrongly answered {percent(share(members, lambda h: h.wrongly_answered))}."
+        )
+    print(
+        f"\nTRANSCRIPT_CONFIDENCE_REFERENCE: {TRANSCRIPT_CONFIDENCE_REFERENCE} in use, "
+        f"{fit_transcript_reference(heard):.2f} fitted on these {len(heard)} transcripts."
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--audio", type=int, default=0, metavar="N",
-                        help="also speak and transcribe N held-out utterances per language (slow)")
-    parser.add_argument("--cv", type=int, default=0, metavar="K",
-                        help="instead: K-fold cross-validation on the training data only")
-    parser.add_argument("--cv-eval-only", type=Path, nargs="+", default=[], metavar="TSV",
-                        help="with --cv: score only our utterances listed in these files (intent, text)")
+    parser.add_argument(
+        "--audio",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also speak and transcribe N held-out utterances per language (slow)",
+    )
+    parser.add_argument(
+        "--cv", type=int, default=0, metavar="K", help="instead: K-fold cross-validation on the training data only"
+    )
+    parser.add_argument(
+        "--cv-eval-only",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="TSV",
+        help="with --cv: score only our utterances listed in these files (intent, text)",
+    )
     arguments = parser.parse_args()
     if arguments.audio < 0:
         parser.error("--audio must be 0 or more")
@@ -303,8 +346,9 @@ def main() -> None:
     banking = judge(classifier, banking_test_rows)
 
     accuracy = share(held, lambda j: j.correct)
-    per_language = {language: share([j for j in held if j.language == language], lambda j: j.correct)
-                    for language in LANGUAGES}
+    per_language = {
+        language: share([j for j in held if j.language == language], lambda j: j.correct) for language in LANGUAGES
+    }
     language_id = share(held, lambda j: j.understanding.language == j.language)
     wrongly_answered = share(banking, lambda j: j.wrongly_answered)
     held_ece, held_bins = calibration(held)
@@ -316,32 +360,44 @@ def main() -> None:
         return f"{'≥' if at_least else '≤'} {percent(bound)} {'met' if met else '**missed**'}"
 
     print("## Intent classifier benchmark\n")
-    print(f"Training: {len(training)} of our utterances + {len(banking_train)} Banking77 train rows, "
-          f"{training_seconds:.1f} s. Held out: {len(held_out)} of our utterances, a frozen set "
-          f"(data/heldout.*.tsv, drawn once with seed {SPLIT_SEED}, never trained on). "
-          f"Temperature {classifier.temperature:.3f}; thresholds from the dev split: answer "
-          f"{classifier.thresholds.answer:.3f}, hand-over {classifier.thresholds.handoff:.3f}.\n")
+    print(
+        f"Training: {len(training)} of our utterances + {len(banking_train)} Banking77 train rows, "
+        f"{training_seconds:.1f} s. Held out: {len(held_out)} of our utterances, a frozen set "
+        f"(data/heldout.*.tsv, drawn once with seed {SPLIT_SEED}, never trained on). "
+        f"Temperature {classifier.temperature:.3f}; thresholds from the dev split: answer "
+        f"{classifier.thresholds.answer:.3f}, hand-over {classifier.thresholds.handoff:.3f}.\n"
+    )
     print("| measure | value | target |")
     print("| --- | --- | --- |")
-    print(f"| intent accuracy, frozen held-out (both languages, n={len(held)}) | {percent(accuracy)} | "
-          f"{target(accuracy, TARGET_ACCURACY, True)} |")
+    print(
+        f"| intent accuracy, frozen held-out (both languages, n={len(held)}) | {percent(accuracy)} | "
+        f"{target(accuracy, TARGET_ACCURACY, True)} |"
+    )
     for language, value in per_language.items():
         count = sum(1 for j in held if j.language == language)
         print(f"| intent accuracy, held-out {language} (n={count}) | {percent(value)} | |")
     print(f"| language detected correctly, held-out | {percent(language_id)} | |")
-    print(f"| held-out routed answer / human / clarify | "
-          f"{' / '.join(percent(share(held, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |")
+    print(
+        f"| held-out routed answer / human / clarify | "
+        f"{' / '.join(percent(share(held, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |"
+    )
     print(f"| held-out wrongly answered | {percent(share(held, lambda j: j.wrongly_answered))} | |")
-    print(f"| Banking77 test wrongly answered (n={len(banking)}) | {percent(wrongly_answered)} | "
-          f"{target(wrongly_answered, TARGET_WRONGLY_ANSWERED, False)} |")
-    print(f"| Banking77 test routed answer / human / clarify | "
-          f"{' / '.join(percent(share(banking, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |")
+    print(
+        f"| Banking77 test wrongly answered (n={len(banking)}) | {percent(wrongly_answered)} | "
+        f"{target(wrongly_answered, TARGET_WRONGLY_ANSWERED, False)} |"
+    )
+    print(
+        f"| Banking77 test routed answer / human / clarify | "
+        f"{' / '.join(percent(share(banking, lambda j, r=r: j.understanding.route is r)) for r in Route)} | |"
+    )
     print(f"| Banking77 test intent accuracy (mapped) | {percent(share(banking, lambda j: j.correct))} | |")
     print(f"| calibration error (ECE, {CALIBRATION_BINS} bins), held-out | {held_ece:.3f} | |")
     print(f"| calibration error (ECE, {CALIBRATION_BINS} bins), Banking77 test | {banking_ece:.3f} | |")
-    print(f"| classify() latency mean / p50 / p95 / p99 | {seconds.mean():.2f} / "
-          f"{np.percentile(seconds, 50):.2f} / {np.percentile(seconds, 95):.2f} / "
-          f"{np.percentile(seconds, 99):.2f} ms | |")
+    print(
+        f"| classify() latency mean / p50 / p95 / p99 | {seconds.mean():.2f} / "
+        f"{np.percentile(seconds, 50):.2f} / {np.percentile(seconds, 95):.2f} / "
+        f"{np.percentile(seconds, 99):.2f} ms | |"
+    )
 
     print("\n### Held-out recall per intent and most frequent confusions\n")
     print("| intent | n | recall | mistaken for |")
@@ -349,8 +405,10 @@ def main() -> None:
     for intent in Intent:
         members = [j for j in held if j.truth is intent]
         confused = Counter(j.understanding.intent.value for j in members if not j.correct).most_common(3)
-        print(f"| {intent.value} | {len(members)} | {percent(share(members, lambda j: j.correct))} | "
-              f"{', '.join(f'{name} ({count})' for name, count in confused) or '-'} |")
+        print(
+            f"| {intent.value} | {len(members)} | {percent(share(members, lambda j: j.correct))} | "
+            f"{', '.join(f'{name} ({count})' for name, count in confused) or '-'} |"
+        )
 
     print("\n### Reliability, held-out (confidence bin, n, mean confidence, accuracy)\n")
     print("| bin | n | confidence | accuracy |")
@@ -364,18 +422,21 @@ def main() -> None:
     for category in CLOSE_CATEGORIES:
         members = [j for j, name in zip(banking, categories, strict=True) if name == category]
         top = Counter(j.understanding.intent.value for j in members).most_common(1)[0]
-        print(f"| {category} | {mapping[category].value} | {len(members)} | "
-              f"{percent(share(members, lambda j: j.understanding.route is Route.ANSWER and j.correct))} | "
-              f"{percent(share(members, lambda j: j.wrongly_answered))} | "
-              f"{percent(share(members, lambda j: j.understanding.route is Route.HUMAN))} | "
-              f"{percent(share(members, lambda j: j.understanding.route is Route.CLARIFY))} | "
-              f"{top[0]} ({top[1]}) |")
+        print(
+            f"| {category} | {mapping[category].value} | {len(members)} | "
+            f"{percent(share(members, lambda j: j.understanding.route is Route.ANSWER and j.correct))} | "
+            f"{percent(share(members, lambda j: j.wrongly_answered))} | "
+            f"{percent(share(members, lambda j: j.understanding.route is Route.HUMAN))} | "
+            f"{percent(share(members, lambda j: j.understanding.route is Route.CLARIFY))} | "
+            f"{top[0]} ({top[1]}) |"
+        )
     wrong_answers = Counter(
         (name, j.understanding.intent.value) for j, name in zip(banking, categories, strict=True) if j.wrongly_answered
     )
-    print("\nWrong answers on Banking77 test by (category, answered intent): " + ", ".join(
-        f"{category} → {intent} ({count})" for (category, intent), count in wrong_answers.most_common(8)
-    ))
+    print(
+        "\nWrong answers on Banking77 test by (category, answered intent): "
+        + ", ".join(f"{category} → {intent} ({count})" for (category, intent), count in wrong_answers.most_common(8))
+    )
     print(f"\nIntents the assistant answers: {', '.join(sorted(i.value for i in ANSWERED_INTENTS))}.")
     if arguments.audio:
         report_audio(classifier, held_out, min(arguments.audio, len(held_out) // len(LANGUAGES)))

@@ -76,12 +76,34 @@ def main() -> None:
     create_schema(engine)
     seed_demo(engine, SECRET_KEY, today=date.today())
     engine.dispose()
-    env = {**os.environ, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "VOICE_APP_SECRET_KEY": SECRET_KEY,
-           "VOICE_APP_PUBLIC_URL": url, "VOICE_APP_DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {
+        **os.environ,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "VOICE_APP_SECRET_KEY": SECRET_KEY,
+        "VOICE_APP_PUBLIC_URL": url,
+        "VOICE_APP_DATABASE_URL": database_url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
     with open(folder / "server.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "voice_app.cli", "--config", str(config_file(folder)), "serve", "--port", str(port),
-             "--workers", str(args.workers), "--threads", "16"], env=env, stdout=log, stderr=log)
+            [
+                sys.executable,
+                "-m",
+                "voice_app.cli",
+                "--config",
+                str(config_file(folder)),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--threads",
+                "16",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     try:
         while True:
             try:
@@ -97,13 +119,23 @@ def main() -> None:
         customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
         synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
         question = synthesizer.synthesize("Where is my refund?", "en")
-        script = [Press("1"), Speak(question, label="question"), Press(customer.date_of_birth.strftime("%d%m%Y")),
-                  Press("0")]
+        script = [
+            Press("1"),
+            Speak(question, label="question"),
+            Press(customer.date_of_birth.strftime("%d%m%Y")),
+            Press("0"),
+        ]
         for count in args.calls:
             peak = {"master": 0.0, "worker": 0.0}
-            calls = [threading.Thread(target=TwilioSimulator(url, AUTH_TOKEN, from_number=customer.phones[0],
-                                                             to_number="+4420555010", max_call_seconds=240)
-                                      .place_call, args=(script,)) for _ in range(count)]
+            calls = [
+                threading.Thread(
+                    target=TwilioSimulator(
+                        url, AUTH_TOKEN, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=240
+                    ).place_call,
+                    args=(script,),
+                )
+                for _ in range(count)
+            ]
             for call in calls:
                 call.start()
             while any(call.is_alive() for call in calls):

@@ -62,9 +62,7 @@ def record(engine: Engine, actor: str, action: AuditAction, details: Mapping[str
     return entry
 
 
-def entries(
-    engine: Engine, limit: int = 100, actor: str | None = None, action: str | None = None
-) -> list[AuditEntry]:
+def entries(engine: Engine, limit: int = 100, actor: str | None = None, action: str | None = None) -> list[AuditEntry]:
     """The newest entries first."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ENTRIES:
         raise ValueError(f"limit must be an integer from 1 to {MAX_ENTRIES}")

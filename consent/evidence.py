@@ -116,9 +116,8 @@ def _played_text(events: list[ConsentEvent], notices: dict[int, NoticeVersion], 
 
 def _ledger_entries(event: ConsentEvent, notices: dict[int, NoticeVersion]) -> list[TimelineEntry]:
     notice = notices[event.notice_version_id]
-    answered = (
-        f"{event.decision} by {event.method}, after {event.prompt_count} prompt(s); ledger seq {event.seq}"
-        + ("" if event.recognised_answer is None else f"; heard: {event.recognised_answer!r}")
+    answered = f"{event.decision} by {event.method}, after {event.prompt_count} prompt(s); ledger seq {event.seq}" + (
+        "" if event.recognised_answer is None else f"; heard: {event.recognised_answer!r}"
     )
     entries = [
         TimelineEntry(
@@ -138,26 +137,32 @@ def _flags(events: list[ConsentEvent], activities: Sequence[CallActivity], chain
     withdrawn_at = _first_answer(events, Decision.WITHDRAWN)
     flags = []
     if transcripts and granted_at is None:
-        flags.append(Flag(
-            FlagCode.TRANSCRIPT_WITHOUT_CONSENT,
-            f"{len(transcripts)} transcript(s) stored, but consent was never granted",
-        ))
+        flags.append(
+            Flag(
+                FlagCode.TRANSCRIPT_WITHOUT_CONSENT,
+                f"{len(transcripts)} transcript(s) stored, but consent was never granted",
+            )
+        )
     early = [t for t in transcripts if granted_at is not None and t < granted_at]
     if early:
-        flags.append(Flag(
-            FlagCode.PROCESSING_BEFORE_CONSENT,
-            f"{len(early)} transcript(s) stored before consent was given at {granted_at:%Y-%m-%d %H:%M:%S} UTC",
-        ))
+        flags.append(
+            Flag(
+                FlagCode.PROCESSING_BEFORE_CONSENT,
+                f"{len(early)} transcript(s) stored before consent was given at {granted_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        )
     late = [t for t in transcripts if withdrawn_at is not None and t > withdrawn_at]
     if late:
-        flags.append(Flag(
-            FlagCode.TRANSCRIPT_AFTER_WITHDRAWAL, f"{len(late)} transcript(s) stored after consent was withdrawn"
-        ))
+        flags.append(
+            Flag(FlagCode.TRANSCRIPT_AFTER_WITHDRAWAL, f"{len(late)} transcript(s) stored after consent was withdrawn")
+        )
     if (events or transcripts) and not any(a.kind is ActivityKind.DISCLOSURE_PLAYED for a in activities):
-        flags.append(Flag(
-            FlagCode.NO_DISCLOSURE,
-            "no record that the AI disclosure was played before consent was asked or speech was processed",
-        ))
+        flags.append(
+            Flag(
+                FlagCode.NO_DISCLOSURE,
+                "no record that the AI disclosure was played before consent was asked or speech was processed",
+            )
+        )
     if not chain.ok:
         flags.append(Flag(FlagCode.BROKEN_CHAIN, _chain_message(events, chain)))
     return flags

@@ -190,9 +190,7 @@ def verify_chain(engine: Engine) -> ChainVerification:
         first_unread = base_seq + checked + 1
         return _broken(checked, first_unread, f"events from seq {first_unread} on cannot be read: {error}")
 
-    head_problem = _head_problem(
-        base_seq + checked, prev_hash, head_before, hash_at_before_seq, _read_head(engine)
-    )
+    head_problem = _head_problem(base_seq + checked, prev_hash, head_before, hash_at_before_seq, _read_head(engine))
     if head_problem is not None:
         return _broken(checked, *head_problem)
     return ChainVerification(ok=True, checked=checked)

@@ -115,8 +115,18 @@ def mulaw_wav_file(mulaw: bytes) -> bytes:
     fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_MULAW, 1, PHONE_RATE, PHONE_RATE, 1, 8, 0)
     fact = struct.pack("<I", len(mulaw))  # non-PCM WAV files carry their sample count in a fact chunk
     data = bytes(mulaw) + (b"\0" if len(mulaw) % 2 else b"")  # RIFF chunks are padded to an even length
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", len(fact)) + fact
-            + b"data" + struct.pack("<I", len(mulaw)) + data)
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"fact"
+        + struct.pack("<I", len(fact))
+        + fact
+        + b"data"
+        + struct.pack("<I", len(mulaw))
+        + data
+    )
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 

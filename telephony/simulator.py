@@ -126,7 +126,7 @@ def route_by_path(public_base: str, targets: Mapping[str, str]) -> Route:
             parts.path == public_prefix or parts.path.startswith(public_prefix + "/")
         ):
             return url
-        path = parts.path[len(public_prefix):] or "/"
+        path = parts.path[len(public_prefix) :] or "/"
         target = next((target for prefix, target in by_length if path.startswith(prefix)), None)
         if target is None:
             return url
@@ -418,8 +418,14 @@ class _Call:
         """The agent answered: Twilio runs the noun's URL on their leg before bridging; they hear what it plays."""
         verbs = self.request_twiml(
             url,
-            {"CallSid": dial_sid, "ParentCallSid": self.result.call_sid, "CallStatus": "in-progress",
-             "Direction": "outbound-dial", "To": target, "Called": target},
+            {
+                "CallSid": dial_sid,
+                "ParentCallSid": self.result.call_sid,
+                "CallStatus": "in-progress",
+                "Direction": "outbound-dial",
+                "To": target,
+                "Called": target,
+            },
             "whisper",
         )
         self.result.whisper_twiml = self.result.twiml[-1]
@@ -521,8 +527,9 @@ class _Call:
         """Fetches a <Play> file as Twilio does (GET, no signature); its length in seconds. A file Twilio could not
         play ends the simulated call: real Twilio would skip it and log an error, a test should fail."""
         try:
-            response = requests.get(self.sim.route(url), timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
-                                    verify=self.sim.tls_verify)
+            response = requests.get(
+                self.sim.route(url), timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False, verify=self.sim.tls_verify
+            )
         except requests.RequestException as error:
             self.end("rejected", f"<Play> GET {url} failed: {error}")
         content_type = response.headers.get("Content-Type", "")
@@ -562,11 +569,17 @@ class _Call:
 
     def post(self, url: str, extra_params: dict[str, str]) -> tuple[int, str]:
         sim = self.sim
-        params = {**webhooks.call_fields(sim.account_sid, self.result.call_sid, sim.from_number, sim.to_number),
-                  **extra_params}
+        params = {
+            **webhooks.call_fields(sim.account_sid, self.result.call_sid, sim.from_number, sim.to_number),
+            **extra_params,
+        }
         headers = {SIGNATURE_HEADER: self.sim.signer.sign(url, params)}
         response = requests.post(
-            self.sim.route(url), data=params, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False,
+            self.sim.route(url),
+            data=params,
+            headers=headers,
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
             verify=self.sim.tls_verify,
         )
         return response.status_code, response.text
@@ -645,7 +658,9 @@ class _Stream:
         routed_to = self.call.routed_to(url)
         try:
             self.ws = websocket.create_connection(
-                sim.route(url), header={SIGNATURE_HEADER: signature}, timeout=SOCKET_TIMEOUT_SECONDS,
+                sim.route(url),
+                header={SIGNATURE_HEADER: signature},
+                timeout=SOCKET_TIMEOUT_SECONDS,
                 sslopt=sim.websocket_sslopt,
             )
         except (websocket.WebSocketException, OSError) as error:

@@ -87,8 +87,10 @@ def parse_dial_target(text: str) -> DialTarget:
         return DialTarget("number", text)
     kind, separator, rest = text.partition(":")
     if not separator:
-        raise ValueError(f"a dial target looks like number:+4930123456, sip:agent@pbx.example.com, client:agents "
-                         f"or queue:hotline, got {text!r}")
+        raise ValueError(
+            f"a dial target looks like number:+4930123456, sip:agent@pbx.example.com, client:agents "
+            f"or queue:hotline, got {text!r}"
+        )
     if kind in ("sip", "sips"):
         return DialTarget("sip", text)
     if kind not in ("number", "client", "queue"):
@@ -244,7 +246,11 @@ def gather_digits(
         raise ValueError(f"timeout_seconds must be an integer from 1 to 60, got {timeout_seconds!r}")
     response = VoiceResponse()
     gather = response.gather(
-        input="dtmf", num_digits=num_digits, timeout=timeout_seconds, action=action_url, finish_on_key="",
+        input="dtmf",
+        num_digits=num_digits,
+        timeout=timeout_seconds,
+        action=action_url,
+        finish_on_key="",
         action_on_empty_result=False,
     )
     for url in prompt_urls:

@@ -171,8 +171,12 @@ def dial_result_fields(status: str, dial_call_sid: str, talked_seconds: int) -> 
 def queue_result_fields(result: str, queue_sid: str, waited_seconds: int) -> dict[str, str]:
     if result not in QUEUE_RESULTS:
         raise ValueError(f"unknown QueueResult {result!r}")
-    return {"QueueResult": result, "QueueSid": queue_sid, "QueueTime": str(waited_seconds),
-            "CallStatus": "completed" if result == QUEUE_CALLER_HUNG_UP else "in-progress"}
+    return {
+        "QueueResult": result,
+        "QueueSid": queue_sid,
+        "QueueTime": str(waited_seconds),
+        "CallStatus": "completed" if result == QUEUE_CALLER_HUNG_UP else "in-progress",
+    }
 
 
 def gather_result_fields(digits: str) -> dict[str, str]:

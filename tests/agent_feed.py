@@ -31,10 +31,14 @@ class AgentFeed:
         login = self.session.get(base_url + "/login", timeout=10, verify=self.verify)
         # A browser sends the page it posts from (the consoles' Referrer-Policy is same-origin); on https the CSRF
         # check requires it.
-        answer = self.session.post(base_url + "/login", timeout=10, allow_redirects=False, verify=self.verify,
-                                   headers={"Referer": base_url + "/login"},
-                                   data={"csrf_token": csrf_token_in(login.text), "username": username,
-                                         "password": password})
+        answer = self.session.post(
+            base_url + "/login",
+            timeout=10,
+            allow_redirects=False,
+            verify=self.verify,
+            headers={"Referer": base_url + "/login"},
+            data={"csrf_token": csrf_token_in(login.text), "username": username, "password": password},
+        )
         if answer.status_code != 302:
             raise RuntimeError(f"signing in as {username} answered HTTP {answer.status_code}")
         self.events: list[FeedEvent] = []
@@ -62,8 +66,13 @@ class AgentFeed:
         last_event_id = ""
         while not self._stopping.is_set():
             try:
-                with self.session.get(self.base_url + "/agent/events", stream=True, timeout=(5, READ_TIMEOUT_SECONDS),
-                                      verify=self.verify, headers={"Last-Event-ID": last_event_id}) as response:
+                with self.session.get(
+                    self.base_url + "/agent/events",
+                    stream=True,
+                    timeout=(5, READ_TIMEOUT_SECONDS),
+                    verify=self.verify,
+                    headers={"Last-Event-ID": last_event_id},
+                ) as response:
                     self._response = response
                     content_type = response.headers.get("Content-Type", "")
                     if response.status_code != 200 or not content_type.startswith("text/event-stream"):

@@ -83,8 +83,15 @@ def new_dialogue(classifier, demo_accounts):
 
     def make(language="en", caller_phone=None):
         caller = demo_accounts.find_by_phone(caller_phone) if caller_phone else None
-        return Dialogue(language, NOTICES, min_transcript_confidence=0.12, classifier=classifier,
-                        accounts=demo_accounts, caller=caller, today=date.today())
+        return Dialogue(
+            language,
+            NOTICES,
+            min_transcript_confidence=0.12,
+            classifier=classifier,
+            accounts=demo_accounts,
+            caller=caller,
+            today=date.today(),
+        )
 
     return make
 

@@ -104,8 +104,11 @@ def running_instances(names: list[str], folder: Path, database_url: str, public_
         for name in names:
             port = free_loopback_port()
             config_path = folder / f"{name}.toml"
-            config_path.write_text(render_config({("server", "host"): "127.0.0.1", ("server", "port"): port,
-                                                  ("server", "workers"): 1, **ALWAYS_OPEN}))
+            config_path.write_text(
+                render_config(
+                    {("server", "host"): "127.0.0.1", ("server", "port"): port, ("server", "workers"): 1, **ALWAYS_OPEN}
+                )
+            )
             environment = {
                 **os.environ,
                 **SECRETS,
@@ -116,8 +119,13 @@ def running_instances(names: list[str], folder: Path, database_url: str, public_
             }
             log_path = folder / f"{name}.log"
             with log_path.open("wb") as log_file:
-                process = subprocess.Popen([sys.executable, "-m", "voice_app", "serve"], env=environment,
-                                           stdout=log_file, stderr=subprocess.STDOUT, cwd=folder)
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "voice_app", "serve"],
+                    env=environment,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                )
             instance = Instance(name, f"http://127.0.0.1:{port}", process, log_path)
             instances.append(instance)
             _wait_until_healthy(instance)

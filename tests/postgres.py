@@ -60,18 +60,41 @@ class ThrowawayPostgres:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()} {result.stdout.strip()} {log}")
 
     def initialise(self) -> None:
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
 
     def start(self) -> None:
         # Durability settings off: a test server's data is thrown away, and fsync on a shared disk is slow.
         # The session time zone is not UTC on purpose: production servers often run in local time, and the app
         # must not depend on the server's zone for what it stores or counts.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
-                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 "
-                   f"-c timezone={SERVER_TIME_ZONE}")
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                  "-o", options, "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
+            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 "
+            f"-c timezone={SERVER_TIME_ZONE}"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop")
@@ -93,8 +116,9 @@ class ThrowawayPostgres:
 
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         statement = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres", autocommit=True
+        ) as connection:
             connection.execute(statement)
         return self.url(name)
 

@@ -24,8 +24,9 @@ TEST_SECRETS = {
 }
 
 
-def settings_with_database(settings, database: Path | str, business_hours: BusinessHours = ALWAYS_OPEN,
-                           **dialogue_changes):
+def settings_with_database(
+    settings, database: Path | str, business_hours: BusinessHours = ALWAYS_OPEN, **dialogue_changes
+):
     """The shipped settings on a fresh database (a SQLite file's path, or any database URL), with colleagues always
     available (so that a test's outcome does not depend on the hour it runs at) and some dialogue settings
     changed."""

@@ -93,9 +93,7 @@ def decide_outcome(
 
 def record_consent_decision(engine: Engine, call_id: int, decision: str) -> None:
     with Session(engine) as session:
-        session.exec(
-            update(Call).where(col(Call.id) == call_id).values(consent_decision=decision, updated_at=utcnow())
-        )
+        session.exec(update(Call).where(col(Call.id) == call_id).values(consent_decision=decision, updated_at=utcnow()))
         session.commit()
     metrics.consent_decided(decision)
 

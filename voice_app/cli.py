@@ -41,8 +41,13 @@ class _Main(click.Group):
 @click.group(cls=_Main)
 @click.option("--config", envvar="VOICE_APP_CONFIG", type=click.Path(dir_okay=False), help="config.toml to use")
 @click.option("-v", "--verbose", is_flag=True, help="log what the server does")
-@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
-              help="log lines as text, or one JSON object per line for log shippers")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="log lines as text, or one JSON object per line for log shippers",
+)
 @click.pass_context
 def main(context: click.Context, config: str | None, verbose: bool, log_format: str) -> None:
     """The hotline assistant."""
@@ -54,23 +59,33 @@ def main(context: click.Context, config: str | None, verbose: bool, log_format: 
 
 # -- serve ---------------------------------------------------------------------------------------------
 
+
 @main.command()
 @click.option("--host", help="address to listen on (default: server.host)")
 @click.option("--port", type=click.IntRange(1, 65535), help="port to listen on (default: server.port)")
-@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), help="worker processes, each with its own model "
-              "(default: server.workers)")
-@click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="threads per worker; a call holds one "
-              "(default: server.threads)")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    help="worker processes, each with its own model (default: server.workers)",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, MAX_THREADS),
+    help="threads per worker; a call holds one (default: server.threads)",
+)
 @click.pass_obj
-def serve(context: CliContext, host: str | None, port: int | None, workers: int | None,
-          threads: int | None) -> None:
+def serve(context: CliContext, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Run the server for Twilio (webhooks and media streams) on gunicorn; SIGTERM drains it."""
     settings = context.settings
     if host is not None and not host.strip():
         raise click.BadParameter("must not be empty", param_hint="--host")
     overrides: dict[str, Any] = {"host": host and host.strip(), "port": port, "workers": workers, "threads": threads}
-    settings = dataclasses.replace(settings, server=dataclasses.replace(
-        settings.server, **{key: value for key, value in overrides.items() if value is not None}))
+    settings = dataclasses.replace(
+        settings,
+        server=dataclasses.replace(
+            settings.server, **{key: value for key, value in overrides.items() if value is not None}
+        ),
+    )
     logging.getLogger().setLevel(logging.INFO)
     try:
         auth_token, secret_key = settings.require_secrets()
@@ -82,6 +97,7 @@ def serve(context: CliContext, host: str | None, port: int | None, workers: int 
 
 
 # -- simulated calls -------------------------------------------------------------------------------------
+
 
 def _parse_turn(turn: str, language: str, synthesizer):
     """'say:text' (or plain text), 'audio:file.wav', 'press:1', 'wait:3', 'hangup'."""
@@ -129,8 +145,9 @@ def _print_simulator(event) -> None:
         _print_event(event.kind.replace("_", " "), event.detail)
 
 
-def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_number: str, to_number: str,
-              language: str | None):
+def _run_call(
+    settings: Settings, turns: tuple[str, ...], url: str | None, from_number: str, to_number: str, language: str | None
+):
     from telephony.simulator import TwilioSimulator
     from voice_app.local_server import LocalServer
     from voice_app.services import load_speech
@@ -143,19 +160,22 @@ def _run_call(settings: Settings, turns: tuple[str, ...], url: str | None, from_
         from voice_app.speech.tts import Synthesizer
 
         script = [_parse_turn(turn, language, Synthesizer()) for turn in turns]
-        return TwilioSimulator(url, auth_token, from_number=from_number, to_number=to_number,
-                               on_event=_print_simulator).place_call(script), None
+        return TwilioSimulator(
+            url, auth_token, from_number=from_number, to_number=to_number, on_event=_print_simulator
+        ).place_call(script), None
 
     click.echo("starting the assistant in this process (loading the speech model)...")
     speech = load_speech(settings)
     script = [_parse_turn(turn, language, speech.synthesizer) for turn in turns]
     secret_key = _demo_secret_key(settings)
     auth_token = secrets.token_hex(16)
-    with LocalServer(settings, auth_token=auth_token, secret_key=secret_key, speech=speech,
-                     observer=_print_conversation) as server:
+    with LocalServer(
+        settings, auth_token=auth_token, secret_key=secret_key, speech=speech, observer=_print_conversation
+    ) as server:
         click.echo(f"assistant listening on {server.url}; calling {to_number} from {from_number}\n")
-        result = TwilioSimulator(server.url, auth_token, from_number=from_number, to_number=to_number,
-                                 on_event=_print_simulator).place_call(script)
+        result = TwilioSimulator(
+            server.url, auth_token, from_number=from_number, to_number=to_number, on_event=_print_simulator
+        ).place_call(script)
         return result, server.services
 
 
@@ -235,6 +255,7 @@ def demo(context: CliContext, language) -> None:
 
 # -- consent ledger ---------------------------------------------------------------------------------------
 
+
 @main.group()
 def consent() -> None:
     """The consent ledger."""
@@ -274,6 +295,7 @@ def consent_list(context: CliContext, limit: int) -> None:
 
 # -- demo accounts ------------------------------------------------------------------------------------------
 
+
 def _demo_secret_key(settings: Settings) -> str:
     """VOICE_APP_SECRET_KEY, or on the demo's own database a key made once for local runs. Any other database
     needs the real key: pseudonyms made with another one would never match the caller's records."""
@@ -303,6 +325,7 @@ def seed_demo_command(context: CliContext) -> None:
 
 
 # -- speech model ------------------------------------------------------------------------------------------
+
 
 @main.group()
 def model() -> None:

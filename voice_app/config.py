@@ -133,8 +133,10 @@ class Settings:
         """The key of the caller pseudonyms. There is no fallback: with any other key a caller's records would
         silently not be found, and an erasure request would delete nothing."""
         if not self.secrets.secret_key:
-            raise ConfigError("VOICE_APP_SECRET_KEY is not set: it keys the caller pseudonyms (and web sessions); "
-                              "set it to the key the server uses")
+            raise ConfigError(
+                "VOICE_APP_SECRET_KEY is not set: it keys the caller pseudonyms (and web sessions); "
+                "set it to the key the server uses"
+            )
         return self.secrets.secret_key
 
     @property
@@ -143,7 +145,7 @@ class Settings:
         prefix = "sqlite:///"
         if not self.database_url.startswith(prefix):
             return False
-        return Path(self.database_url[len(prefix):]).resolve().is_relative_to(LOCAL_DEMO_DIR)
+        return Path(self.database_url[len(prefix) :]).resolve().is_relative_to(LOCAL_DEMO_DIR)
 
 
 class _Section:

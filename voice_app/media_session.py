@@ -110,14 +110,19 @@ class MediaSession:
         self.observers.add(call_observers(self.services, call))
         inputs: queue.Queue[CallInput] = queue.Queue()
         self.turn_taking = TurnTaking(detector, self.player, inputs.put)
-        machine = StreamMachine(dialogue, silence_timeout_seconds=settings.dialogue.silence_timeout_seconds,
-                                max_utterance_seconds=settings.speech.max_utterance_ms / 1000)
-        executor = CallExecutor(self.services, call, machine, self.player, self.turn_taking, self.observers,
-                                inputs, self.finished)
+        machine = StreamMachine(
+            dialogue,
+            silence_timeout_seconds=settings.dialogue.silence_timeout_seconds,
+            max_utterance_seconds=settings.speech.max_utterance_ms / 1000,
+        )
+        executor = CallExecutor(
+            self.services, call, machine, self.player, self.turn_taking, self.observers, inputs, self.finished
+        )
         self.executor = executor
         # The executor runs in a copy of this thread's context, so its log lines name the call too.
-        self.executor_thread = threading.Thread(target=contextvars.copy_context().run, args=(executor.run,),
-                                                name=f"call-{call.id}", daemon=True)
+        self.executor_thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(executor.run,), name=f"call-{call.id}", daemon=True
+        )
         self.executor_thread.start()
         executor.submit(CallStarted(now()))
 

@@ -178,8 +178,9 @@ class DrainingArbiter(Arbiter):
 
     def handle_term(self):
         if self.app.drain.start():
-            log.warning("SIGTERM: draining for %g s; not ready, new calls go straight to a person",
-                        self.app.drain.drain_seconds)
+            log.warning(
+                "SIGTERM: draining for %g s; not ready, new calls go straight to a person", self.app.drain.drain_seconds
+            )
 
     def manage_workers(self):
         super().manage_workers()
@@ -246,10 +247,16 @@ class HotlineServer(BaseApplication):
         from voice_app.compliance.retention import DailyRetention
         from voice_app.services import build_services
 
-        services = build_services(self.settings, auth_token=self._auth_token, secret_key=self._secret_key,
-                                  drain=WorkerDrain(self.drain), on_progress=log.info)
-        self._retention = RetentionClaim(self._runtime_dir / "retention.lock",
-                                         DailyRetention(services.engine, self.settings.retention).start)
+        services = build_services(
+            self.settings,
+            auth_token=self._auth_token,
+            secret_key=self._secret_key,
+            drain=WorkerDrain(self.drain),
+            on_progress=log.info,
+        )
+        self._retention = RetentionClaim(
+            self._runtime_dir / "retention.lock", DailyRetention(services.engine, self.settings.retention).start
+        )
         log.info("worker ready: model loaded, prompts rendered")
         return create_app(services)
 
@@ -262,8 +269,10 @@ def _prepare_metrics_dir(runtime_dir: Path) -> Path:
     files, or a private folder in this server's runtime folder. Set before prometheus_client is first
     imported, which reads it once (the workers inherit both)."""
     if "prometheus_client" in sys.modules:
-        raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set; "
-                           "the workers' metrics would not add up")
+        raise RuntimeError(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set; "
+            "the workers' metrics would not add up"
+        )
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         folder = Path(given)
@@ -299,10 +308,18 @@ def run_server(settings: Settings, *, auth_token: str, secret_key: str, log_form
         metrics_dir = _prepare_metrics_dir(runtime_dir)
         _prepare_database(settings)
         server = settings.server
-        log.info("serving on %s:%s with %d workers of %d threads, public URL %s, metrics in %s", server.host,
-                 server.port, server.workers, server.threads, server.public_url, metrics_dir)
-        HotlineServer(settings, auth_token=auth_token, secret_key=secret_key, log_format=log_format,
-                      runtime_dir=runtime_dir).run()
+        log.info(
+            "serving on %s:%s with %d workers of %d threads, public URL %s, metrics in %s",
+            server.host,
+            server.port,
+            server.workers,
+            server.threads,
+            server.public_url,
+            metrics_dir,
+        )
+        HotlineServer(
+            settings, auth_token=auth_token, secret_key=secret_key, log_format=log_format, runtime_dir=runtime_dir
+        ).run()
     finally:
         # Workers leave gunicorn's loop by SystemExit through here too; only the master cleans up.
         if os.getpid() == master_pid:

@@ -108,8 +108,12 @@ def sync_notice_versions(engine: Engine, settings: Settings) -> dict[tuple[str, 
     """The current notice texts as versions, by (kind, language), on a database already at the head revision."""
     with Session(engine) as session:
         notices = sync_notices(session, settings.notice_dir)
-    missing = [f"{kind}.{language}.txt" for kind in ("disclosure", "consent") for language in SUPPORTED_LANGUAGES
-               if (kind, language) not in notices]
+    missing = [
+        f"{kind}.{language}.txt"
+        for kind in ("disclosure", "consent")
+        for language in SUPPORTED_LANGUAGES
+        if (kind, language) not in notices
+    ]
     if missing:
         raise RuntimeError(f"notice texts missing in {settings.notice_dir}: {', '.join(missing)}")
     return notices

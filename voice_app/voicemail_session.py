@@ -109,11 +109,13 @@ class VoicemailSession:
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
         self.player.play(instructions, INSTRUCTIONS_MARK)
         self.player.play(TONE, TONE_MARK)
-        self.message.tone_queued(time.monotonic() + (len(instructions) + len(TONE)) / PHONE_RATE
-                                 + PLAYBACK_GRACE_SECONDS)
+        self.message.tone_queued(
+            time.monotonic() + (len(instructions) + len(TONE)) / PHONE_RATE + PLAYBACK_GRACE_SECONDS
+        )
         calls.add_event(self.services.engine, calls.id_of(call), "voicemail_started")
-        self.services.observe(call.call_sid, "bot", prompt_text(Prompt.VOICEMAIL_INSTRUCTIONS, call.language),
-                              datetime.now(UTC))
+        self.services.observe(
+            call.call_sid, "bot", prompt_text(Prompt.VOICEMAIL_INSTRUCTIONS, call.language), datetime.now(UTC)
+        )
         log.info("call %s: voice message stream started", call.id)
 
     def _finish(self, ended_by: str) -> None:
@@ -131,8 +133,9 @@ class VoicemailSession:
         seconds = len(audio) / PHONE_RATE
         if store_voicemail(engine, self.voicemail_id, audio, ended_by):
             calls.add_event(engine, call_id, "voicemail_recorded", f"{seconds:.1f} s, ended by {ended_by}")
-            self.services.observe(self.call.call_sid, "end", f"voice message of {seconds:.1f} s ({ended_by})",
-                                  datetime.now(UTC))
+            self.services.observe(
+                self.call.call_sid, "end", f"voice message of {seconds:.1f} s ({ended_by})", datetime.now(UTC)
+            )
             log.info("call %s: voice message of %.1f s stored (%s)", call_id, seconds, ended_by)
 
     def _call_label(self) -> str:

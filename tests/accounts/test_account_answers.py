@@ -117,9 +117,7 @@ def test_next_due_date(summaries, language):
 def test_next_due_date_of_the_german_customer(summaries):
     reply = answer("next_due_date", summaries[WELL_KNOWN_GERMAN], "Wann muss ich zahlen?", "de", TODAY)
     due = _order(WELL_KNOWN_GERMAN, "MediaMarkt").due_date
-    assert reply.text == (
-        f"Ihre nächste Zahlung: neunundvierzig Euro neunzig für MediaMarkt, fällig {_on(due, 'de')}."
-    )
+    assert reply.text == (f"Ihre nächste Zahlung: neunundvierzig Euro neunzig für MediaMarkt, fällig {_on(due, 'de')}.")
 
 
 def test_refund_status_registered_but_not_yet_received(summaries):
@@ -171,9 +169,17 @@ def test_verification_is_required_exactly_for_account_intents(summaries):
 
 @pytest.mark.parametrize(
     "transcript",
-    ["Ist die Rechnung von Media Markt bezahlt?", "what about mediamarket", "das von media markt bitte",
-     "the one for forty nine ninety", "neunundvierzig neunzig", "die über 49,90 €", "49.90",
-     "neunundvierzig Komma neunzig", "the fifty euro invoice"],
+    [
+        "Ist die Rechnung von Media Markt bezahlt?",
+        "what about mediamarket",
+        "das von media markt bitte",
+        "the one for forty nine ninety",
+        "neunundvierzig neunzig",
+        "die über 49,90 €",
+        "49.90",
+        "neunundvierzig Komma neunzig",
+        "the fifty euro invoice",
+    ],
 )
 def test_the_invoice_the_caller_names_comes_first(summaries, transcript):
     due = _order(WELL_KNOWN_GERMAN, "MediaMarkt").due_date
@@ -184,8 +190,10 @@ def test_the_invoice_the_caller_names_comes_first(summaries, transcript):
     )
 
 
-@pytest.mark.parametrize("transcript, merchant", [("is the Salando one paid", "Zalando"), ("H und M", "H&M"),
-                                                  ("the H&M order", "H&M"), ("OTTO", "Otto")])
+@pytest.mark.parametrize(
+    "transcript, merchant",
+    [("is the Salando one paid", "Zalando"), ("H und M", "H&M"), ("the H&M order", "H&M"), ("OTTO", "Otto")],
+)
 def test_merchants_are_recognised_despite_transcription_slips(summaries, transcript, merchant):
     reply = answer("payment_status", summaries[WELL_KNOWN_GERMAN], transcript, "en", TODAY)
     assert reply.items_total == 1 and merchant in reply.text
@@ -198,8 +206,13 @@ def test_the_invoice_of_a_named_month(summaries):
     month = otto.order_date.month
     assert all(month not in (order.order_date.month, order.due_date.month) for order in others)  # a usable fixture
     for language, sentence in (("en", "the invoice from {}"), ("de", "die Rechnung vom {}")):
-        reply = answer("payment_status", summaries[WELL_KNOWN_GERMAN],
-                       sentence.format(MONTH_NAMES[language][month - 1]), language, TODAY)
+        reply = answer(
+            "payment_status",
+            summaries[WELL_KNOWN_GERMAN],
+            sentence.format(MONTH_NAMES[language][month - 1]),
+            language,
+            TODAY,
+        )
         assert reply.items_total == 1 and "Otto" in reply.text
 
 
@@ -214,8 +227,13 @@ def test_a_named_item_that_does_not_exist_is_said_so_before_the_default(summarie
 # --- at most three, then an offer ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("language, offer", [("en", "I can read out the other two, or connect you to a colleague."),
-                                             ("de", "Ich kann Ihnen auch die anderen zwei vorlesen")])
+@pytest.mark.parametrize(
+    "language, offer",
+    [
+        ("en", "I can read out the other two, or connect you to a colleague."),
+        ("de", "Ich kann Ihnen auch die anderen zwei vorlesen"),
+    ],
+)
 def test_at_most_three_items_then_an_offer(summaries, language, offer):
     summary = summaries[MANY_OPEN_ITEMS]
     unpaid = summary.unpaid_invoices
@@ -231,7 +249,8 @@ def test_at_most_three_items_then_an_offer(summaries, language, offer):
     rest = answer("open_payments", summary, "", language, TODAY, skip_items=3)
     assert (rest.items_total, rest.items_said) == (5, 2)
     assert {invoice.merchant for invoice in unpaid if invoice.merchant in rest.text} == (
-        {invoice.merchant for invoice in unpaid} - set(said))
+        {invoice.merchant for invoice in unpaid} - set(said)
+    )
     assert "other" not in rest.text and "anderen" not in rest.text and _said(total, "EUR", language) not in rest.text
 
     done = answer("open_payments", summary, "", language, TODAY, skip_items=5)
@@ -239,8 +258,9 @@ def test_at_most_three_items_then_an_offer(summaries, language, offer):
     assert done.text in ("That's everything I have.", "Das war alles.")
 
 
-@pytest.mark.parametrize("language, words", [("en", "isn't assigned to an invoice yet"),
-                                             ("de", "noch keiner Rechnung zugeordnet")])
+@pytest.mark.parametrize(
+    "language, words", [("en", "isn't assigned to an invoice yet"), ("de", "noch keiner Rechnung zugeordnet")]
+)
 def test_an_unassigned_payment_is_mentioned_when_an_unpaid_item_is_read_out(summaries, language, words):
     facts = demo_customer(MANY_OPEN_ITEMS, TODAY)
     (payment,) = facts.unmatched_payments
@@ -291,10 +311,20 @@ def test_account_intents_say_nothing_without_a_summary(intent):
 
 def test_other_bad_arguments_are_refused(summaries):
     summary = summaries[WELL_KNOWN_GERMAN]
-    for kwargs in ({"language": "fr"}, {"today": datetime(2025, 3, 10, 9)}, {"today": "2025-03-10"},
-                   {"transcript": None}, {"transcript": b"bytes"}):
-        arguments = {"intent": "open_payments", "summary": summary, "transcript": "", "language": "en",
-                     "today": TODAY} | kwargs
+    for kwargs in (
+        {"language": "fr"},
+        {"today": datetime(2025, 3, 10, 9)},
+        {"today": "2025-03-10"},
+        {"transcript": None},
+        {"transcript": b"bytes"},
+    ):
+        arguments = {
+            "intent": "open_payments",
+            "summary": summary,
+            "transcript": "",
+            "language": "en",
+            "today": TODAY,
+        } | kwargs
         with pytest.raises(ValueError):
             answer(**arguments)
     for skip in (-1, 1.5, True):
@@ -304,8 +334,19 @@ def test_other_bad_arguments_are_refused(summaries):
 
 @pytest.mark.parametrize(
     "transcript",
-    ["", "   ", "???", "🙂🙂🙂", "ähm… also… ja", "1.2.3.4.5", "€€€ £££", "\x00\n\t",
-     "und und und hundert tausend", "point comma komma", "May may MAY"],
+    [
+        "",
+        "   ",
+        "???",
+        "🙂🙂🙂",
+        "ähm… also… ja",
+        "1.2.3.4.5",
+        "€€€ £££",
+        "\x00\n\t",
+        "und und und hundert tausend",
+        "point comma komma",
+        "May may MAY",
+    ],
 )
 def test_weird_transcripts_get_the_default_answer(summaries, transcript):
     assert not criteria_from_transcript(transcript, summaries[WELL_KNOWN_ENGLISH].merchants).given
@@ -328,8 +369,14 @@ def _summary(*invoices: InvoiceInfo) -> AccountSummary:
     return AccountSummary("1", "12345678", "Test", "Person", "en", invoices, (), ())
 
 
-def _invoice(merchant: str, cents: int, currency: str, status: PaymentStatus, due: date,
-             instalments: tuple[InstalmentInfo, ...] = ()) -> InvoiceInfo:
+def _invoice(
+    merchant: str,
+    cents: int,
+    currency: str,
+    status: PaymentStatus,
+    due: date,
+    instalments: tuple[InstalmentInfo, ...] = (),
+) -> InvoiceInfo:
     paid = due if status is PaymentStatus.PAID else None
     ordered = due - timedelta(days=30)
     return InvoiceInfo(f"invoice-{merchant}", merchant, ordered, Money(cents, currency), due, status, paid, instalments)
@@ -339,8 +386,11 @@ def test_an_empty_account():
     empty = _summary()
     for intent, english, german in (
         ("payment_status", "I can't see any invoices on your account.", "Ich sehe auf Ihrem Konto keine Rechnungen."),
-        ("open_payments", "You have no open payments: everything is paid.",
-         "Sie haben keine offenen Zahlungen, alles ist bezahlt."),
+        (
+            "open_payments",
+            "You have no open payments: everything is paid.",
+            "Sie haben keine offenen Zahlungen, alles ist bezahlt.",
+        ),
         ("next_due_date", "You have no payments coming up.", "Bei Ihnen steht zurzeit keine Zahlung an."),
         ("refund_status", "I can't see any returns on your account.", "Ich sehe auf Ihrem Konto keine Rücksendungen."),
     ):
@@ -350,8 +400,10 @@ def test_an_empty_account():
 
 
 def test_totals_are_left_out_when_currencies_differ():
-    summary = _summary(_invoice("Shop A", 1000, "EUR", PaymentStatus.OPEN, TODAY + timedelta(days=5)),
-                       _invoice("Shop B", 2000, "GBP", PaymentStatus.OPEN, TODAY + timedelta(days=9)))
+    summary = _summary(
+        _invoice("Shop A", 1000, "EUR", PaymentStatus.OPEN, TODAY + timedelta(days=5)),
+        _invoice("Shop B", 2000, "GBP", PaymentStatus.OPEN, TODAY + timedelta(days=9)),
+    )
     reply = answer("open_payments", summary, "", "en", TODAY)
     assert reply.text.startswith("You have two open payments. Ten euros for Shop A, due on March fifteenth.")
     assert "Twenty pounds for Shop B, due on March nineteenth." in reply.text
@@ -359,10 +411,20 @@ def test_totals_are_left_out_when_currencies_differ():
 
 def test_an_instalment_plan_with_an_overdue_instalment():
     parts = tuple(
-        InstalmentInfo(number, 4, Money(2500, "EUR"), TODAY + timedelta(days=30 * (number - 2) - 3),
-                       status, TODAY - timedelta(days=33) if status is PaymentStatus.PAID else None)
-        for number, status in ((1, PaymentStatus.PAID), (2, PaymentStatus.OVERDUE), (3, PaymentStatus.OPEN),
-                               (4, PaymentStatus.OPEN))
+        InstalmentInfo(
+            number,
+            4,
+            Money(2500, "EUR"),
+            TODAY + timedelta(days=30 * (number - 2) - 3),
+            status,
+            TODAY - timedelta(days=33) if status is PaymentStatus.PAID else None,
+        )
+        for number, status in (
+            (1, PaymentStatus.PAID),
+            (2, PaymentStatus.OVERDUE),
+            (3, PaymentStatus.OPEN),
+            (4, PaymentStatus.OPEN),
+        )
     )
     plan = _invoice("Shop", 10000, "EUR", PaymentStatus.OVERDUE, parts[-1].due_date, parts)
     summary = _summary(plan)
@@ -373,7 +435,8 @@ def test_an_instalment_plan_with_an_overdue_instalment():
     )
     german = answer("payment_status", summary, "", "de", TODAY)
     assert "in vier Raten bezahlt: eine ist bezahlt, die nächste Rate über fünfundzwanzig Euro ist überfällig" in (
-        german.text)
+        german.text
+    )
     due = answer("next_due_date", summary, "", "en", TODAY)
     assert (due.items_total, due.items_said) == (2, 2)
     assert due.text.startswith("The payment of twenty-five euros for Shop, instalment two of four, is overdue")

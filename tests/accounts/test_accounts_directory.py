@@ -165,10 +165,16 @@ def test_the_demo_set_is_deterministic_and_moves_with_today():
     later = TODAY + timedelta(days=40)
     for now, then in zip(demo_customers(TODAY), demo_customers(later), strict=True):
         assert (now.customer_number, now.phones, now.date_of_birth) == (
-            then.customer_number, then.phones, then.date_of_birth)
+            then.customer_number,
+            then.phones,
+            then.date_of_birth,
+        )
         for order_now, order_then in zip(now.orders, then.orders, strict=True):
             assert (order_now.merchant, order_now.amount_cents, order_now.status) == (
-                order_then.merchant, order_then.amount_cents, order_then.status)
+                order_then.merchant,
+                order_then.amount_cents,
+                order_then.status,
+            )
             assert order_then.order_date - order_now.order_date == timedelta(days=40)
             assert order_then.due_date - order_now.due_date == timedelta(days=40)
 
@@ -176,8 +182,16 @@ def test_the_demo_set_is_deterministic_and_moves_with_today():
 def test_seeding_again_replaces_the_demo_rows_and_leaves_other_customers_alone(fresh_engine):
     first = seed_demo(fresh_engine, SECRET_KEY, today=TODAY)
     with Session(fresh_engine) as session:
-        session.add(Customer(customer_number="99999999", first_name="Real", last_name="Customer",
-                             date_of_birth=date(1990, 1, 1), postcode="12345", preferred_language="de"))
+        session.add(
+            Customer(
+                customer_number="99999999",
+                first_name="Real",
+                last_name="Customer",
+                date_of_birth=date(1990, 1, 1),
+                postcode="12345",
+                preferred_language="de",
+            )
+        )
         session.commit()
     later = TODAY + timedelta(days=7)
     second = seed_demo(fresh_engine, SECRET_KEY, today=later)
@@ -218,7 +232,7 @@ def test_seeding_validates_its_arguments(fresh_engine):
 
 def _spellings(e164: str) -> list[str]:
     country = "+49" if e164.startswith("+49") else "+44"
-    national = e164[len(country):]
+    national = e164[len(country) :]
     return [
         e164,
         f"{country} {national[:3]} {national[3:7]} {national[7:]}",
@@ -357,17 +371,32 @@ def test_every_summary_matches_the_demo_facts(directory):
     for customer in demo_customers(TODAY):
         summary = directory.summary(_ref_for(directory, customer.customer_number).customer_id)
         assert (summary.first_name, summary.last_name, summary.preferred_language) == (
-            customer.first_name, customer.last_name, customer.language)
+            customer.first_name,
+            customer.last_name,
+            customer.language,
+        )
         expected_orders = sorted(customer.orders, key=lambda order: order.order_date, reverse=True)
-        assert [(invoice.merchant, invoice.amount.cents, invoice.amount.currency, invoice.status, invoice.due_date,
-                 invoice.paid_date) for invoice in summary.invoices] == [
+        assert [
+            (
+                invoice.merchant,
+                invoice.amount.cents,
+                invoice.amount.currency,
+                invoice.status,
+                invoice.due_date,
+                invoice.paid_date,
+            )
+            for invoice in summary.invoices
+        ] == [
             (order.merchant, order.amount_cents, order.currency, order.status, order.due_date, order.paid_date)
-            for order in expected_orders]
+            for order in expected_orders
+        ]
         for invoice, order in zip(summary.invoices, expected_orders, strict=True):
             assert [(part.number, part.amount.cents, part.status) for part in invoice.instalments] == [
-                (part.number, part.amount_cents, part.status) for part in order.instalments]
+                (part.number, part.amount_cents, part.status) for part in order.instalments
+            ]
         assert sorted((refund.merchant, refund.amount.cents, refund.status) for refund in summary.refunds) == sorted(
-            (order.merchant, refund.amount_cents, refund.status) for order, refund in customer.refunds)
+            (order.merchant, refund.amount_cents, refund.status) for order, refund in customer.refunds
+        )
         registered = [refund.registered_date for refund in summary.refunds]
         assert registered == sorted(registered, reverse=True)
         received = [payment.received_date for payment in summary.recent_payments]
@@ -407,7 +436,10 @@ def test_the_customer_with_many_open_items(directory):
     summary = directory.summary(_ref_for(directory, MANY_OPEN_ITEMS).customer_id)
     assert len(summary.unpaid_invoices) > 3
     assert {invoice.status for invoice in summary.unpaid_invoices} == {
-        PaymentStatus.OPEN, PaymentStatus.OVERDUE, PaymentStatus.PAUSED}
+        PaymentStatus.OPEN,
+        PaymentStatus.OVERDUE,
+        PaymentStatus.PAUSED,
+    }
     assert any(payment.merchant is None for payment in summary.recent_payments)
 
 
@@ -428,8 +460,17 @@ def test_nothing_personal_reaches_the_logs_or_a_logged_summary(directory, caplog
         summary = directory.summary(ref.customer_id)
         logging.getLogger("test").info("summary: %r", summary)
     assert caplog.records
-    secrets = [facts.phones[0], facts.phones[0][3:], facts.customer_number, facts.first_name, facts.last_name,
-               facts.postcode, facts.date_of_birth.isoformat(), "12345678", "7911999999"]
+    secrets = [
+        facts.phones[0],
+        facts.phones[0][3:],
+        facts.customer_number,
+        facts.first_name,
+        facts.last_name,
+        facts.postcode,
+        facts.date_of_birth.isoformat(),
+        "12345678",
+        "7911999999",
+    ]
     secrets += [order.merchant for order in facts.orders]
     for secret in secrets:
         assert secret not in caplog.text

@@ -69,8 +69,17 @@ def test_every_supported_currency_is_said_without_digits_or_codes(currency, lang
 
 @pytest.mark.parametrize(
     "cents, currency, language",
-    [(-1, "EUR", "en"), (49.9, "EUR", "en"), (True, "EUR", "en"), ("4990", "EUR", "de"), (100, "XYZ", "en"),
-     (100, "", "de"), (100, None, "de"), (100, "EUR", "fr"), (100, "EUR", None)],
+    [
+        (-1, "EUR", "en"),
+        (49.9, "EUR", "en"),
+        (True, "EUR", "en"),
+        ("4990", "EUR", "de"),
+        (100, "XYZ", "en"),
+        (100, "", "de"),
+        (100, None, "de"),
+        (100, "EUR", "fr"),
+        (100, "EUR", None),
+    ],
 )
 def test_bad_amounts_are_refused(cents, currency, language):
     with pytest.raises(ValueError):
@@ -120,9 +129,15 @@ def test_the_year_is_said_only_when_the_date_is_more_than_half_a_year_away():
 def test_neighbouring_days_are_said_relative_to_today():
     today = date(2025, 12, 31)
     assert [say_date(today + timedelta(days=offset), "en", today=today) for offset in (-1, 0, 1)] == [
-        "yesterday", "today", "tomorrow"]
+        "yesterday",
+        "today",
+        "tomorrow",
+    ]
     assert [say_date(today + timedelta(days=offset), "de", today=today) for offset in (-1, 0, 1)] == [
-        "gestern", "heute", "morgen"]
+        "gestern",
+        "heute",
+        "morgen",
+    ]
     assert say_date(today + timedelta(days=2), "de", today=today) == "am zweiten Januar"
 
 

@@ -29,51 +29,71 @@ def birth_digits(customer) -> str:
 
 
 SCENARIOS = {
-    "english_routine_questions": (ENGLISH.phones[0], "+4420555010", [
-        ("press", "1"),
-        ("say-en", "Where is my refund?"),
-        ("press", birth_digits(ENGLISH)),
-        ("say-en", "Have I paid my invoice?"),
-        ("say-en", "What do I still have to pay?"),
-        ("say-en", "When is the next instalment due?"),
-        ("say-en", "How can I pay?"),
-        ("say-en", "Thank you, goodbye."),
-    ]),
-    "german_routine_questions": (GERMAN.phones[0], "+4930555010", [
-        ("press", "1"),
-        # The question before verification is the one Whisper base hears most reliably in espeak's German: a
-        # misheard one there would turn the birth date into stray key presses.
-        ("say-de", "Was ist noch offen?"),
-        ("press", birth_digits(GERMAN)),
-        # The others are said again in other words, as a caller does when asked to repeat (measured: from one
-        # run to the next, either phrasing may be misheard).
-        ("say-de", "Ist meine letzte Rechnung schon bezahlt?"),
-        ("say-de", "Habe ich meine Rechnung bezahlt?"),
-        ("say-de", "Wann ist meine nächste Zahlung fällig?"),
-        ("say-de", "Wann ist die nächste Rate fällig?"),
-        ("say-de", "Wo ist meine Rückzahlung?"),
-        ("say-de", "Ist meine Erstattung schon da?"),
-        ("say-de", "Kann ich mit Karte zahlen?"),
-        ("say-de", "Danke, auf Wiederhören."),
-    ]),
-    "unknown_caller_types_customer_number": (UNKNOWN_NUMBER, "+4420555010", [
-        ("press", "1"),
-        ("say-en", "Where is my refund?"),
-        ("press", ENGLISH.customer_number + "#"),
-        ("press", birth_digits(ENGLISH)),
-        ("say-en", "Thank you, goodbye."),
-    ]),
-    "verification_fails_three_times": (ENGLISH.phones[0], "+4420555010", [
-        ("press", "1"),
-        ("say-en", "What do I still have to pay?"),
-        ("press", "01011970"),
-        ("press", "02021970"),
-        ("press", "03031970"),
-    ]),
-    "sensitive_topic": (ENGLISH.phones[0], "+4420555010", [
-        ("press", "1"),
-        ("say-en", "Someone used my account for purchases I did not make."),
-    ]),
+    "english_routine_questions": (
+        ENGLISH.phones[0],
+        "+4420555010",
+        [
+            ("press", "1"),
+            ("say-en", "Where is my refund?"),
+            ("press", birth_digits(ENGLISH)),
+            ("say-en", "Have I paid my invoice?"),
+            ("say-en", "What do I still have to pay?"),
+            ("say-en", "When is the next instalment due?"),
+            ("say-en", "How can I pay?"),
+            ("say-en", "Thank you, goodbye."),
+        ],
+    ),
+    "german_routine_questions": (
+        GERMAN.phones[0],
+        "+4930555010",
+        [
+            ("press", "1"),
+            # The question before verification is the one Whisper base hears most reliably in espeak's German: a
+            # misheard one there would turn the birth date into stray key presses.
+            ("say-de", "Was ist noch offen?"),
+            ("press", birth_digits(GERMAN)),
+            # The others are said again in other words, as a caller does when asked to repeat (measured: from one
+            # run to the next, either phrasing may be misheard).
+            ("say-de", "Ist meine letzte Rechnung schon bezahlt?"),
+            ("say-de", "Habe ich meine Rechnung bezahlt?"),
+            ("say-de", "Wann ist meine nächste Zahlung fällig?"),
+            ("say-de", "Wann ist die nächste Rate fällig?"),
+            ("say-de", "Wo ist meine Rückzahlung?"),
+            ("say-de", "Ist meine Erstattung schon da?"),
+            ("say-de", "Kann ich mit Karte zahlen?"),
+            ("say-de", "Danke, auf Wiederhören."),
+        ],
+    ),
+    "unknown_caller_types_customer_number": (
+        UNKNOWN_NUMBER,
+        "+4420555010",
+        [
+            ("press", "1"),
+            ("say-en", "Where is my refund?"),
+            ("press", ENGLISH.customer_number + "#"),
+            ("press", birth_digits(ENGLISH)),
+            ("say-en", "Thank you, goodbye."),
+        ],
+    ),
+    "verification_fails_three_times": (
+        ENGLISH.phones[0],
+        "+4420555010",
+        [
+            ("press", "1"),
+            ("say-en", "What do I still have to pay?"),
+            ("press", "01011970"),
+            ("press", "02021970"),
+            ("press", "03031970"),
+        ],
+    ),
+    "sensitive_topic": (
+        ENGLISH.phones[0],
+        "+4420555010",
+        [
+            ("press", "1"),
+            ("say-en", "Someone used my account for purchases I did not make."),
+        ],
+    ),
     "two_unclear_turns": (ENGLISH.phones[0], "+4420555010", [("press", "1"), ("press", "5"), ("press", "5")]),
 }
 
@@ -88,7 +108,8 @@ def account_calls(tmp_path_factory, base_settings, speech):
         def place(name: str) -> CallResult:
             caller, line, script = SCENARIOS[name]
             turns = [
-                Press(value) if kind == "press"
+                Press(value)
+                if kind == "press"
                 else Speak(speech.synthesizer.synthesize(value, kind.removeprefix("say-")), label=value)
                 for kind, value in script
             ]
@@ -112,10 +133,13 @@ def spoken(customer, order, language):
     return say_amount(order.amount_cents, order.currency, language).lower()
 
 
-@pytest.mark.parametrize("name, customer, language", [
-    ("english_routine_questions", ENGLISH, "en"),
-    ("german_routine_questions", GERMAN, "de"),
-])
+@pytest.mark.parametrize(
+    "name, customer, language",
+    [
+        ("english_routine_questions", ENGLISH, "en"),
+        ("german_routine_questions", GERMAN, "de"),
+    ],
+)
 def test_every_routine_question_is_answered_with_the_customers_figures(account_calls, name, customer, language):
     turns, call, result = turns_and_call(account_calls, name)
     assert result.outcome == "hangup", (call.handoff_reason, [(turn.intent, turn.route) for turn in turns])
@@ -126,8 +150,14 @@ def test_every_routine_question_is_answered_with_the_customers_figures(account_c
             # A question asked before verification is answered in the verification turn that follows it.
             reply = following.reply if turn.reply == "(verification)" and following else turn.reply
             answered.setdefault(turn.intent, reply.lower())
-    assert set(answered) >= {"payment_status", "open_payments", "next_due_date", "refund_status", "payment_options",
-                             "goodbye"}, [(turn.intent, turn.route, turn.transcript) for turn in turns]
+    assert set(answered) >= {
+        "payment_status",
+        "open_payments",
+        "next_due_date",
+        "refund_status",
+        "payment_options",
+        "goodbye",
+    }, [(turn.intent, turn.route, turn.transcript) for turn in turns]
     unpaid = next(order for order in customer.unpaid_orders if not order.instalments)
     assert unpaid.merchant.lower() in answered["open_payments"]
     assert spoken(customer, unpaid, language) in answered["open_payments"]
@@ -161,11 +191,14 @@ def test_an_unknown_caller_is_verified_by_customer_number_and_birth_date(account
     assert any(order.merchant in " ".join(t.reply for t in turns) for order, _ in ENGLISH.refunds)
 
 
-@pytest.mark.parametrize("name, reason, topic", [
-    ("verification_fails_three_times", "verification_failed", "open_payments"),
-    ("sensitive_topic", "sensitive_topic", "fraud"),
-    ("two_unclear_turns", "unclear_twice", None),
-])
+@pytest.mark.parametrize(
+    "name, reason, topic",
+    [
+        ("verification_fails_three_times", "verification_failed", "open_payments"),
+        ("sensitive_topic", "sensitive_topic", "fraud"),
+        ("two_unclear_turns", "unclear_twice", None),
+    ],
+)
 def test_calls_that_go_to_a_person_store_why(account_calls, name, reason, topic):
     turns, call, result = turns_and_call(account_calls, name)
     assert result.outcome == "transferred"

@@ -36,8 +36,10 @@ LINE = "+4420555010"
 # Short limits so that the calls stay short; the shipped defaults are 120 s, 4 s and 10 s.
 VOICEMAIL = VoicemailSettings(max_seconds=10, end_silence_seconds=3, no_message_seconds=5)
 MESSAGE = "Hello, this is Anna Schmidt. Please call me back about the refund for my blue winter jacket."
-LONG_MESSAGE = (MESSAGE + " I have been waiting for it since the beginning of last month, and nobody has told me "
-                "why it takes so long. My customer number is on the invoice from the shop.")
+LONG_MESSAGE = (
+    MESSAGE + " I have been waiting for it since the beginning of last month, and nobody has told me "
+    "why it takes so long. My customer number is on the invoice from the shop."
+)
 # How much longer a stored message may be than what the caller said: the kept margins around the speech (about
 # half a second before the first word, 0.3 s after the last) and the moment before a key or hang-up arrives.
 MESSAGE_SLACK_SECONDS = 1.2
@@ -45,8 +47,9 @@ MESSAGE_SLACK_SECONDS = 1.2
 
 def server_settings(base_settings, path, **telephony_changes):
     settings = settings_with_database(base_settings, path)
-    return dataclasses.replace(settings, voicemail=VOICEMAIL,
-                               telephony=dataclasses.replace(settings.telephony, **telephony_changes))
+    return dataclasses.replace(
+        settings, voicemail=VOICEMAIL, telephony=dataclasses.replace(settings.telephony, **telephony_changes)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +73,16 @@ def scenarios(speech) -> dict[str, Scenario]:
     return {
         "callback_by_key": Scenario("+4915112345601", "no-answer", (Press("1"),)),
         "callback_by_waiting": Scenario("+4915112345602", "busy", ()),
-        "voicemail_ended_by_hash": Scenario("+4915112345603", "no-answer",
-                                            (Press("2"), message, Press("#", immediately=True)), MESSAGE),
+        "voicemail_ended_by_hash": Scenario(
+            "+4915112345603", "no-answer", (Press("2"), message, Press("#", immediately=True)), MESSAGE
+        ),
         "voicemail_ended_by_silence": Scenario("+4915112345604", "failed", (Press("2"), message), MESSAGE),
-        "voicemail_ended_by_max_length": Scenario("+4915112345605", "no-answer", (Press("2"), long_message),
-                                                  LONG_MESSAGE),
-        "voicemail_then_hang_up": Scenario("+4915112345606", "busy",
-                                           (Press("2"), message, HangUp(immediately=True)), MESSAGE),
+        "voicemail_ended_by_max_length": Scenario(
+            "+4915112345605", "no-answer", (Press("2"), long_message), LONG_MESSAGE
+        ),
+        "voicemail_then_hang_up": Scenario(
+            "+4915112345606", "busy", (Press("2"), message, HangUp(immediately=True)), MESSAGE
+        ),
         "voicemail_without_a_word": Scenario("+4915112345607", "no-answer", (Press("2"),)),
     }
 
@@ -88,8 +94,15 @@ def finished(server, speech):
 
     def place(name: str) -> CallResult:
         case = cases[name]
-        simulator = TwilioSimulator(server.url, AUTH_TOKEN, from_number=case.caller, to_number=LINE,
-                                    dial_outcome=case.dial_outcome, ring_seconds=1.0, max_call_seconds=150)
+        simulator = TwilioSimulator(
+            server.url,
+            AUTH_TOKEN,
+            from_number=case.caller,
+            to_number=LINE,
+            dial_outcome=case.dial_outcome,
+            ring_seconds=1.0,
+            max_call_seconds=150,
+        )
         return simulator.place_call([Press("0", barge_in=True), *case.after_transfer])
 
     with ThreadPoolExecutor(max_workers=len(cases)) as pool:
@@ -129,6 +142,7 @@ def last_play(result: CallResult) -> str:
 
 # -- the callback ----------------------------------------------------------------------------------------------
 
+
 def test_every_failed_dial_in_a_call_leads_to_the_choice(finished):
     cases, results = finished
     for name, result in results.items():
@@ -164,6 +178,7 @@ def test_pressing_nothing_is_a_callback_too_and_twilio_asks_nothing_more(server,
 
 
 # -- the voice message -----------------------------------------------------------------------------------------
+
 
 def transcript(speech, voicemail: Voicemail) -> str:
     audio = pcm16_to_float32(mulaw_to_pcm16(read_mulaw_wav(voicemail.audio_wav)))
@@ -240,12 +255,15 @@ def test_the_voice_message_never_reaches_twilio_as_a_recording(finished):
 
 # -- the choice, request by request ------------------------------------------------------------------------------
 
+
 def unanswered_call(server, caller: str = "+4915112345699") -> dict[str, str]:
     params = {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": ACCOUNT, "From": caller, "To": LINE}
     assert signed_post(server, "/twilio/voice", params).status_code == 200
     assert isinstance(parse_twiml(signed_post(server, "/twilio/after-stream", params).text)[0], Dial)
-    assert isinstance(parse_twiml(signed_post(server, "/twilio/dial-status",
-                                              {**params, "DialCallStatus": "no-answer"}).text)[0], Gather)
+    assert isinstance(
+        parse_twiml(signed_post(server, "/twilio/dial-status", {**params, "DialCallStatus": "no-answer"}).text)[0],
+        Gather,
+    )
     return params
 
 
@@ -257,8 +275,11 @@ def test_any_other_key_or_none_keeps_the_callback(server, digits):
     play, hangup = parse_twiml(response.text)
     assert isinstance(play, Play) and "/callback_promised-" in play.url and isinstance(hangup, Hangup)
     assert requests.get(play.url, timeout=10).status_code == 200
-    callback = [item.callback for item in open_callbacks(server.services.engine)
-                if item.callback.call_id == calls.find_call(server.services.engine, params["CallSid"]).id]
+    callback = [
+        item.callback
+        for item in open_callbacks(server.services.engine)
+        if item.callback.call_id == calls.find_call(server.services.engine, params["CallSid"]).id
+    ]
     assert len(callback) == 1 and callback[0].callback_number == params["From"]
 
 
@@ -281,10 +302,16 @@ def test_choice_requests_that_cannot_be_read_are_refused_or_end_safely(server):
     assert unknown.status_code == 200 and parse_twiml(unknown.text) == [Hangup()]
     assert requests.post(server.url + "/twilio/choice", data={"Digits": "2"}, timeout=10).status_code == 403
     for path in ("/twilio/after-voicemail", "/twilio/queue-status"):
-        assert signed_post(server, path, {"CallSid": "CA" + secrets.token_hex(16),
-                                          "QueueResult": "bridged"}).status_code == 200
-    assert signed_post(server, "/twilio/queue-status", {"CallSid": "CA" + "0" * 32,
-                                                        "QueueResult": "teleported"}).status_code == 400
+        assert (
+            signed_post(server, path, {"CallSid": "CA" + secrets.token_hex(16), "QueueResult": "bridged"}).status_code
+            == 200
+        )
+    assert (
+        signed_post(
+            server, "/twilio/queue-status", {"CallSid": "CA" + "0" * 32, "QueueResult": "teleported"}
+        ).status_code
+        == 400
+    )
 
 
 def test_a_withheld_number_leaves_no_number_to_call_back(server):
@@ -300,20 +327,33 @@ def test_prompt_audio_is_served_only_for_the_current_text_of_a_played_prompt(ser
     gather = parse_twiml(signed_post(server, "/twilio/dial-status", {**params, "DialCallStatus": "busy"}).text)[0]
     url = gather.nested[0].url
     assert requests.get(url, timeout=10).headers["Content-Type"] == "audio/wav"
-    for broken in (url.replace("-", "-0", 1)[:-4] + ".wav", url.replace("/en/", "/fr/"),
-                   url.replace("agent_unreached_choice", "goodbye"), server.url + "/prompt-audio/en/nothing.wav"):
+    for broken in (
+        url.replace("-", "-0", 1)[:-4] + ".wav",
+        url.replace("/en/", "/fr/"),
+        url.replace("agent_unreached_choice", "goodbye"),
+        server.url + "/prompt-audio/en/nothing.wav",
+    ):
         assert requests.get(broken, timeout=10).status_code == 404, broken
 
 
 # -- outside business hours --------------------------------------------------------------------------------------
 
+
 def test_outside_business_hours_a_whole_call_gets_the_choice_and_a_callback(tmp_path, base_settings, speech):
     never_open = BusinessHours(ZoneInfo("Europe/Berlin"), frozenset(), time.min, time.max)
-    settings = dataclasses.replace(server_settings(base_settings, tmp_path / "closed.db"),
-                                   telephony=dataclasses.replace(base_settings.telephony, business_hours=never_open))
+    settings = dataclasses.replace(
+        server_settings(base_settings, tmp_path / "closed.db"),
+        telephony=dataclasses.replace(base_settings.telephony, business_hours=never_open),
+    )
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as closed:
-        result = TwilioSimulator(closed.url, AUTH_TOKEN, from_number="+4915112345610", to_number=LINE,
-                                 dial_outcome="no-answer", max_call_seconds=90).place_call([Press("0", barge_in=True)])
+        result = TwilioSimulator(
+            closed.url,
+            AUTH_TOKEN,
+            from_number="+4915112345610",
+            to_number=LINE,
+            dial_outcome="no-answer",
+            max_call_seconds=90,
+        ).place_call([Press("0", barge_in=True)])
         assert result.outcome == "hangup" and result.dial_target is None, "nobody was dialled"
         assert result.gathered == [None]
         gather, promise, _ = parse_twiml(result.twiml[1])  # voice, after-stream
@@ -323,23 +363,33 @@ def test_outside_business_hours_a_whole_call_gets_the_choice_and_a_callback(tmp_
         (callback,) = open_callbacks(closed.services.engine)
         assert callback.callback.callback_number == "+4915112345610"
         # A key pressed later in the same call keeps the after-hours promise.
-        chose = signed_post(closed, "/twilio/choice", {"CallSid": result.call_sid, "AccountSid": ACCOUNT,
-                                                       "Digits": "1"})
+        chose = signed_post(
+            closed, "/twilio/choice", {"CallSid": result.call_sid, "AccountSid": ACCOUNT, "Digits": "1"}
+        )
         assert "/after_hours_callback_promised-" in parse_twiml(chose.text)[0].url
 
 
 # -- transfer targets --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("target", ["sip:agents@pbx.example.com", "client:agents"])
 def test_sip_and_client_targets_ring_with_the_whisper_for_whoever_answers(tmp_path, base_settings, speech, target):
     settings = server_settings(base_settings, tmp_path / "target.db", agent_target=parse_dial_target(target))
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as running:
-        result = TwilioSimulator(running.url, AUTH_TOKEN, from_number="+4915112345620", to_number=LINE,
-                                 dial_outcome="completed", max_call_seconds=90).place_call([Press("0", barge_in=True)])
+        result = TwilioSimulator(
+            running.url,
+            AUTH_TOKEN,
+            from_number="+4915112345620",
+            to_number=LINE,
+            dial_outcome="completed",
+            max_call_seconds=90,
+        ).place_call([Press("0", barge_in=True)])
         assert result.outcome == "hangup", result.events
         dial = parse_twiml(result.twiml[1])[0]
-        assert isinstance(dial, Dial) and (dial.kind, dial.target) == (parse_dial_target(target).kind,
-                                                                         parse_dial_target(target).address)
+        assert isinstance(dial, Dial) and (dial.kind, dial.target) == (
+            parse_dial_target(target).kind,
+            parse_dial_target(target).address,
+        )
         assert dial.whisper_url.startswith(running.url + "/twilio/whisper/")
         (play,) = parse_twiml(result.whisper_twiml)
         assert "/handoff-audio/" in play.url and "whisper_play" in [event.kind for event in result.events]
@@ -349,24 +399,38 @@ def test_sip_and_client_targets_ring_with_the_whisper_for_whoever_answers(tmp_pa
         assert not open_callbacks(running.services.engine)
 
 
-def test_a_queue_target_enqueues_without_a_whisper_and_a_failed_queue_leads_to_the_choice(tmp_path, base_settings,
-                                                                                          speech):
+def test_a_queue_target_enqueues_without_a_whisper_and_a_failed_queue_leads_to_the_choice(
+    tmp_path, base_settings, speech
+):
     settings = server_settings(base_settings, tmp_path / "queue.db", agent_target=parse_dial_target("queue:hotline"))
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as running:
-        full = TwilioSimulator(running.url, AUTH_TOKEN, from_number="+4915112345630", to_number=LINE,
-                               queue_result="queue-full", ring_seconds=0.5,
-                               max_call_seconds=90).place_call([Press("0", barge_in=True), Press("1")])
+        full = TwilioSimulator(
+            running.url,
+            AUTH_TOKEN,
+            from_number="+4915112345630",
+            to_number=LINE,
+            queue_result="queue-full",
+            ring_seconds=0.5,
+            max_call_seconds=90,
+        ).place_call([Press("0", barge_in=True), Press("1")])
         assert full.outcome == "hangup" and full.gathered == ["1"], full.events
         (enqueue,) = parse_twiml(full.twiml[1])
         assert enqueue == Enqueue(queue="hotline", action_url=running.url + "/twilio/queue-status")
         handoff = handoff_of(running, full.call_sid)
-        assert (handoff.dial_target, handoff.outcome, handoff.whisper_token) == ("queue:hotline",
-                                                                                "callback_requested", None)
+        assert (handoff.dial_target, handoff.outcome, handoff.whisper_token) == (
+            "queue:hotline",
+            "callback_requested",
+            None,
+        )
         assert open_callbacks(running.services.engine)[0].callback.callback_number == "+4915112345630"
 
         for result, outcome, callbacks in (("bridged", "connected", 1), ("hangup", "callback_requested", 2)):
-            params = {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": ACCOUNT, "From": "+4915112345631",
-                      "To": LINE}
+            params = {
+                "CallSid": "CA" + secrets.token_hex(16),
+                "AccountSid": ACCOUNT,
+                "From": "+4915112345631",
+                "To": LINE,
+            }
             signed_post(running, "/twilio/voice", params)
             signed_post(running, "/twilio/after-stream", params)
             left = signed_post(running, "/twilio/queue-status", {**params, "QueueResult": result, "QueueTime": "12"})

@@ -44,8 +44,14 @@ def signed_post(server, path, params, *, token=AUTH_TOKEN, signed_url=None, sign
 
 
 def voice_params(call_sid):
-    return {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": "+4915112345678", "To": "+4420555010",
-            "CallStatus": "ringing", "Direction": "inbound"}
+    return {
+        "CallSid": call_sid,
+        "AccountSid": ACCOUNT,
+        "From": "+4915112345678",
+        "To": "+4420555010",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
 
 
 def answer_call(server, call_sid) -> ConnectStream:
@@ -92,6 +98,7 @@ def after_stream(server, call_sid):
 
 # -- signatures ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/after-stream", "/twilio/status"])
 def test_requests_without_a_valid_signature_are_refused(server, path):
     params = {**voice_params(new_call_sid()), "CallStatus": "completed"}
@@ -120,6 +127,7 @@ def test_the_websocket_handshake_is_signature_checked(server):
 
 
 # -- webhook fields ------------------------------------------------------------------------------------
+
 
 def test_the_webhook_answers_with_a_stream_bound_to_the_call(server):
     call_sid = new_call_sid()
@@ -171,6 +179,7 @@ def test_the_action_for_an_unknown_call_still_reaches_a_person(server):
 
 # -- media stream protocol -------------------------------------------------------------------------------
 
+
 def test_garbage_before_start_closes_the_socket(server):
     ws = open_stream(server)
     ws.send("this is not json")
@@ -198,11 +207,21 @@ def test_a_start_with_a_wrong_stream_token_is_refused(server):
         "{not json",
         json.dumps(["a", "list"]),
         json.dumps({"event": "teleport", "streamSid": "MZ" + "0" * 32}),
-        json.dumps({"event": "media", "streamSid": "{sid}", "media": {"track": "inbound", "chunk": "1",
-                                                                      "timestamp": "0", "payload": "@@not base64@@"}}),
+        json.dumps(
+            {
+                "event": "media",
+                "streamSid": "{sid}",
+                "media": {"track": "inbound", "chunk": "1", "timestamp": "0", "payload": "@@not base64@@"},
+            }
+        ),
         json.dumps({"event": "dtmf", "streamSid": "{sid}", "dtmf": {"track": "inbound_track", "digit": "A"}}),
-        json.dumps({"event": "media", "streamSid": "MZ" + "f" * 32, "media": {"track": "inbound", "chunk": "1",
-                                                                           "timestamp": "0", "payload": "/w=="}}),
+        json.dumps(
+            {
+                "event": "media",
+                "streamSid": "MZ" + "f" * 32,
+                "media": {"track": "inbound", "chunk": "1", "timestamp": "0", "payload": "/w=="},
+            }
+        ),
     ],
     ids=["bad-json", "not-object", "unknown-event", "bad-base64", "bad-digit", "other-stream"],
 )
@@ -322,8 +341,9 @@ def test_a_voice_message_stream_needs_its_own_token_and_a_chosen_message(server)
     assert wait_until_closed(second)
     first.send(media_protocol.stop_message(stream_sid, call_sid, ACCOUNT, 99))
     assert wait_until_closed(first)
-    assert voicemail_of_call(server.services.engine, calls.find_call(server.services.engine, call_sid).id) is None, \
+    assert voicemail_of_call(server.services.engine, calls.find_call(server.services.engine, call_sid).id) is None, (
         "the caller said nothing, so no message is stored"
+    )
 
 
 def test_a_broken_voice_message_stream_keeps_the_callback(server):

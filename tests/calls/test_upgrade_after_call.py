@@ -24,8 +24,9 @@ from voice_app.migrations import BASELINE_REVISION, REVISIONS, VERSION_TABLE, di
 def place_a_call_with_consent(settings, speech) -> str:
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key="s" * 40, speech=speech) as server:
-        simulator = TwilioSimulator(server.url, auth_token, from_number="+4915112345678", to_number="+4420555010",
-                                    max_call_seconds=60)
+        simulator = TwilioSimulator(
+            server.url, auth_token, from_number="+4915112345678", to_number="+4420555010", max_call_seconds=60
+        )
         result = simulator.place_call([Press("1"), Press("0")])  # consent by keypad, then ask for a person
     assert result.outcome == "transferred", result.events[-5:]
     return result.call_sid
@@ -57,8 +58,9 @@ def test_a_baseline_database_filled_by_a_call_upgrades_to_head(database_url, bas
         settings = settings_with_database(base_settings, tmp_path / "call.db")
     else:
         call_url = request.getfixturevalue("postgres_server").create_database("call")
-        settings = dataclasses.replace(settings_with_database(base_settings, tmp_path / "unused.db"),
-                                       database_url=call_url)
+        settings = dataclasses.replace(
+            settings_with_database(base_settings, tmp_path / "unused.db"), database_url=call_url
+        )
     call_sid = place_a_call_with_consent(settings, speech)
 
     call_database = make_engine(settings.database_url)

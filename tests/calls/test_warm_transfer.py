@@ -38,8 +38,10 @@ AUTH_TOKEN = secrets.token_hex(16)
 def two_instances(module_database_url, base_settings, speech):
     # The one whole simulated call that also runs on PostgreSQL: two instances share the database, as in production.
     settings = settings_with_database(base_settings, module_database_url)
-    with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as first, \
-            LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as second:
+    with (
+        LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as first,
+        LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as second,
+    ):
         seed_demo(first.services.engine, SECRET_KEY, today=date.today())
         script = [
             Press("1"),
@@ -47,8 +49,9 @@ def two_instances(module_database_url, base_settings, speech):
             Press(CUSTOMER.date_of_birth.strftime("%d%m%Y")),
             Press("0"),
         ]
-        result = TwilioSimulator(first.url, AUTH_TOKEN, from_number=CUSTOMER.phones[0], to_number="+4420555010",
-                                 max_call_seconds=200).place_call(script)
+        result = TwilioSimulator(
+            first.url, AUTH_TOKEN, from_number=CUSTOMER.phones[0], to_number="+4420555010", max_call_seconds=200
+        ).place_call(script)
         yield first, second, result
 
 
@@ -134,8 +137,9 @@ def test_an_unanswered_transfer_becomes_a_callback_request_and_offers_a_voice_me
     (callback,) = [item.callback for item in open_callbacks(first.services.engine) if item.callback.call_id == call.id]
     assert callback.callback_number == "+4915199887766", "the caller ID, to call back"
     assert handoff_of(first, call_sid).outcome == "callback_requested"
-    assert ("agent_not_reached", status) in [(event.kind, event.detail) for event in calls.events_of(
-        first.services.engine, call.id)]
+    assert ("agent_not_reached", status) in [
+        (event.kind, event.detail) for event in calls.events_of(first.services.engine, call.id)
+    ]
 
 
 def test_a_connected_transfer_and_bad_statuses(two_instances):
@@ -147,8 +151,9 @@ def test_a_connected_transfer_and_bad_statuses(two_instances):
     assert bad.status_code == 400
 
 
-def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_nobody(database_url, base_settings,
-                                                                                      speech):
+def test_outside_business_hours_the_caller_gets_a_callback_instead_of_ringing_nobody(
+    database_url, base_settings, speech
+):
     never_open = BusinessHours(ZoneInfo("Europe/Berlin"), frozenset(), time.min, time.max)
     settings = settings_with_database(base_settings, database_url, business_hours=never_open)
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key=SECRET_KEY, speech=speech) as closed:

@@ -251,7 +251,9 @@ def test_two_processes_append_one_chain_on_postgresql(postgres_server, notice_di
     children = [
         subprocess.Popen(
             [sys.executable, "-c", POSTGRES_APPENDER, database_url, str(notice_dir), name, "100", str(meeting_point)],
-            env=environment, stderr=subprocess.PIPE, text=True,
+            env=environment,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in names
     ]

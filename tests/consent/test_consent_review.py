@@ -33,10 +33,17 @@ def ledger(engine, make_record, notices):
         make_record(call_ref="CA1", subject="alice"),
         make_record(call_ref="CA2", subject="bob", decision="refused", recognised_answer="no thanks"),
         make_record(call_ref="CA3", subject="alice", method="keypad", recognised_answer=None),
-        make_record(call_ref="CA4", subject="carol", language="de", notice=notices[("consent", "de")],
-                    disclosure=notices[("disclosure", "de")], recognised_answer="ja"),
-        make_record(call_ref="CA5", subject="bob", decision="no_answer", method="none", recognised_answer=None,
-                    answered_at=None),
+        make_record(
+            call_ref="CA4",
+            subject="carol",
+            language="de",
+            notice=notices[("consent", "de")],
+            disclosure=notices[("disclosure", "de")],
+            recognised_answer="ja",
+        ),
+        make_record(
+            call_ref="CA5", subject="bob", decision="no_answer", method="none", recognised_answer=None, answered_at=None
+        ),
         make_record(call_ref="CA1", subject="alice", decision="withdrawn", recognised_answer="delete my data"),
     ]
     for record in records:
@@ -132,7 +139,7 @@ def test_a_rewritten_ledger_no_longer_matches_an_earlier_export(ledger, raw_sql)
 
 
 def test_export_cells_cannot_become_spreadsheet_formulas(engine, make_record):
-    append_event(engine, make_record(call_ref="=HYPERLINK(\"http://x\")"))
+    append_event(engine, make_record(call_ref='=HYPERLINK("http://x")'))
     export = build_export(engine, EventFilter(), "csv", exported_by="c")
     assert b"'=HYPERLINK" in export.content
 
@@ -151,7 +158,11 @@ def test_erasing_answers_keeps_the_proof_and_the_chain(ledger):
     for seq, event in after.items():
         assert event.recognised_answer is None and event.answer_salt is None
         assert (event.decision, event.notice_version_id, event.answered_at, event.answer_digest) == (
-            before[seq].decision, before[seq].notice_version_id, before[seq].answered_at, before[seq].answer_digest)
+            before[seq].decision,
+            before[seq].notice_version_id,
+            before[seq].answered_at,
+            before[seq].answer_digest,
+        )
     assert verify_chain(ledger) == ChainVerification(ok=True, checked=6)
     bob = events_for_call(ledger, "CA2")[0]
     assert bob.recognised_answer == "no thanks"
@@ -206,13 +217,24 @@ def _activities(*items):
 
 def test_timeline_of_a_clean_call_shows_the_notice_text_and_has_no_flags(ledger):
     activities = _activities(
-        (ActivityKind.CALL_STARTED, -10), (ActivityKind.DISCLOSURE_PLAYED, -2), (ActivityKind.NOTICE_PLAYED, 2),
-        (ActivityKind.TRANSCRIPT_STORED, 8), (ActivityKind.TRANSCRIPT_STORED, 12), (ActivityKind.CALL_ENDED, 20),
+        (ActivityKind.CALL_STARTED, -10),
+        (ActivityKind.DISCLOSURE_PLAYED, -2),
+        (ActivityKind.NOTICE_PLAYED, 2),
+        (ActivityKind.TRANSCRIPT_STORED, 8),
+        (ActivityKind.TRANSCRIPT_STORED, 12),
+        (ActivityKind.CALL_ENDED, 20),
     )
     timeline = build_timeline(ledger, "CA3", activities, verify_chain(ledger))
     kinds = [entry.kind for entry in timeline.entries]
-    assert kinds == ["call_started", "disclosure_played", "notice_version", "notice_played", "consent_granted",
-                     "transcript_stored", "call_ended"]
+    assert kinds == [
+        "call_started",
+        "disclosure_played",
+        "notice_version",
+        "notice_played",
+        "consent_granted",
+        "transcript_stored",
+        "call_ended",
+    ]
     notice_entry = timeline.entries[kinds.index("notice_played")]
     assert notice_entry.notice_text.startswith("May we process your call data?")
     assert timeline.entries[kinds.index("disclosure_played")].notice_text.startswith("Hello, you are speaking")
@@ -230,8 +252,10 @@ def test_timeline_flags(ledger, raw_sql):
     flags = build_timeline(ledger, "CA2", refused, verify_chain(ledger)).flags
     assert [f.code for f in flags] == [FlagCode.TRANSCRIPT_WITHOUT_CONSENT]
 
-    raw_sql("UPDATE consent_event SET answered_at = :later WHERE seq = 6",
-            later=(ANSWERED_AT + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    raw_sql(
+        "UPDATE consent_event SET answered_at = :later WHERE seq = 6",
+        later=(ANSWERED_AT + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+    )
     after_withdrawal = _activities((ActivityKind.DISCLOSURE_PLAYED, -2), (ActivityKind.TRANSCRIPT_STORED, 60))
     flags = build_timeline(ledger, "CA1", after_withdrawal, verify_chain(ledger)).flags
     codes = [f.code for f in flags]

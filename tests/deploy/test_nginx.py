@@ -44,8 +44,10 @@ LIVE_WITHIN_SECONDS = 5
 # The user Debian's nginx runs its workers as when started by root; they write the request buffers.
 WORKER_USER = "www-data"
 
-pytestmark = pytest.mark.skipif(not NGINX.exists() or not shutil.which("openssl"),
-                                reason="needs Debian's nginx and openssl (scripts/setup.sh --tests installs them)")
+pytestmark = pytest.mark.skipif(
+    not NGINX.exists() or not shutil.which("openssl"),
+    reason="needs Debian's nginx and openssl (scripts/setup.sh --tests installs them)",
+)
 
 
 def render_site(replacements: dict[str, str]) -> str:
@@ -70,16 +72,46 @@ def render_site(replacements: dict[str, str]) -> str:
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
     certificate, key = folder / "certificate.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(certificate), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return certificate, key
 
 
 def nginx_command(folder: Path, *arguments: str) -> list[str]:
     # -e: nginx would otherwise open Debian's /var/log/nginx/error.log before reading the configuration.
-    return [str(NGINX), "-p", f"{folder}/", "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log"),
-            *arguments]
+    return [
+        str(NGINX),
+        "-p",
+        f"{folder}/",
+        "-c",
+        str(folder / "nginx.conf"),
+        "-e",
+        str(folder / "error.log"),
+        *arguments,
+    ]
 
 
 def write_main_config(folder: Path, site: str) -> None:
@@ -139,25 +171,34 @@ def proxied(postgres_server, tmp_path_factory):
     nginx = None
     try:
         with running_instances(["a", "b"], instances_folder, database_url, public_url) as (a, b):
-            site = render_site({
-                "listen 80;": f"listen 127.0.0.1:{http_port};",
-                "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
-                "hotline.example.com;": "127.0.0.1;",
-                "/etc/letsencrypt/live/hotline.example.com/fullchain.pem": str(certificate),
-                "/etc/letsencrypt/live/hotline.example.com/privkey.pem": str(key),
-                "/var/log/nginx/voice-app.access.log": str(nginx_folder / "access.log"),
-                "/var/log/nginx/voice-app.error.log": str(nginx_folder / "site-error.log"),
-                "127.0.0.1:8081": a.url.removeprefix("http://"),
-                "127.0.0.1:8082": b.url.removeprefix("http://"),
-            })
+            site = render_site(
+                {
+                    "listen 80;": f"listen 127.0.0.1:{http_port};",
+                    "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+                    "hotline.example.com;": "127.0.0.1;",
+                    "/etc/letsencrypt/live/hotline.example.com/fullchain.pem": str(certificate),
+                    "/etc/letsencrypt/live/hotline.example.com/privkey.pem": str(key),
+                    "/var/log/nginx/voice-app.access.log": str(nginx_folder / "access.log"),
+                    "/var/log/nginx/voice-app.error.log": str(nginx_folder / "site-error.log"),
+                    "127.0.0.1:8081": a.url.removeprefix("http://"),
+                    "127.0.0.1:8082": b.url.removeprefix("http://"),
+                }
+            )
             write_main_config(nginx_folder, site)
             check = subprocess.run(nginx_command(nginx_folder, "-t"), capture_output=True, text=True, timeout=30)
             assert check.returncode == 0, check.stderr
             nginx = subprocess.Popen(nginx_command(nginx_folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_for_port(https_port, nginx, nginx_folder / "error.log")
             create_user(engine, AGENT, PASSWORD, "agent")
-            yield {"a": a, "b": b, "engine": engine, "public_url": public_url, "http_port": http_port,
-                   "certificate": certificate, "folder": nginx_folder}
+            yield {
+                "a": a,
+                "b": b,
+                "engine": engine,
+                "public_url": public_url,
+                "http_port": http_port,
+                "certificate": certificate,
+                "folder": nginx_folder,
+            }
     finally:
         if nginx is not None:
             nginx.terminate()  # SIGTERM: nginx's fast shutdown
@@ -179,9 +220,16 @@ def call_through_nginx(proxied):
         moments.setdefault(event.kind, time.monotonic())
 
     try:
-        simulator = TwilioSimulator(proxied["public_url"], SECRETS["TWILIO_AUTH_TOKEN"], from_number=CALLER,
-                                    to_number=LINE, dial_outcome="completed", max_call_seconds=150,
-                                    ca_file=proxied["certificate"], on_event=note)
+        simulator = TwilioSimulator(
+            proxied["public_url"],
+            SECRETS["TWILIO_AUTH_TOKEN"],
+            from_number=CALLER,
+            to_number=LINE,
+            dial_outcome="completed",
+            max_call_seconds=150,
+            ca_file=proxied["certificate"],
+            on_event=note,
+        )
         script = [Speak(synthesizer.synthesize("Yes, I agree.", "en"), label="Yes, I agree."), Press("0")]
         with AgentFeed(proxied["public_url"], AGENT, PASSWORD, ca_file=str(proxied["certificate"])) as feed:
             result = simulator.place_call(script)
@@ -192,9 +240,13 @@ def call_through_nginx(proxied):
 
 def test_the_shipped_site_has_only_marked_placeholders_and_passes_nginx_t(proxied):
     # The fixture ran `nginx -t` on it; here: nothing the operator must change is left unmarked.
-    unmarked = [line for line in SITE.read_text().splitlines()
-                if ("example.com" in line or "/etc/letsencrypt" in line or re.search(r"\b808[12]\b", line))
-                and PLACEHOLDER not in line and not line.lstrip().startswith("#")]
+    unmarked = [
+        line
+        for line in SITE.read_text().splitlines()
+        if ("example.com" in line or "/etc/letsencrypt" in line or re.search(r"\b808[12]\b", line))
+        and PLACEHOLDER not in line
+        and not line.lstrip().startswith("#")
+    ]
     assert not unmarked, unmarked
 
 
@@ -219,8 +271,9 @@ def test_a_whole_call_goes_through_nginx_over_https_and_wss(proxied, call_throug
 
 def test_both_instances_served_the_call_and_the_log_keeps_no_query_or_token(proxied, call_through_nginx):
     result, _, _ = call_through_nginx
-    requests.get(proxied["public_url"] + "/healthz?probe=kept-out-of-the-log", verify=str(proxied["certificate"]),
-                 timeout=10)
+    requests.get(
+        proxied["public_url"] + "/healthz?probe=kept-out-of-the-log", verify=str(proxied["certificate"]), timeout=10
+    )
     log = (proxied["folder"] / "access.log").read_text()
     served_by = set(re.findall(r"upstream=(\S+)", log)) - {"-"}
     assert served_by == {proxied["a"].url.removeprefix("http://"), proxied["b"].url.removeprefix("http://")}, log
@@ -244,8 +297,9 @@ def test_the_agent_console_through_nginx_shows_the_transfer_live(proxied, call_t
 
 
 def test_plain_http_is_redirected_to_https(proxied):
-    response = requests.post(f"http://127.0.0.1:{proxied['http_port']}/twilio/voice?x=1", allow_redirects=False,
-                             timeout=10)
+    response = requests.post(
+        f"http://127.0.0.1:{proxied['http_port']}/twilio/voice?x=1", allow_redirects=False, timeout=10
+    )
     assert response.status_code == 301 and response.headers["Location"] == "https://127.0.0.1/twilio/voice?x=1"
 
 
@@ -253,8 +307,10 @@ def test_plain_http_is_redirected_to_https(proxied):
 def test_tls_below_1_2_is_refused_and_1_3_is_spoken(proxied):
     port = int(proxied["public_url"].rsplit(":", 1)[1])
     modern = ssl.create_default_context(cafile=str(proxied["certificate"]))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        modern.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         assert tls.version() == "TLSv1.3"
     old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     old.load_verify_locations(str(proxied["certificate"]))
@@ -267,7 +323,11 @@ def test_tls_below_1_2_is_refused_and_1_3_is_spoken(proxied):
 
 
 def test_a_body_larger_than_the_apps_limit_is_refused_by_nginx(proxied):
-    response = requests.post(proxied["public_url"] + "/twilio/voice", data={"Body": "x" * (64 * 1024 + 1)},
-                             verify=str(proxied["certificate"]), timeout=10)
+    response = requests.post(
+        proxied["public_url"] + "/twilio/voice",
+        data={"Body": "x" * (64 * 1024 + 1)},
+        verify=str(proxied["certificate"]),
+        timeout=10,
+    )
     assert response.status_code == 413
     assert response.headers.get("Server") == "nginx", "without a version number"

@@ -43,13 +43,25 @@ def split_call(postgres_server, tmp_path_factory):
             def note(event: SimEvent) -> None:
                 moments.setdefault(event.kind, time.monotonic())
 
-            route = route_by_path(PUBLIC_URL, {"/": a.url, "/twilio/media": b.url, "/twilio/choice": b.url,
-                                               "/prompt-audio/": b.url})
-            simulator = TwilioSimulator(PUBLIC_URL, SECRETS["TWILIO_AUTH_TOKEN"], from_number=CALLER, to_number=LINE,
-                                        dial_outcome="no-answer", ring_seconds=1.0, max_call_seconds=150,
-                                        route=route, on_event=note)
-            script = [Speak(synthesizer.synthesize("Yes, I agree.", "en"), label="Yes, I agree."), Press("0"),
-                      Press("1")]
+            route = route_by_path(
+                PUBLIC_URL, {"/": a.url, "/twilio/media": b.url, "/twilio/choice": b.url, "/prompt-audio/": b.url}
+            )
+            simulator = TwilioSimulator(
+                PUBLIC_URL,
+                SECRETS["TWILIO_AUTH_TOKEN"],
+                from_number=CALLER,
+                to_number=LINE,
+                dial_outcome="no-answer",
+                ring_seconds=1.0,
+                max_call_seconds=150,
+                route=route,
+                on_event=note,
+            )
+            script = [
+                Speak(synthesizer.synthesize("Yes, I agree.", "en"), label="Yes, I agree."),
+                Press("0"),
+                Press("1"),
+            ]
             with AgentFeed(a.url, AGENT, PASSWORD) as feed:
                 result = simulator.place_call(script)
                 # Long enough for the list's last change (the callback after the dial status) to be sent too.

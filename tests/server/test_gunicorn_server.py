@@ -48,8 +48,10 @@ def write_test_config(folder: Path) -> Path:
     for old, new in [
         ('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"'),
         ('model_cache_dir = "var/models"', f'model_cache_dir = "{PROJECT_ROOT / "var" / "models"}"'),
-        ('days = ["mon", "tue", "wed", "thu", "fri", "sat"]',
-         'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'),
+        (
+            'days = ["mon", "tue", "wed", "thu", "fri", "sat"]',
+            'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]',
+        ),
         ('opens = "08:00"', 'opens = "00:00"'),
         ('closes = "20:00"', 'closes = "23:59"'),
         ("silence_timeout_seconds = 6", "silence_timeout_seconds = 60"),
@@ -92,16 +94,40 @@ def server(tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{folder / 'hotline.db'}"
-    env = {**os.environ, **TEST_SECRETS, "VOICE_APP_PUBLIC_URL": url, "VOICE_APP_DATABASE_URL": database_url,
-           "VOICE_APP_METRICS_TOKEN": METRICS_TOKEN, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {
+        **os.environ,
+        **TEST_SECRETS,
+        "VOICE_APP_PUBLIC_URL": url,
+        "VOICE_APP_DATABASE_URL": database_url,
+        "VOICE_APP_METRICS_TOKEN": METRICS_TOKEN,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     config = write_test_config(folder)
     stdout, stderr = folder / "stdout.log", folder / "stderr.log"
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "voice_app.cli", "--config", str(config), "--log-format", "json", "serve",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--threads", "8"],
-            env=env, stdout=out, stderr=err,
+            [
+                sys.executable,
+                "-m",
+                "voice_app.cli",
+                "--config",
+                str(config),
+                "--log-format",
+                "json",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--threads",
+                "8",
+            ],
+            env=env,
+            stdout=out,
+            stderr=err,
         )
     running = RunningServer(url, process, database_url, stdout, stderr, config)
     try:
@@ -142,8 +168,11 @@ def test_metrics_are_prometheus_text(server):
     response = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=")
-    for name in ("voice_app_calls_in_progress", "voice_app_answer_latency_seconds_bucket{le=\"0.1\"}",
-                 "voice_app_transcription_seconds_count"):
+    for name in (
+        "voice_app_calls_in_progress",
+        'voice_app_answer_latency_seconds_bucket{le="0.1"}',
+        "voice_app_transcription_seconds_count",
+    ):
         assert name in response.text
 
 
@@ -156,8 +185,14 @@ def test_the_access_log_has_no_query_strings(server):
 
 
 def _place(server, results, key, script, **options):
-    simulator = TwilioSimulator(server.url, TEST_SECRETS["TWILIO_AUTH_TOKEN"], from_number=CALLERS[key],
-                                to_number="+4420555010", max_call_seconds=200, **options)
+    simulator = TwilioSimulator(
+        server.url,
+        TEST_SECRETS["TWILIO_AUTH_TOKEN"],
+        from_number=CALLERS[key],
+        to_number="+4420555010",
+        max_call_seconds=200,
+        **options,
+    )
     results[key] = simulator.place_call(script)
 
 
@@ -173,8 +208,9 @@ def test_sigterm_drains_then_hands_the_remaining_caller_to_a_person(server):
     # One caller stays on the line, silent, past the drain; the other asks for a person during it.
     callers = [
         threading.Thread(target=_place, args=(server, results, "stays", [Press("1")])),
-        threading.Thread(target=_place,
-                         args=(server, results, "hangs_on_briefly", [Press("1"), Silence(4), Press("0")])),
+        threading.Thread(
+            target=_place, args=(server, results, "hangs_on_briefly", [Press("1"), Silence(4), Press("0")])
+        ),
     ]
     for caller in callers:
         caller.start()
@@ -218,9 +254,13 @@ def test_sigterm_drains_then_hands_the_remaining_caller_to_a_person(server):
     assert time.monotonic() - sigterm_at < DRAIN_SECONDS + 25
     reasons = {call.call_sid: call.handoff_reason for call in server.calls()}
     assert [reasons[results[key].call_sid] for key in ("stays", "hangs_on_briefly", "late")] == [
-        "server_shutdown", "caller_asked", "server_shutdown"]
+        "server_shutdown",
+        "caller_asked",
+        "server_shutdown",
+    ]
     test_sigterm_drains_then_hands_the_remaining_caller_to_a_person.call_sids = {
-        key: result.call_sid for key, result in results.items()}
+        key: result.call_sid for key, result in results.items()
+    }
 
 
 def test_json_logs_parse_name_the_calls_and_hold_no_phone_number(server):
@@ -248,7 +288,6 @@ def test_the_in_process_server_counts_in_the_default_registry(base_settings, spe
         monkeypatch.delenv("VOICE_APP_METRICS_TOKEN", raising=False)
         assert requests.get(local.url + "/metrics", timeout=5).status_code == 404
         monkeypatch.setenv("VOICE_APP_METRICS_TOKEN", METRICS_TOKEN)
-        response = requests.get(local.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
-                                timeout=5)
+        response = requests.get(local.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5)
         assert response.status_code == 200 and "voice_app_calls_in_progress" in response.text
         assert requests.get(local.url + "/readyz", timeout=5).json()["checks"]["draining"] == "no"

@@ -19,7 +19,6 @@ JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you
 CLI_VOICES = {"en": "en-us", "de": "de"}  # the same espeak-ng voices as gmw/en-us and gmw/de
 
 
-
 def shared_audio(name: str) -> tuple[np.ndarray, int]:
     path = SHARED_AUDIO / name
     if not path.is_file():

@@ -35,15 +35,23 @@ def start(token: str | None = None) -> str:
 
 
 def read(messages, admit=lambda start: None, **options):
-    reader = StreamReader(ScriptedSocket(messages, **options), TOKEN, admit, poll_seconds=0.01,
-                          silence_limit_seconds=0.05)
+    reader = StreamReader(
+        ScriptedSocket(messages, **options), TOKEN, admit, poll_seconds=0.01, silence_limit_seconds=0.05
+    )
     return list(reader.events())
 
 
 def test_a_stream_reads_from_its_start_to_its_stop():
-    events = read([mp.connected_message(), start(), mp.dtmf_message(STREAM, "5", 2),
-                   mp.mark_message_from_twilio(STREAM, "p1", 3), mp.stop_message(STREAM, CALL, ACCOUNT, 4),
-                   mp.dtmf_message(STREAM, "6", 5)])
+    events = read(
+        [
+            mp.connected_message(),
+            start(),
+            mp.dtmf_message(STREAM, "5", 2),
+            mp.mark_message_from_twilio(STREAM, "p1", 3),
+            mp.stop_message(STREAM, CALL, ACCOUNT, 4),
+            mp.dtmf_message(STREAM, "6", 5),
+        ]
+    )
     assert [type(event) for event in events] == [mp.Start, mp.Dtmf, mp.Mark, mp.Stop]
 
 
@@ -51,13 +59,16 @@ def test_a_closed_socket_ends_the_stream_with_a_typed_event():
     assert [type(event) for event in read([start()], closes=True)] == [mp.Start, StreamClosed]
 
 
-@pytest.mark.parametrize("messages, error", [
-    ([mp.dtmf_message(STREAM, "5", 1)], "event before start"),
-    ([start(), start()], "second start"),
-    ([start(token="0" * 64)], "wrong stream token"),
-    ([start(), mp.dtmf_message("MZ" + "9" * 32, "5", 2)], "another stream"),
-    ([start()], "too long"),
-])
+@pytest.mark.parametrize(
+    "messages, error",
+    [
+        ([mp.dtmf_message(STREAM, "5", 1)], "event before start"),
+        ([start(), start()], "second start"),
+        ([start(token="0" * 64)], "wrong stream token"),
+        ([start(), mp.dtmf_message("MZ" + "9" * 32, "5", 2)], "another stream"),
+        ([start()], "too long"),
+    ],
+)
 def test_streams_out_of_order_are_refused(messages, error):
     with pytest.raises(mp.ProtocolError, match=error):
         read(messages)

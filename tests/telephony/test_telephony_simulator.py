@@ -393,13 +393,16 @@ def test_script_items_validate_their_input():
 
 # -- what follows a transfer -----------------------------------------------------------------------------------
 
+
 def follow_ups(hotline: ThrowawayHotline, step: str) -> list[dict[str, str]]:
     return [form for name, form, _ in hotline.seen.follow_ups if name == step]
 
 
 def transfer_to(hotline: ThrowawayHotline, target: str = AGENT, timeout: int = 5) -> None:
     hotline.after_stream_twiml = twiml.dial(
-        twiml.parse_dial_target(target), timeout_seconds=timeout, action_url=hotline.base + "/twilio/dial-status",
+        twiml.parse_dial_target(target),
+        timeout_seconds=timeout,
+        action_url=hotline.base + "/twilio/dial-status",
         whisper_url=hotline.base + "/twilio/whisper",
     )
 
@@ -452,8 +455,10 @@ def test_busy_and_failed_dials_end_quickly(hotline, outcome):
 def choice_after_no_answer(hotline: ThrowawayHotline, prompt_seconds: float = 1.5, timeout: int = 2) -> None:
     transfer_to(hotline)
     hotline.follow_up_twiml["dial-status"] = twiml.gather_digits(
-        [f"{hotline.base}/audio/{prompt_seconds}.wav"], action_url=hotline.base + "/twilio/choice",
-        timeout_seconds=timeout, then_play=[hotline.base + "/audio/0.2.wav"],
+        [f"{hotline.base}/audio/{prompt_seconds}.wav"],
+        action_url=hotline.base + "/twilio/choice",
+        timeout_seconds=timeout,
+        then_play=[hotline.base + "/audio/0.2.wav"],
     )
 
 
@@ -496,8 +501,12 @@ def test_an_enqueued_caller_leaves_the_queue_as_scripted(hotline):
     full = simulator(hotline, queue_result="queue-full", ring_seconds=0.3).place_call([])
     ((left,),) = [follow_ups(hotline, "queue-status")]
     assert (left["QueueResult"], left["QueueTime"]) == ("queue-full", "0") and left["QueueSid"].startswith("QU")
-    assert (full.outcome, full.dial_kind, full.dial_target, full.dial_status) == ("hangup", "enqueue", "hotline",
-                                                                                   "queue-full")
+    assert (full.outcome, full.dial_kind, full.dial_target, full.dial_status) == (
+        "hangup",
+        "enqueue",
+        "hotline",
+        "queue-full",
+    )
     gone = simulator(hotline, queue_result="hangup", ring_seconds=0.3).place_call([])
     assert gone.outcome == "caller_hung_up" and follow_ups(hotline, "queue-status")[1]["CallStatus"] == "completed"
     stopped = simulator(hotline).place_call([])
@@ -537,9 +546,11 @@ def test_far_side_options_are_checked():
 
 # -- routing requests to several instances ---------------------------------------------------------------------
 
+
 def test_route_by_path_sends_each_path_to_its_instance_and_keeps_path_and_query():
-    route = route_by_path("https://hotline.example.com/voice", {"/": "http://127.0.0.1:8081",
-                                                                "/twilio/media": "http://127.0.0.1:8082/"})
+    route = route_by_path(
+        "https://hotline.example.com/voice", {"/": "http://127.0.0.1:8081", "/twilio/media": "http://127.0.0.1:8082/"}
+    )
     assert route("https://hotline.example.com/voice/twilio/voice?a=1") == "http://127.0.0.1:8081/twilio/voice?a=1"
     assert route("wss://hotline.example.com/voice/twilio/media") == "ws://127.0.0.1:8082/twilio/media"
     assert route("https://hotline.example.com/voice/twilio/media-x") == "http://127.0.0.1:8082/twilio/media-x"

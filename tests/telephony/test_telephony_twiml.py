@@ -111,14 +111,19 @@ def test_builders_refuse_bad_input(call):
 
 # -- transfer targets ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text, kind, address, label",
     [
         ("number:+4930123456789", "number", "+4930123456789", "+4930123456789"),
         ("+4930123456789", "number", "+4930123456789", "+4930123456789"),
         ("sip:agent@pbx.example.com", "sip", "sip:agent@pbx.example.com", "sip:agent@pbx.example.com"),
-        ("sips:agent@pbx.example.com:5061;transport=tls", "sip", "sips:agent@pbx.example.com:5061;transport=tls",
-         "sips:agent@pbx.example.com:5061;transport=tls"),
+        (
+            "sips:agent@pbx.example.com:5061;transport=tls",
+            "sip",
+            "sips:agent@pbx.example.com:5061;transport=tls",
+            "sips:agent@pbx.example.com:5061;transport=tls",
+        ),
         ("client:agents", "client", "agents", "client:agents"),
         ("queue:hotline", "queue", "hotline", "queue:hotline"),
     ],
@@ -131,9 +136,21 @@ def test_dial_targets_are_read_from_their_written_form(text, kind, address, labe
 
 @pytest.mark.parametrize(
     "text",
-    ["", "agents", "number:030 1234", "sip:pbx.example.com", "sip:agent@", "sip:a b@pbx.example.com",
-     "client:agent-7", "client:", "queue:", "queue:" + "q" * 65, "queue:my queue", "pstn:+4930123456",
-     'sip:agent@pbx.example.com"><Hangup/>'],
+    [
+        "",
+        "agents",
+        "number:030 1234",
+        "sip:pbx.example.com",
+        "sip:agent@",
+        "sip:a b@pbx.example.com",
+        "client:agent-7",
+        "client:",
+        "queue:",
+        "queue:" + "q" * 65,
+        "queue:my queue",
+        "pstn:+4930123456",
+        'sip:agent@pbx.example.com"><Hangup/>',
+    ],
 )
 def test_malformed_dial_targets_are_refused(text):
     with pytest.raises(ValueError):
@@ -143,13 +160,22 @@ def test_malformed_dial_targets_are_refused(text):
 @pytest.mark.parametrize("target", ["+4930123456789", "sip:agent@pbx.example.com", "client:agents"])
 def test_each_dialled_target_carries_the_whisper_for_whoever_answers(target):
     parsed = twiml.parse_dial_target(target)
-    xml = twiml.dial(parsed, timeout_seconds=25, action_url="https://h.example/dial-status",
-                     whisper_url="https://h.example/whisper/t")
+    xml = twiml.dial(
+        parsed,
+        timeout_seconds=25,
+        action_url="https://h.example/dial-status",
+        whisper_url="https://h.example/whisper/t",
+    )
     noun = {"number": "<Number", "sip": "<Sip", "client": "<Client"}[parsed.kind]
     assert noun + ' url="https://h.example/whisper/t">' in xml
     assert parse_twiml(xml) == [
-        Dial(target=parsed.address, kind=parsed.kind, action_url="https://h.example/dial-status", timeout=25,
-             whisper_url="https://h.example/whisper/t")
+        Dial(
+            target=parsed.address,
+            kind=parsed.kind,
+            action_url="https://h.example/dial-status",
+            timeout=25,
+            whisper_url="https://h.example/whisper/t",
+        )
     ]
 
 
@@ -167,23 +193,41 @@ def test_a_queue_is_entered_not_dialled():
 
 def test_gather_digits_round_trip_falls_through_to_what_follows():
     xml = twiml.gather_digits(
-        ["https://h.example/prompt.wav"], action_url="https://h.example/choice", timeout_seconds=6,
+        ["https://h.example/prompt.wav"],
+        action_url="https://h.example/choice",
+        timeout_seconds=6,
         then_play=["https://h.example/callback.wav"],
     )
     assert parse_twiml(xml) == [
-        Gather(action_url="https://h.example/choice", nested=(Play("https://h.example/prompt.wav"),), num_digits=1,
-               timeout=6, finish_on_key="", input="dtmf", action_on_empty_result=False),
+        Gather(
+            action_url="https://h.example/choice",
+            nested=(Play("https://h.example/prompt.wav"),),
+            num_digits=1,
+            timeout=6,
+            finish_on_key="",
+            input="dtmf",
+            action_on_empty_result=False,
+        ),
         Play("https://h.example/callback.wav"),
         Hangup(),
     ]
-    assert parse_twiml(twiml.play_then_hangup("https://h.example/bye.wav")) == [Play("https://h.example/bye.wav"),
-                                                                                 Hangup()]
+    assert parse_twiml(twiml.play_then_hangup("https://h.example/bye.wav")) == [
+        Play("https://h.example/bye.wav"),
+        Hangup(),
+    ]
 
 
 def test_parser_reads_gathers_twilio_defaults_and_refuses_what_it_cannot_follow():
     (gather,) = parse_twiml('<Response><Gather action="/c"><Say>Press 1</Say></Gather></Response>')
-    assert gather == Gather(action_url="/c", nested=(Say("Press 1", None),), num_digits=None, timeout=5,
-                            finish_on_key="#", input="dtmf", action_on_empty_result=False)
+    assert gather == Gather(
+        action_url="/c",
+        nested=(Say("Press 1", None),),
+        num_digits=None,
+        timeout=5,
+        finish_on_key="#",
+        input="dtmf",
+        action_on_empty_result=False,
+    )
     for bad, message in [
         ('<Gather timeout="soon"/>', "timeout"),
         ('<Gather numDigits="0"/>', "numDigits"),

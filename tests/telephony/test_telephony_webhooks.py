@@ -12,14 +12,22 @@ BASE = webhooks.call_fields("AC" + "0" * 32, CALL, "+4915112345678", "+493055501
 
 def test_an_incoming_call_names_caller_and_called_number():
     incoming = webhooks.parse_incoming_call(BASE)
-    assert (incoming.call_sid, incoming.caller_number, incoming.called_number) == (CALL, "+4915112345678",
-                                                                                  "+4930555010")
+    assert (incoming.call_sid, incoming.caller_number, incoming.called_number) == (
+        CALL,
+        "+4915112345678",
+        "+4930555010",
+    )
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"CallSid": "CA123"}, "CallSid"), ({"CallSid": ""}, "CallSid"), ({"From": ""}, "From"),
-    ({"To": "9" * 65}, "To"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"CallSid": "CA123"}, "CallSid"),
+        ({"CallSid": ""}, "CallSid"),
+        ({"From": ""}, "From"),
+        ({"To": "9" * 65}, "To"),
+    ],
+)
 def test_malformed_fields_are_refused_by_name(change, field):
     with pytest.raises(webhooks.FormError, match=f"missing or malformed field {field}"):
         webhooks.parse_incoming_call({**BASE, **change})
@@ -45,10 +53,14 @@ def test_every_queue_result_is_read_back(result):
     assert left.caller_hung_up == (result == "hangup")
 
 
-@pytest.mark.parametrize("parse, field", [
-    (webhooks.parse_dial_result, "DialCallStatus"), (webhooks.parse_queue_result, "QueueResult"),
-    (webhooks.parse_status_callback, "CallStatus"),
-])
+@pytest.mark.parametrize(
+    "parse, field",
+    [
+        (webhooks.parse_dial_result, "DialCallStatus"),
+        (webhooks.parse_queue_result, "QueueResult"),
+        (webhooks.parse_status_callback, "CallStatus"),
+    ],
+)
 def test_values_twilio_does_not_document_are_refused(parse, field):
     with pytest.raises(webhooks.FormError, match=f"unknown {field} 'sideways'"):
         parse({**BASE, field: "sideways"})

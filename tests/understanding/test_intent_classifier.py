@@ -161,8 +161,9 @@ def test_realistic_utterances(classifier: IntentClassifier) -> None:
 
     assert 1 - len(wrong) / len(results) >= MIN_REALISTIC_ACCURACY, wrong
     # Whatever it got wrong, it must not answer a question the caller did not ask.
-    assert [(text, u.intent.value) for text, intent, u in results
-            if u.route is Route.ANSWER and u.intent != intent] == []
+    assert [
+        (text, u.intent.value) for text, intent, u in results if u.route is Route.ANSWER and u.intent != intent
+    ] == []
 
 
 @pytest.mark.parametrize("text, language, intent", [case for case in REALISTIC if case[2] in ANSWERED_INTENTS])

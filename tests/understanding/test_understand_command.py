@@ -95,8 +95,14 @@ def test_empty_text_is_clarified() -> None:
 
 @pytest.mark.parametrize(
     "arguments",
-    [[], ["--jsonl", "is my invoice paid"], ["--language", "fr", "hallo"], ["x" * 2001], ["--nope", "x"],
-     ["paid \udcff invoice"]],
+    [
+        [],
+        ["--jsonl", "is my invoice paid"],
+        ["--language", "fr", "hallo"],
+        ["x" * 2001],
+        ["--nope", "x"],
+        ["paid \udcff invoice"],
+    ],
 )
 def test_bad_arguments_exit_with_2(arguments: list[str]) -> None:
     result = CliRunner().invoke(understand, arguments)

@@ -148,12 +148,15 @@ def test_out_of_scope_is_never_answered(new_dialogue):
     assert end.reason in (HandoffReason.OUT_OF_SCOPE, HandoffReason.UNCLEAR_TWICE)
 
 
-@pytest.mark.parametrize("language, words", [
-    ("en", "I withdraw my consent."),
-    ("en", "Delete my data."),
-    ("en", "I withdraw my consent, delete my data."),
-    ("de", "Ich widerrufe meine Einwilligung."),
-])
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("en", "I withdraw my consent."),
+        ("en", "Delete my data."),
+        ("en", "I withdraw my consent, delete my data."),
+        ("de", "Ich widerrufe meine Einwilligung."),
+    ],
+)
 def test_withdrawing_consent_is_recorded_and_nothing_of_it_kept(new_dialogue, language, words):
     dialogue = consented(new_dialogue, language)
     actions = dialogue.handle(spoke(words, language))

@@ -60,8 +60,9 @@ def test_speech_over_an_interruptible_prompt_cuts_it():
 
 
 def test_speech_over_a_prompt_that_may_not_be_cut_lets_it_play():
-    taking, _, heard = turn_taking([SpeechStarted(), UtteranceEnded(b"\0\0" * 160, 20, truncated=False)],
-                                   playing=["notice"])
+    taking, _, heard = turn_taking(
+        [SpeechStarted(), UtteranceEnded(b"\0\0" * 160, 20, truncated=False)], playing=["notice"]
+    )
     taking.post(Gate(listening=True, interruptible=False))
     taking.hear(FRAME)
     taking.hear(FRAME)
@@ -74,8 +75,11 @@ def say(prompt_id):
 
 def test_the_first_prompt_of_a_reply_is_timed_from_the_callers_last_word(monkeypatch):
     stored = []
-    monkeypatch.setattr(call_observers.calls, "record_answer_latency",
-                        lambda _engine, call_id, latency_ms, turn_id: stored.append((call_id, latency_ms, turn_id)))
+    monkeypatch.setattr(
+        call_observers.calls,
+        "record_answer_latency",
+        lambda _engine, call_id, latency_ms, turn_id: stored.append((call_id, latency_ms, turn_id)),
+    )
     monkeypatch.setattr(call_observers.metrics, "answered", lambda _seconds: None)
     call = Call(id=7, call_sid="CA" + "0" * 32, caller="x", called_number="y", language="en")
     latency = AnswerLatency(services=SimpleNamespace(engine=None), call=call)

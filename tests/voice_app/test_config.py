@@ -27,7 +27,11 @@ def test_the_shipped_config_loads_and_paths_are_relative_to_it():
 
 
 def test_environment_overrides_the_file():
-    env = {**GOOD_ENV, "VOICE_APP_PUBLIC_URL": "https://hotline.example.com/", "VOICE_APP_DATABASE_URL": "postgresql://db/x"}
+    env = {
+        **GOOD_ENV,
+        "VOICE_APP_PUBLIC_URL": "https://hotline.example.com/",
+        "VOICE_APP_DATABASE_URL": "postgresql://db/x",
+    }
     settings = load_settings(DEFAULT_CONFIG_PATH, env)
     assert settings.server.public_url == "https://hotline.example.com"
     assert settings.database_url == "postgresql://db/x"
@@ -42,37 +46,49 @@ def test_secrets_never_appear_in_repr():
 @pytest.mark.parametrize(
     "replace, named",
     [
-        (('port = 8080', 'port = "eighty"'), "server.port"),
-        (('port = 8080', 'port = 70000'), "server.port"),
-        (('workers = 2', 'workers = 0'), "server.workers"),
-        (('threads = 16', 'threads = "many"'), "server.threads"),
-        (('drain_seconds = 120', 'drain_seconds = -1'), "server.drain_seconds"),
-        (('drain_seconds = 120\n', ''), "server.drain_seconds"),
+        (("port = 8080", 'port = "eighty"'), "server.port"),
+        (("port = 8080", "port = 70000"), "server.port"),
+        (("workers = 2", "workers = 0"), "server.workers"),
+        (("threads = 16", 'threads = "many"'), "server.threads"),
+        (("drain_seconds = 120", "drain_seconds = -1"), "server.drain_seconds"),
+        (("drain_seconds = 120\n", ""), "server.drain_seconds"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "number:030 123"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "pstn:+4930123456789"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "sip:pbx.example.com"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "client:agent 7"'), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_target = "queue:"'), "telephony.agent_target"),
-        (('agent_target = "number:+4930123456789"', 'agent_target = "sip:' + "a" * 60 + '@pbx.example.com"'),
-         "telephony.agent_target"),
-        (('agent_target = "number:+4930123456789"', 'agent_target = 4930123456789'), "telephony.agent_target"),
-        (('agent_target = "number:+4930123456789"\n', ''), "telephony.agent_target"),
+        (
+            ('agent_target = "number:+4930123456789"', 'agent_target = "sip:' + "a" * 60 + '@pbx.example.com"'),
+            "telephony.agent_target",
+        ),
+        (('agent_target = "number:+4930123456789"', "agent_target = 4930123456789"), "telephony.agent_target"),
+        (('agent_target = "number:+4930123456789"\n', ""), "telephony.agent_target"),
         (('agent_target = "number:+4930123456789"', 'agent_number = "030 123"'), "telephony.agent_number"),
-        (('agent_target = "number:+4930123456789"',
-          'agent_target = "number:+4930123456789"\nagent_number = "+4930123456789"'), "telephony.agent_number"),
-        (('max_seconds = 120', 'max_seconds = 5'), "voicemail.max_seconds"),
-        (('max_seconds = 120', 'max_seconds = "long"'), "voicemail.max_seconds"),
-        (('end_silence_seconds = 4', 'end_silence_seconds = 0'), "voicemail.end_silence_seconds"),
-        (('no_message_seconds = 10', 'no_message_seconds = 600'), "voicemail.no_message_seconds"),
-        (('max_seconds = 120\n# Silence after the caller has spoken that ends the message, in seconds (pressing # '
-          'ends it at once).\nend_silence_seconds = 4', 'max_seconds = 10\nend_silence_seconds = 20'),
-         "voicemail.end_silence_seconds must be shorter"),
+        (
+            (
+                'agent_target = "number:+4930123456789"',
+                'agent_target = "number:+4930123456789"\nagent_number = "+4930123456789"',
+            ),
+            "telephony.agent_number",
+        ),
+        (("max_seconds = 120", "max_seconds = 5"), "voicemail.max_seconds"),
+        (("max_seconds = 120", 'max_seconds = "long"'), "voicemail.max_seconds"),
+        (("end_silence_seconds = 4", "end_silence_seconds = 0"), "voicemail.end_silence_seconds"),
+        (("no_message_seconds = 10", "no_message_seconds = 600"), "voicemail.no_message_seconds"),
+        (
+            (
+                "max_seconds = 120\n# Silence after the caller has spoken that ends the message, in seconds "
+                "(pressing # ends it at once).\nend_silence_seconds = 4",
+                "max_seconds = 10\nend_silence_seconds = 20",
+            ),
+            "voicemail.end_silence_seconds must be shorter",
+        ),
         (('default_language = "en"', 'default_language = "fr"'), "telephony.default_language"),
         (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
-        (('vad_aggressiveness = 2', 'vad_aggressiveness = 7'), "speech.vad_aggressiveness"),
-        (('silence_timeout_seconds = 6', 'silence_timeout_seconds = true'), "dialogue.silence_timeout_seconds"),
+        (("vad_aggressiveness = 2", "vad_aggressiveness = 7"), "speech.vad_aggressiveness"),
+        (("silence_timeout_seconds = 6", "silence_timeout_seconds = true"), "dialogue.silence_timeout_seconds"),
         (('public_url = "http://127.0.0.1:8080"', 'public_url = "ftp://x"'), "server.public_url"),
-        (('model = "base"\n', ''), "speech.model"),
+        (('model = "base"\n', ""), "speech.model"),
         (('url = "sqlite:///var/voice_app.db"', 'url = "nonsense"'), "database.url"),
     ],
 )

@@ -10,10 +10,20 @@ import pytest
 from voice_app.reports.charts import CHAR_WIDTH, MAX_COLUMN_WIDTH, bar_chart, column_chart, nice_ceiling
 
 
-@pytest.mark.parametrize("value, whole, expected", [
-    (0, False, (1, 1)), (1, True, (1, 1)), (3, True, (3, 1)), (7, True, (8, 2)), (12, True, (15, 5)),
-    (47, True, (50, 10)), (101, True, (125, 25)), (2700, False, (3000, 1000)), (0.3, False, (0.3, 0.1)),
-])
+@pytest.mark.parametrize(
+    "value, whole, expected",
+    [
+        (0, False, (1, 1)),
+        (1, True, (1, 1)),
+        (3, True, (3, 1)),
+        (7, True, (8, 2)),
+        (12, True, (15, 5)),
+        (47, True, (50, 10)),
+        (101, True, (125, 25)),
+        (2700, False, (3000, 1000)),
+        (0.3, False, (0.3, 0.1)),
+    ],
+)
 def test_axes_end_on_a_round_number_in_at_most_five_steps(value, whole, expected):
     top, step = nice_ceiling(value, whole=whole)
     assert (top, step) == pytest.approx(expected)
@@ -21,10 +31,18 @@ def test_axes_end_on_a_round_number_in_at_most_five_steps(value, whole, expected
 
 
 def columns(values, markers=None, **changes):
-    arguments = dict(id="c", title="T", description="D", value_axis_label="V", category_axis_label="K",
-                     categories=[f"{n} Mar" for n in range(1, len(values) + 1)],
-                     titles=[f"day {n}" for n in range(1, len(values) + 1)], values=values,
-                     value_label=lambda value: f"{value:g}", markers=markers)
+    arguments = dict(
+        id="c",
+        title="T",
+        description="D",
+        value_axis_label="V",
+        category_axis_label="K",
+        categories=[f"{n} Mar" for n in range(1, len(values) + 1)],
+        titles=[f"day {n}" for n in range(1, len(values) + 1)],
+        values=values,
+        value_label=lambda value: f"{value:g}",
+        markers=markers,
+    )
     arguments.update(changes)
     return column_chart(**arguments)
 
@@ -70,14 +88,22 @@ def test_mismatched_or_empty_input_is_refused():
     with pytest.raises(ValueError):
         columns([], categories=[], titles=[])
     with pytest.raises(ValueError):
-        bar_chart(id="b", title="T", description="D", value_axis_label="V", labels=[], values=[], titles=[],
-                  value_label=str)
+        bar_chart(
+            id="b", title="T", description="D", value_axis_label="V", labels=[], values=[], titles=[], value_label=str
+        )
 
 
 def test_bars_grow_from_their_labels_in_proportion_in_the_given_order():
-    chart = bar_chart(id="b", title="T", description="D", value_axis_label="Transfers",
-                      labels=["Caller asked for a person", "Sensitive topic"], values=[6, 2],
-                      titles=["a", "b"], value_label=lambda value: str(round(value)))
+    chart = bar_chart(
+        id="b",
+        title="T",
+        description="D",
+        value_axis_label="Transfers",
+        labels=["Caller asked for a person", "Sensitive topic"],
+        values=[6, 2],
+        titles=["a", "b"],
+        value_label=lambda value: str(round(value)),
+    )
     first, second = chart.bars
     assert first.width == pytest.approx(3 * second.width)
     assert first.y < second.y and (first.label, first.value_label) == ("Caller asked for a person", "6")

@@ -45,7 +45,11 @@ def test_calls_belong_to_the_berlin_day_they_started_on(engine):
     metrics = compute_metrics(engine, RANGE, Period.DAY)
     assert metrics.period is Period.DAY
     assert [(bucket.first, bucket.calls) for bucket in metrics.buckets] == [
-        (date(2026, 3, 27), 3), (date(2026, 3, 28), 2), (date(2026, 3, 29), 2), (date(2026, 3, 30), 2)]
+        (date(2026, 3, 27), 3),
+        (date(2026, 3, 28), 2),
+        (date(2026, 3, 29), 2),
+        (date(2026, 3, 30), 2),
+    ]
     assert metrics.total.calls == 9
 
 
@@ -54,8 +58,12 @@ def test_consent_rate_counts_who_reached_the_question(engine):
     day = {bucket.first.day: bucket for bucket in metrics.buckets}
     # 27th: yes, no, no answer. 28th: 0 in the greeting (never reached it), hung up at it. 29th: yes then
     # withdrawn, yes. 30th: two yes, one without the notice event (a decision alone proves it was reached).
-    assert [(day[d].consent_granted, day[d].consent_reached) for d in (27, 28, 29, 30)] == [(1, 3), (0, 1), (2, 2),
-                                                                                           (2, 2)]
+    assert [(day[d].consent_granted, day[d].consent_reached) for d in (27, 28, 29, 30)] == [
+        (1, 3),
+        (0, 1),
+        (2, 2),
+        (2, 2),
+    ]
     assert day[28].consent_rate == 0.0 and day[29].consent_rate == 1.0
     assert metrics.total.consent_rate == pytest.approx(5 / 8)
     assert metrics.consent_decisions == {"granted": 4, "withdrawn": 1, "refused": 1, "no_answer": 1, "hung_up": 1}
@@ -65,7 +73,11 @@ def test_share_finished_without_a_person_leaves_out_calls_without_an_outcome(eng
     metrics = compute_metrics(engine, RANGE, Period.DAY)
     day = {bucket.first.day: bucket for bucket in metrics.buckets}
     assert [(day[d].finished_by_assistant, day[d].handed_to_person, day[d].no_outcome) for d in (27, 28, 29, 30)] == [
-        (1, 2, 0), (0, 1, 1), (0, 2, 0), (2, 0, 0)]
+        (1, 2, 0),
+        (0, 1, 1),
+        (0, 2, 0),
+        (2, 0, 0),
+    ]
     assert day[28].without_person_share == 0.0 and day[30].without_person_share == 1.0
     assert day[27].without_person_share == pytest.approx(1 / 3)
     assert metrics.total.without_person_share == pytest.approx(3 / 8)
@@ -74,13 +86,21 @@ def test_share_finished_without_a_person_leaves_out_calls_without_an_outcome(eng
 
 def test_transfer_reasons_most_frequent_first(engine):
     assert compute_metrics(engine, RANGE).transfer_reasons == [
-        ("caller_asked", 2), ("consent_refused", 1), ("consent_silence", 1), ("consent_withdrawn", 1)]
+        ("caller_asked", 2),
+        ("consent_refused", 1),
+        ("consent_silence", 1),
+        ("consent_withdrawn", 1),
+    ]
 
 
 def test_answer_latency_median_and_p90_per_day_and_overall(engine):
     metrics = compute_metrics(engine, RANGE, Period.DAY)
     assert [(b.latency.count, b.latency.median_ms, b.latency.p90_ms) for b in metrics.buckets] == [
-        (3, 1200, pytest.approx(1440)), (0, None, None), (4, 1500, pytest.approx(2700)), (1, 600, 600)]
+        (3, 1200, pytest.approx(1440)),
+        (0, None, None),
+        (4, 1500, pytest.approx(2700)),
+        (1, 600, 600),
+    ]
     assert (metrics.total.latency.count, metrics.total.latency.median_ms) == (8, 1100)
     assert metrics.total.latency.p90_ms == pytest.approx(2300)  # 9999 on the 26th and the 31st: outside
 
@@ -88,12 +108,16 @@ def test_answer_latency_median_and_p90_per_day_and_overall(engine):
 def test_weeks_and_months_are_clipped_to_the_range(engine):
     weeks = compute_metrics(engine, RANGE, Period.WEEK)
     assert [(b.first, b.last, b.calls) for b in weeks.buckets] == [
-        (date(2026, 3, 27), date(2026, 3, 29), 7), (date(2026, 3, 30), date(2026, 3, 30), 2)]
+        (date(2026, 3, 27), date(2026, 3, 29), 7),
+        (date(2026, 3, 30), date(2026, 3, 30), 2),
+    ]
     assert weeks.buckets[0].latency.median_ms == 1200  # of 500 800 1000 1200 1500 2000 3000 over three days
     months = compute_metrics(engine, DateRange(date(2026, 2, 20), date(2026, 4, 2), BERLIN), Period.MONTH)
     assert [(b.first, b.last, b.calls) for b in months.buckets] == [
-        (date(2026, 2, 20), date(2026, 2, 28), 0), (date(2026, 3, 1), date(2026, 3, 31), 11),
-        (date(2026, 4, 1), date(2026, 4, 2), 0)]
+        (date(2026, 2, 20), date(2026, 2, 28), 0),
+        (date(2026, 3, 1), date(2026, 3, 31), 11),
+        (date(2026, 4, 1), date(2026, 4, 2), 0),
+    ]
 
 
 def test_an_empty_range_gives_zeros_and_no_rates(engine):
@@ -111,8 +135,9 @@ def test_no_one_reaching_the_question_is_no_rate_but_only_no_answers_is_zero(dat
     one_day = DateRange(date(2026, 5, 4), date(2026, 5, 4), BERLIN)
     add_call(engine, "2026-05-04 08:00", outcome="transfer", reason="caller_asked")
     assert compute_metrics(engine, one_day).total.consent_rate is None
-    add_call(engine, "2026-05-04 09:00", decision="no_answer", notice=True, outcome="transfer",
-             reason="consent_silence")
+    add_call(
+        engine, "2026-05-04 09:00", decision="no_answer", notice=True, outcome="transfer", reason="consent_silence"
+    )
     add_call(engine, "2026-05-04 10:00", decision="refused", notice=True, outcome="transfer", reason="consent_refused")
     total = compute_metrics(engine, one_day).total
     assert (total.consent_granted, total.consent_reached, total.consent_rate) == (0, 2, 0.0)
@@ -120,9 +145,13 @@ def test_no_one_reaching_the_question_is_no_rate_but_only_no_answers_is_zero(dat
 
 def test_a_day_is_local_midnight_to_midnight_even_when_the_clocks_change():
     assert DateRange(date(2026, 3, 29), date(2026, 3, 29), BERLIN).utc_bounds() == (
-        utc("2026-03-28 23:00"), utc("2026-03-29 22:00"))  # 23 hours
+        utc("2026-03-28 23:00"),
+        utc("2026-03-29 22:00"),
+    )  # 23 hours
     assert DateRange(date(2026, 10, 25), date(2026, 10, 25), BERLIN).utc_bounds() == (
-        utc("2026-10-24 22:00"), utc("2026-10-25 23:00"))  # 25 hours
+        utc("2026-10-24 22:00"),
+        utc("2026-10-25 23:00"),
+    )  # 25 hours
 
 
 def test_ranges_are_checked_and_the_default_is_the_last_30_days():
@@ -134,8 +163,10 @@ def test_ranges_are_checked_and_the_default_is_the_last_30_days():
     default = default_range(BERLIN, today=date(2026, 3, 30))
     assert (default.first, default.last, default.days) == (date(2026, 3, 1), date(2026, 3, 30), 30)
     assert default_range(BERLIN).last == datetime.now(BERLIN).date()
-    assert [period_for(DateRange(date(2026, 1, 1), date(2026, 1, 1) + timedelta(days=n - 1), BERLIN))
-            for n in (1, 31, 32, 186, 187, 366)] == ["day", "day", "week", "week", "month", "month"]
+    assert [
+        period_for(DateRange(date(2026, 1, 1), date(2026, 1, 1) + timedelta(days=n - 1), BERLIN))
+        for n in (1, 31, 32, 186, 187, 366)
+    ] == ["day", "day", "week", "week", "month", "month"]
 
 
 def test_percentiles_interpolate_between_ranks():

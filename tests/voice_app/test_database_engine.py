@@ -30,7 +30,8 @@ def test_timestamps_come_back_in_utc_whatever_the_servers_time_zone(postgres_ser
         with engine.connect() as connection:
             assert connection.execute(text("SHOW TimeZone")).scalar_one() == "UTC"
             assert connection.execute(text("SELECT now()")).scalar_one().utcoffset() == timedelta(0)
-            assert connection.execute(text("SELECT CAST(now() AS date) = CAST(now() AT TIME ZONE 'UTC' AS date)")
-                                      ).scalar_one()
+            assert connection.execute(
+                text("SELECT CAST(now() AS date) = CAST(now() AT TIME ZONE 'UTC' AS date)")
+            ).scalar_one()
     finally:
         engine.dispose()

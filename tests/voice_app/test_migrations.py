@@ -58,8 +58,9 @@ def state(engine):
 
 def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "VOICE_APP_DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "voice_app.cli", *args], env=environment, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "voice_app.cli", *args], env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_migrations_make_the_models_schema(database_url):
@@ -99,8 +100,11 @@ def test_start_up_makes_an_empty_database_and_refuses_one_behind_the_head(databa
     create_schema(engine)  # at head: nothing to do
 
     newer = revisions_with_extra(tmp_path / "versions", CREATES_PROBE_TABLE)
-    with pytest.raises(SchemaOutdated, match=rf"at revision {REVISIONS.head()}, this version needs {EXTRA_REVISION}: "
-                                             r"run `voice-app db upgrade`"):
+    with pytest.raises(
+        SchemaOutdated,
+        match=rf"at revision {REVISIONS.head()}, this version needs {EXTRA_REVISION}: "
+        r"run `voice-app db upgrade`",
+    ):
         ensure_at_head(engine, newer)
     assert upgrade_database(engine, revisions=newer).applied == [EXTRA_REVISION]
     ensure_at_head(engine, newer)
@@ -117,8 +121,11 @@ def test_a_failed_revision_leaves_the_database_as_it_was(database_url, tmp_path)
     failing = revisions_with_extra(
         tmp_path / "versions", CREATES_PROBE_TABLE + 'raise RuntimeError("this revision breaks on purpose")\n'
     )
-    with pytest.raises(MigrationFailed, match=rf"revision {EXTRA_REVISION} \(A revision of this test only.\) failed.*"
-                                              r"breaks on purpose.*rolled back"):
+    with pytest.raises(
+        MigrationFailed,
+        match=rf"revision {EXTRA_REVISION} \(A revision of this test only.\) failed.*"
+        r"breaks on purpose.*rolled back",
+    ):
         upgrade_database(engine, revisions=failing)
     assert state(engine) == before
     assert PROBE_TABLE not in before[1]
@@ -165,12 +172,18 @@ def test_a_database_that_is_not_the_previous_releases_is_not_adopted(database_ur
     engine.dispose()
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("mysqlish://db.example/hotline", "names a database or driver SQLAlchemy does not know"),
-    ("postgresql+pg8000://hotline@127.0.0.1/hotline", "driver .* needs is not installed"),
-    ("postgresql+psycopg://hotline:secret@127.0.0.1:1/hotline", "cannot connect to .*:\\*\\*\\*@.*Connection refused"),
-    ("sqlite:///{tmp}/a-file/hotline.db", "cannot create the folder"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("mysqlish://db.example/hotline", "names a database or driver SQLAlchemy does not know"),
+        ("postgresql+pg8000://hotline@127.0.0.1/hotline", "driver .* needs is not installed"),
+        (
+            "postgresql+psycopg://hotline:secret@127.0.0.1:1/hotline",
+            "cannot connect to .*:\\*\\*\\*@.*Connection refused",
+        ),
+        ("sqlite:///{tmp}/a-file/hotline.db", "cannot create the folder"),
+    ],
+)
 def test_a_bad_database_url_is_named_without_a_traceback(url, reason, tmp_path):
     (tmp_path / "a-file").write_text("a file where a folder should be")
     url = url.format(tmp=tmp_path)

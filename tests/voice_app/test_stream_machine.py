@@ -112,11 +112,14 @@ def test_the_wait_for_the_last_prompt_has_a_deadline(machine):
     assert machine.handle(Tick(AT), 5.0 + 2.0 + PLAYBACK_GRACE_SECONDS) == [Finish()]
 
 
-@pytest.mark.parametrize("event, recorded", [
-    (StreamFailed(HandoffReason.STREAM_ERROR), [RecordFailure(HandoffReason.STREAM_ERROR)]),
-    (HandOverRequested(HandoffReason.SERVER_SHUTDOWN), [RecordHandOver(HandoffReason.SERVER_SHUTDOWN)]),
-    (StreamEnded(), []),
-])
+@pytest.mark.parametrize(
+    "event, recorded",
+    [
+        (StreamFailed(HandoffReason.STREAM_ERROR), [RecordFailure(HandoffReason.STREAM_ERROR)]),
+        (HandOverRequested(HandoffReason.SERVER_SHUTDOWN), [RecordHandOver(HandoffReason.SERVER_SHUTDOWN)]),
+        (StreamEnded(), []),
+    ],
+)
 def test_a_stop_ends_the_call_once(machine, event, recorded):
     consented(machine)
     assert machine.handle(event, 1.0) == [*recorded, Finish()]

@@ -35,8 +35,16 @@ from voice_app.dialogue.prompts import Prompt
 from voice_app.handoff.models import HandoffOutcome
 from voice_app.models import HandoffReason
 
-HANDED_OVER = CallFacts(outcome="transfer", handoff_reason="caller_asked", handoff_topic="fraud", briefed=True,
-                        after_hours=False, voicemail_stored=False, business_open=True, whisper_possible=True)
+HANDED_OVER = CallFacts(
+    outcome="transfer",
+    handoff_reason="caller_asked",
+    handoff_topic="fraud",
+    briefed=True,
+    after_hours=False,
+    voicemail_stored=False,
+    business_open=True,
+    whisper_possible=True,
+)
 
 
 def facts(**changes) -> CallFacts:
@@ -79,13 +87,16 @@ def test_outside_business_hours_the_callback_is_opened_and_the_choice_offered():
 
 def test_a_call_arriving_while_draining_goes_straight_to_a_person():
     plan = follow(facts(outcome=None, handoff_reason=None, briefed=False), ArrivedWhileDraining())
-    assert without_logs(plan.actions) == [DecideTransfer(HandoffReason.SERVER_SHUTDOWN, failure=False),
-                                          Note("handed_over", "server_shutdown")]
+    assert without_logs(plan.actions) == [
+        DecideTransfer(HandoffReason.SERVER_SHUTDOWN, failure=False),
+        Note("handed_over", "server_shutdown"),
+    ]
     assert plan.then == HandOver()
 
 
-@pytest.mark.parametrize("event", [DialEnded("completed", connected=True),
-                                   QueueLeft("bridged", connected=True, caller_hung_up=False)])
+@pytest.mark.parametrize(
+    "event", [DialEnded("completed", connected=True), QueueLeft("bridged", connected=True, caller_hung_up=False)]
+)
 def test_an_agent_who_took_the_call_ends_the_flow(event):
     plan = follow(HANDED_OVER, event)
     assert plan.actions == [FinishHandoff(HandoffOutcome.CONNECTED)] and plan.answer == Hangup()
@@ -93,8 +104,11 @@ def test_an_agent_who_took_the_call_ends_the_flow(event):
 
 def test_a_dial_nobody_answered_opens_the_callback_and_offers_the_choice():
     plan = follow(HANDED_OVER, DialEnded("no-answer", connected=False))
-    assert without_logs(plan.actions) == [OpenCallback(), FinishHandoff(HandoffOutcome.CALLBACK_REQUESTED),
-                                          Note("agent_not_reached", "no-answer")]
+    assert without_logs(plan.actions) == [
+        OpenCallback(),
+        FinishHandoff(HandoffOutcome.CALLBACK_REQUESTED),
+        Note("agent_not_reached", "no-answer"),
+    ]
     assert plan.answer == OfferChoice(after_hours=False)
 
 

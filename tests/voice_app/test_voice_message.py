@@ -9,8 +9,13 @@ SILENT_FRAME = b"\xff" * MULAW_FRAME_BYTES
 
 
 def message(max_seconds=120, no_message_seconds=2.0) -> VoiceMessage:
-    return VoiceMessage(end_silence_seconds=4.0, max_seconds=max_seconds, no_message_seconds=no_message_seconds,
-                        vad_aggressiveness=2, min_speech_ms=200)
+    return VoiceMessage(
+        end_silence_seconds=4.0,
+        max_seconds=max_seconds,
+        no_message_seconds=no_message_seconds,
+        vad_aggressiveness=2,
+        min_speech_ms=200,
+    )
 
 
 def test_nothing_counts_before_the_tone():

@@ -41,12 +41,28 @@ def agent(app, make_user, agent_client_factory):
     return agent_client_factory(app, make_user)
 
 
-def transfer(engine, *, consent=None, verified=True, name="Erika Mustermann", summary="Card payment declined twice.",
-             excerpt="my card keeps getting declined", reason="caller_asked"):
+def transfer(
+    engine,
+    *,
+    consent=None,
+    verified=True,
+    name="Erika Mustermann",
+    summary="Card payment declined twice.",
+    excerpt="my card keeps getting declined",
+    reason="caller_asked",
+):
     call = new_call(engine, consent=consent)
     return call, record_handoff(
-        engine, call.id, reason=reason, summary=summary, transcript_excerpt=excerpt, customer_name=name,
-        verified=verified, consent_decision=consent, language="de", dial_target="+4930123456789",
+        engine,
+        call.id,
+        reason=reason,
+        summary=summary,
+        transcript_excerpt=excerpt,
+        customer_name=name,
+        verified=verified,
+        consent_decision=consent,
+        language="de",
+        dial_target="+4930123456789",
     )
 
 
@@ -58,23 +74,29 @@ def page(client, path) -> str:
 
 # -- the list ------------------------------------------------------------------------------------------------
 
+
 def test_the_list_shows_transfers_newest_first_and_open_callbacks(services, agent):
     _, older = transfer(services.engine, summary="Older transfer summary")
     call, newer = transfer(services.engine, summary="Newer transfer summary", verified=False, name="Hidden Person")
     request_callback(services.engine, call.id)
     html = page(agent, "/agent/")
     assert html.index("Newer transfer summary") < html.index("Older transfer summary")
-    transfers = html[html.index('id="transfers-heading"'):]
+    transfers = html[html.index('id="transfers-heading"') :]
     assert transfers.index(f"#{newer.id}<") < transfers.index(f"#{older.id}<")
-    callbacks = html[html.index('id="callbacks-heading"'):html.index('id="transfers-heading"')]
+    callbacks = html[html.index('id="callbacks-heading"') : html.index('id="transfers-heading"')]
     assert f'href="/agent/handoffs/{newer.id}"' in callbacks
     assert "Hidden Person" not in html and "Unverified caller" in html
     assert "Waiting for agent" in html
 
 
 def test_caller_text_is_escaped(services, agent):
-    _, handoff = transfer(services.engine, consent="granted", summary='<script>alert("x")</script> asked',
-                          name="<b>Bold</b>", excerpt="<img src=x onerror=alert(1)>")
+    _, handoff = transfer(
+        services.engine,
+        consent="granted",
+        summary='<script>alert("x")</script> asked',
+        name="<b>Bold</b>",
+        excerpt="<img src=x onerror=alert(1)>",
+    )
     for path in ("/agent/", f"/agent/handoffs/{handoff.id}"):
         html = page(agent, path)
         assert "<script>alert" not in html and "&lt;script&gt;alert" in html
@@ -93,50 +115,94 @@ def test_console_pages_are_not_cached(agent):
 
 # -- one transfer --------------------------------------------------------------------------------------------
 
+
 def test_a_transfer_shows_its_whole_context(services, agent):
     call, handoff = transfer(services.engine, consent="granted")
     calls.add_event(services.engine, call.id, "consent_recorded", "granted seq 7")
-    calls.store_turn(services.engine, call.id, transcript="Meine Karte wurde abgelehnt", confidence=0.87,
-                     language="de", intent="payment_status", intent_confidence=0.8, route="human",
-                     reply="Ich verbinde Sie.")
+    calls.store_turn(
+        services.engine,
+        call.id,
+        transcript="Meine Karte wurde abgelehnt",
+        confidence=0.87,
+        language="de",
+        intent="payment_status",
+        intent_confidence=0.8,
+        route="human",
+        reply="Ich verbinde Sie.",
+    )
     calls.add_event(services.engine, call.id, "transfer", "caller_asked")
     finish_handoff(services.engine, call.id, "connected", utcnow())
     html = page(agent, f"/agent/handoffs/{handoff.id}")
-    for expected in ("Transfer #", "Erika Mustermann", "Card payment declined twice.", "Caller asked for a person",
-                     "Granted", "German", "Connected", "my card keeps getting declined", "Meine Karte wurde abgelehnt",
-                     "87% confidence", "payment status", "Ich verbinde Sie.", "Consent recorded", "granted seq 7",
-                     "+4930123456789"):
+    for expected in (
+        "Transfer #",
+        "Erika Mustermann",
+        "Card payment declined twice.",
+        "Caller asked for a person",
+        "Granted",
+        "German",
+        "Connected",
+        "my card keeps getting declined",
+        "Meine Karte wurde abgelehnt",
+        "87% confidence",
+        "payment status",
+        "Ich verbinde Sie.",
+        "Consent recorded",
+        "granted seq 7",
+        "+4930123456789",
+    ):
         assert expected in html, expected
     assert html.index("Consent recorded") < html.index("caller_asked</span>")
-    [viewed] = [e for e in audit.entries(services.engine, action="view_handoff")
-                if e.details_dict() == {"handoff_id": handoff.id}]
+    [viewed] = [
+        e
+        for e in audit.entries(services.engine, action="view_handoff")
+        if e.details_dict() == {"handoff_id": handoff.id}
+    ]
     assert viewed.actor.startswith("agent")
 
 
 def test_without_consent_no_words_are_shown_and_without_verification_no_name(services, agent):
     call, handoff = transfer(services.engine, consent="refused", verified=False, reason="consent_refused")
-    calls.store_turn(services.engine, call.id, transcript="should never be stored", confidence=0.9, language="de",
-                     intent="payment_status", intent_confidence=0.8, route="human", reply="")
+    calls.store_turn(
+        services.engine,
+        call.id,
+        transcript="should never be stored",
+        confidence=0.9,
+        language="de",
+        intent="payment_status",
+        intent_confidence=0.8,
+        route="human",
+        reply="",
+    )
     html = page(agent, f"/agent/handoffs/{handoff.id}")
     assert "Erika Mustermann" not in html and "Name not shown: not verified" in html
     assert "my card keeps getting declined" not in html and "should never be stored" not in html
     assert "consent is refused" in html and "Caller refused consent" in html
 
 
-@pytest.mark.parametrize("path", ["/agent/handoffs/999999", "/agent/handoffs/0", "/agent/handoffs/-1",
-                                  "/agent/handoffs/abc", "/agent/handoffs/99999999999999999999"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/agent/handoffs/999999",
+        "/agent/handoffs/0",
+        "/agent/handoffs/-1",
+        "/agent/handoffs/abc",
+        "/agent/handoffs/99999999999999999999",
+    ],
+)
 def test_unknown_or_malformed_transfer_ids_are_not_found(agent, path):
     assert agent.get(path).status_code == 404
 
 
 # -- callbacks -----------------------------------------------------------------------------------------------
 
+
 def test_an_agent_marks_a_callback_done_with_a_note(services, agent):
     call, handoff = transfer(services.engine)
     callback = request_callback(services.engine, call.id)
     token = csrf_token_in(page(agent, f"/agent/handoffs/{handoff.id}"))
-    response = agent.post(f"/agent/callbacks/{callback.id}/done",
-                          data={"csrf_token": token, "note": "Called back <ok>"})
+    response = agent.post(
+        f"/agent/callbacks/{callback.id}/done", data={"csrf_token": token, "note": "Called back <ok>"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == f"/agent/handoffs/{handoff.id}"
     html = page(agent, f"/agent/handoffs/{handoff.id}")
     assert "Callback marked done." in html and "Called back &lt;ok&gt;" in html and "Done " in html
@@ -169,6 +235,7 @@ def test_closing_an_unknown_callback_is_not_found(agent):
 
 
 # -- the event stream ----------------------------------------------------------------------------------------
+
 
 def read_event(chunks, seconds=5.0) -> dict[str, str]:
     """The next event from a text/event-stream body, as field -> value (data lines joined)."""
@@ -233,6 +300,7 @@ def test_a_reconnecting_browser_gets_only_changes_after_the_version_it_has(servi
 
 # -- the number to call back and the voice message ----------------------------------------------------------
 
+
 @pytest.fixture
 def voice_message(services, speech):
     """A callback request with a number and a voice message of real synthetic speech, stored the way the call
@@ -251,8 +319,8 @@ def voice_message(services, speech):
 def test_the_list_and_the_transfer_show_the_number_and_the_voice_message(services, agent, voice_message):
     handoff, callback, slot, audio = voice_message
     listed = page(agent, "/agent/")
-    row = listed[listed.index(f'href="/agent/handoffs/{handoff.id}"'):]
-    row = row[:row.index("</tr>")]
+    row = listed[listed.index(f'href="/agent/handoffs/{handoff.id}"') :]
+    row = row[: row.index("</tr>")]
     seconds = round(len(audio) / 8000)
     assert 'href="tel:+4915112345678"' in row and f"Voice message 0:{seconds:02d}, new" in row
     html = page(agent, f"/agent/handoffs/{handoff.id}")

@@ -47,16 +47,30 @@ def hand_over_a_call(engine, call_sid: str) -> int:
     call = calls.register_call(engine, call_sid, "c" * 64, "+4930555010", "de")
     calls.record_consent_decision(engine, call.id, "granted")
     calls.add_event(engine, call.id, "consent_recorded", "granted seq 1")
-    calls.store_turn(engine, call.id, transcript="Meine Kartenzahlung wurde zweimal abgelehnt", confidence=0.91,
-                     language="de", intent="payment_status", intent_confidence=0.8, route="human",
-                     reply="Ich verbinde Sie mit einem Mitarbeiter.")
+    calls.store_turn(
+        engine,
+        call.id,
+        transcript="Meine Kartenzahlung wurde zweimal abgelehnt",
+        confidence=0.91,
+        language="de",
+        intent="payment_status",
+        intent_confidence=0.8,
+        route="human",
+        reply="Ich verbinde Sie mit einem Mitarbeiter.",
+    )
     calls.add_event(engine, call.id, "transfer", "out_of_scope")
     handoff = record_handoff(
-        engine, call.id, reason="out_of_scope",
+        engine,
+        call.id,
+        reason="out_of_scope",
         summary="Erika Mustermann (verified) asks why her card payment was declined twice today. "
-                "The assistant cannot answer card declines yet.",
-        transcript_excerpt="Meine Kartenzahlung wurde zweimal abgelehnt", customer_name="Erika Mustermann",
-        verified=True, consent_decision="granted", language="de", dial_target="+4930123456789",
+        "The assistant cannot answer card declines yet.",
+        transcript_excerpt="Meine Kartenzahlung wurde zweimal abgelehnt",
+        customer_name="Erika Mustermann",
+        verified=True,
+        consent_decision="granted",
+        language="de",
+        dial_target="+4930123456789",
     )
     return handoff.id
 
@@ -130,8 +144,9 @@ def test_a_simulated_call_transferred_by_the_assistant_appears_live(server, page
     page.evaluate("window.stillTheSamePage = true")
     question = "Can you book me a flight to Madrid?"
     script = [Press("1"), Speak(speech.synthesizer.synthesize(question, "en"), label=question)]
-    simulator = TwilioSimulator(server.url, AUTH_TOKEN, from_number="+4915199887766", to_number="+4420555010",
-                                max_call_seconds=120)
+    simulator = TwilioSimulator(
+        server.url, AUTH_TOKEN, from_number="+4915199887766", to_number="+4420555010", max_call_seconds=120
+    )
     results = []
     caller = threading.Thread(target=lambda: results.append(simulator.place_call(script)))
     caller.start()

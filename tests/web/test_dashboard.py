@@ -31,8 +31,9 @@ def services(module_database_url, base_settings, speech):
 def four_days(services):
     seed_four_days(services.engine)
     # A reason no label knows, with markup in it: shown as text, never as markup.
-    add_call(services.engine, "2026-03-30 12:00", decision="granted", notice=True, outcome="transfer",
-             reason="<b>odd</b>")
+    add_call(
+        services.engine, "2026-03-30 12:00", decision="granted", notice=True, outcome="transfer", reason="<b>odd</b>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +94,11 @@ def test_the_headline_and_tables_say_the_same_in_numbers(compliance):
     assert 'id="total-latency">1.1 s<small>90th percentile 2.3 s' in html
     assert "Fri 27 Mar 2026" in html and "Mon 30 Mar 2026" in html
     tables = re.sub(r">\s+<", "><", html)
-    assert ('Sun 29 Mar 2026</th><td class="number">4</td><td class="number">1.5</td><td class="number">2.7</td>'
-            in tables)
+    assert (
+        'Sun 29 Mar 2026</th><td class="number">4</td><td class="number">1.5</td><td class="number">2.7</td>' in tables
+    )
     assert 'Sat 28 Mar 2026</th><td class="number">0</td><td class="number">–</td>' in tables
-    assert "Hung up before answering</th><td class=\"number\">1<" in html
+    assert 'Hung up before answering</th><td class="number">1<' in html
 
 
 def test_every_chart_has_a_title_and_description_for_screen_readers(compliance):
@@ -129,8 +131,11 @@ def test_a_period_without_calls_says_so(compliance):
 
 def test_every_dashboard_view_is_audited(compliance, services):
     page(compliance, "/dashboard/?from=2025-02-01&to=2025-02-28")
-    [entry] = [e for e in audit.entries(services.engine, action="view_dashboard")
-               if e.details_dict() == {"from": "2025-02-01", "to": "2025-02-28"}]
+    [entry] = [
+        e
+        for e in audit.entries(services.engine, action="view_dashboard")
+        if e.details_dict() == {"from": "2025-02-01", "to": "2025-02-28"}
+    ]
     assert entry.actor.startswith("compliance")
 
 
@@ -139,6 +144,7 @@ def test_the_default_is_the_last_30_days(compliance):
     first = re.search(r'id="from" name="from" value="([^"]+)"', html).group(1)
     last = re.search(r'id="to" name="to" value="([^"]+)"', html).group(1)
     from datetime import date
+
     assert (date.fromisoformat(last) - date.fromisoformat(first)).days == 29
 
 
@@ -150,19 +156,22 @@ def test_a_long_range_shows_weeks_or_months(compliance):
     assert "each bar is one month" in html and len(values(chart(html, "chart-calls"))) == 12
 
 
-@pytest.mark.parametrize("query, message", [
-    ("from=2026-13-01", "is not a date in the calendar"),
-    ("from=2026-02-30&to=2026-03-01", "is not a date in the calendar"),
-    ("from=yesterday", "must be a date written as YYYY-MM-DD"),
-    ("to=27.03.2026", "must be a date written as YYYY-MM-DD"),
-    ("from=20260327", "must be a date written as YYYY-MM-DD"),
-    ("from=\u0662\u0660\u0662\u0666-03-27", "must be a date written as YYYY-MM-DD"),  # Arabic-Indic digits
-    ("from=" + "9" * 5000, "must be a date written as YYYY-MM-DD"),
-    ("from=2026-03-30&to=2026-03-27", "The start date is after the end date."),
-    ("from=2025-01-01&to=2026-03-30", "at most 366 days"),
-    ("from=1900-01-01&to=1900-01-02", "between 2000-01-01 and 2099-12-31"),
-    ("from=2026-03-01&from=2026-03-02", "Give the start date once."),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("from=2026-13-01", "is not a date in the calendar"),
+        ("from=2026-02-30&to=2026-03-01", "is not a date in the calendar"),
+        ("from=yesterday", "must be a date written as YYYY-MM-DD"),
+        ("to=27.03.2026", "must be a date written as YYYY-MM-DD"),
+        ("from=20260327", "must be a date written as YYYY-MM-DD"),
+        ("from=\u0662\u0660\u0662\u0666-03-27", "must be a date written as YYYY-MM-DD"),  # Arabic-Indic digits
+        ("from=" + "9" * 5000, "must be a date written as YYYY-MM-DD"),
+        ("from=2026-03-30&to=2026-03-27", "The start date is after the end date."),
+        ("from=2025-01-01&to=2026-03-30", "at most 366 days"),
+        ("from=1900-01-01&to=1900-01-02", "between 2000-01-01 and 2099-12-31"),
+        ("from=2026-03-01&from=2026-03-02", "Give the start date once."),
+    ],
+)
 def test_bad_dates_are_refused_with_a_clear_message(compliance, query, message):
     html = page(compliance, f"/dashboard/?{query}", status=400)
     assert message in html and 'role="alert"' in html

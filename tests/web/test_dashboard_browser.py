@@ -21,8 +21,11 @@ pytestmark = requires_chromium
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, base_settings, speech):
-    settings = settings_with_database(base_settings, tmp_path_factory.mktemp("dashboard-browser") / "dashboard.db",
-                                      base_settings.telephony.business_hours)
+    settings = settings_with_database(
+        base_settings,
+        tmp_path_factory.mktemp("dashboard-browser") / "dashboard.db",
+        base_settings.telephony.business_hours,
+    )
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key="c" * 40, speech=speech) as running:
         seed_four_days(running.services.engine)
         yield running
@@ -47,7 +50,8 @@ def test_compliance_signs_in_and_reads_the_charts(server, page):
     box = calls.bounding_box()
     assert box and box["width"] > 500 and box["height"] > 150, box
     expect(page.get_by_role("img", name=re.compile(r"^Consent rate per day")).locator("text.value")).to_have_text(
-        ["33%", "0%", "100%", "100%"])
+        ["33%", "0%", "100%", "100%"]
+    )
     expect(page.locator("#total-consent")).to_contain_text("63%")
     reasons = page.get_by_role("img", name=re.compile(r"^Why calls went to a person"))
     expect(reasons.locator("g.bar-row").first).to_contain_text("Caller asked for a person")

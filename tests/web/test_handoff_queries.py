@@ -149,8 +149,17 @@ def test_recent_hand_overs_are_newest_first_and_can_start_after_one(engine):
 def test_the_detail_has_timeline_and_turns_only_with_consent(engine):
     with_consent = new_call(engine, consent="granted")
     calls.add_event(engine, with_consent.id, "consent_recorded", "granted seq 1")
-    calls.store_turn(engine, with_consent.id, transcript="my card was declined", confidence=0.9, language="en",
-                     intent="payment_status", intent_confidence=0.8, route="human", reply="I'll connect you.")
+    calls.store_turn(
+        engine,
+        with_consent.id,
+        transcript="my card was declined",
+        confidence=0.9,
+        language="en",
+        intent="payment_status",
+        intent_confidence=0.8,
+        route="human",
+        reply="I'll connect you.",
+    )
     calls.add_event(engine, with_consent.id, "transfer", "out_of_scope")
     detail = handoff_detail(engine, handoff_for(engine, with_consent).id)
     assert [event.kind for event in detail.timeline] == ["consent_recorded", "transfer"]

@@ -17,8 +17,13 @@ from voice_app.users.models import User
 def run(database_url):
     def run(*args: str, input: str | None = None):
         # obj is what `voice-app` hands its subcommands: no --config given, so the default config is used.
-        return CliRunner().invoke(users, list(args), obj=CliContext(), input=input,
-                                  env={"VOICE_APP_DATABASE_URL": database_url, "VOICE_APP_CONFIG": None})
+        return CliRunner().invoke(
+            users,
+            list(args),
+            obj=CliContext(),
+            input=input,
+            env={"VOICE_APP_DATABASE_URL": database_url, "VOICE_APP_CONFIG": None},
+        )
 
     return run
 

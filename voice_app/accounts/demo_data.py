@@ -301,10 +301,20 @@ def _fixtures(today: date) -> tuple[DemoCustomer, ...]:
         language="de",
         phones=("+4915123456789",),
         orders=(
-            DemoOrder("Otto", day(-75), 12000, "EUR", day(-45), PaymentStatus.PAID, day(-50),
-                      PaymentMethod.BANK_TRANSFER),
-            DemoOrder("H&M", day(-25), 5998, "EUR", day(5), PaymentStatus.PAID, day(-20), PaymentMethod.CARD,
-                      refund=DemoRefund(2999, RefundStatus.REGISTERED, day(-3))),
+            DemoOrder(
+                "Otto", day(-75), 12000, "EUR", day(-45), PaymentStatus.PAID, day(-50), PaymentMethod.BANK_TRANSFER
+            ),
+            DemoOrder(
+                "H&M",
+                day(-25),
+                5998,
+                "EUR",
+                day(5),
+                PaymentStatus.PAID,
+                day(-20),
+                PaymentMethod.CARD,
+                refund=DemoRefund(2999, RefundStatus.REGISTERED, day(-3)),
+            ),
             DemoOrder("MediaMarkt", day(-16), 4990, "EUR", day(14), PaymentStatus.OPEN),
             DemoOrder("Zalando", day(-6), 8995, "EUR", day(24), PaymentStatus.PAID, day(-2), PaymentMethod.CARD),
         ),
@@ -318,17 +328,43 @@ def _fixtures(today: date) -> tuple[DemoCustomer, ...]:
         language="en",
         phones=("+447911123456", "+447400123456"),
         orders=(
-            DemoOrder("Currys", day(-35), 59996, "GBP", day(55), PaymentStatus.OPEN,
-                      payment_method=PaymentMethod.DIRECT_DEBIT, instalments=(
-                          DemoInstalment(1, 4, 14999, day(-35), PaymentStatus.PAID, day(-35)),
-                          DemoInstalment(2, 4, 14999, day(-5), PaymentStatus.PAID, day(-6)),
-                          DemoInstalment(3, 4, 14999, day(25), PaymentStatus.OPEN, None),
-                          DemoInstalment(4, 4, 14999, day(55), PaymentStatus.OPEN, None),
-                      )),
-            DemoOrder("Boohoo", day(-28), 4800, "GBP", day(2), PaymentStatus.PAID, day(-20), PaymentMethod.CARD,
-                      refund=DemoRefund(2400, RefundStatus.REFUNDED, day(-18), day(-14), day(-12))),
-            DemoOrder("JD Sports", day(-20), 6500, "GBP", day(10), PaymentStatus.PAID, day(-15), PaymentMethod.CARD,
-                      refund=DemoRefund(6500, RefundStatus.REGISTERED, day(-2))),
+            DemoOrder(
+                "Currys",
+                day(-35),
+                59996,
+                "GBP",
+                day(55),
+                PaymentStatus.OPEN,
+                payment_method=PaymentMethod.DIRECT_DEBIT,
+                instalments=(
+                    DemoInstalment(1, 4, 14999, day(-35), PaymentStatus.PAID, day(-35)),
+                    DemoInstalment(2, 4, 14999, day(-5), PaymentStatus.PAID, day(-6)),
+                    DemoInstalment(3, 4, 14999, day(25), PaymentStatus.OPEN, None),
+                    DemoInstalment(4, 4, 14999, day(55), PaymentStatus.OPEN, None),
+                ),
+            ),
+            DemoOrder(
+                "Boohoo",
+                day(-28),
+                4800,
+                "GBP",
+                day(2),
+                PaymentStatus.PAID,
+                day(-20),
+                PaymentMethod.CARD,
+                refund=DemoRefund(2400, RefundStatus.REFUNDED, day(-18), day(-14), day(-12)),
+            ),
+            DemoOrder(
+                "JD Sports",
+                day(-20),
+                6500,
+                "GBP",
+                day(10),
+                PaymentStatus.PAID,
+                day(-15),
+                PaymentMethod.CARD,
+                refund=DemoRefund(6500, RefundStatus.REGISTERED, day(-2)),
+            ),
             DemoOrder("Argos", day(-12), 4990, "GBP", day(18), PaymentStatus.OPEN),
             DemoOrder("ASOS", day(-3), 3550, "GBP", day(27), PaymentStatus.PAID, day(-1), PaymentMethod.CARD),
         ),
@@ -342,16 +378,33 @@ def _fixtures(today: date) -> tuple[DemoCustomer, ...]:
         language="de",
         phones=("+4917612345678",),
         orders=(
-            DemoOrder("Lufthansa", day(-90), 41200, "EUR", day(-60), PaymentStatus.PAID, day(-80),
-                      PaymentMethod.BANK_TRANSFER),
+            DemoOrder(
+                "Lufthansa", day(-90), 41200, "EUR", day(-60), PaymentStatus.PAID, day(-80), PaymentMethod.BANK_TRANSFER
+            ),
             DemoOrder("Thomann", day(-60), 24900, "EUR", day(-30), PaymentStatus.OVERDUE),
-            DemoOrder("bonprix", day(-30), 4500, "EUR", day(0), PaymentStatus.PAID, day(-25), PaymentMethod.CARD,
-                      refund=DemoRefund(4500, RefundStatus.RECEIVED_BY_MERCHANT, day(-10), day(-6))),
+            DemoOrder(
+                "bonprix",
+                day(-30),
+                4500,
+                "EUR",
+                day(0),
+                PaymentStatus.PAID,
+                day(-25),
+                PaymentMethod.CARD,
+                refund=DemoRefund(4500, RefundStatus.RECEIVED_BY_MERCHANT, day(-10), day(-6)),
+            ),
             DemoOrder("Tchibo", day(-20), 3995, "EUR", day(10), PaymentStatus.OPEN),
             DemoOrder("Saturn", day(-14), 12900, "EUR", day(16), PaymentStatus.OPEN),
             DemoOrder("Deutsche Bahn", day(-9), 7990, "EUR", day(21), PaymentStatus.OPEN),
-            DemoOrder("Zalando", day(-8), 6995, "EUR", day(22), PaymentStatus.PAUSED,
-                      refund=DemoRefund(6995, RefundStatus.REGISTERED, day(-4))),
+            DemoOrder(
+                "Zalando",
+                day(-8),
+                6995,
+                "EUR",
+                day(22),
+                PaymentStatus.PAUSED,
+                refund=DemoRefund(6995, RefundStatus.REGISTERED, day(-4)),
+            ),
         ),
         unmatched_payments=(DemoPayment(5000, "EUR", day(-1), PaymentMethod.BANK_TRANSFER),),
     )
@@ -360,14 +413,64 @@ def _fixtures(today: date) -> tuple[DemoCustomer, ...]:
 
 # --- the generated customers ----------------------------------------------------------------------------------
 
-_GERMAN_FIRST_NAMES = ("Lukas", "Sophie", "Maximilian", "Marie", "Jonas", "Lea", "Felix", "Lena", "Paul", "Hannah",
-                       "Leon", "Emma", "Tim", "Julia")
-_GERMAN_LAST_NAMES = ("Müller", "Schmidt", "Fischer", "Weber", "Meyer", "Hoffmann", "Schulz", "Koch", "Richter",
-                      "Wolf", "Schröder", "Neumann")
-_ENGLISH_FIRST_NAMES = ("Oliver", "Amelia", "Harry", "Olivia", "George", "Isla", "Jack", "Ava", "Charlie", "Mia",
-                        "Thomas", "Grace")
-_ENGLISH_LAST_NAMES = ("Smith", "Jones", "Taylor", "Brown", "Williams", "Davies", "Evans", "Roberts", "Walker",
-                       "Wright", "Hughes", "Clarke")
+_GERMAN_FIRST_NAMES = (
+    "Lukas",
+    "Sophie",
+    "Maximilian",
+    "Marie",
+    "Jonas",
+    "Lea",
+    "Felix",
+    "Lena",
+    "Paul",
+    "Hannah",
+    "Leon",
+    "Emma",
+    "Tim",
+    "Julia",
+)
+_GERMAN_LAST_NAMES = (
+    "Müller",
+    "Schmidt",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Hoffmann",
+    "Schulz",
+    "Koch",
+    "Richter",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+)
+_ENGLISH_FIRST_NAMES = (
+    "Oliver",
+    "Amelia",
+    "Harry",
+    "Olivia",
+    "George",
+    "Isla",
+    "Jack",
+    "Ava",
+    "Charlie",
+    "Mia",
+    "Thomas",
+    "Grace",
+)
+_ENGLISH_LAST_NAMES = (
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Davies",
+    "Evans",
+    "Roberts",
+    "Walker",
+    "Wright",
+    "Hughes",
+    "Clarke",
+)
 _GERMAN_POSTCODES = ("10115", "20095", "80331", "50667", "60311", "70173", "04109", "01067", "28195", "90402")
 _UK_POSTCODES = ("M1 1AE", "LS1 1UR", "EH1 1YZ", "CF10 1EP", "BS1 4DJ", "L1 8JQ", "NE1 7RU", "G1 1XQ", "B1 1BB")
 _GERMAN_MOBILE_PREFIXES = ("151", "152", "157", "160", "162", "170", "171", "172", "175", "176", "177", "178", "179")
@@ -375,14 +478,28 @@ _UK_MOBILE_PREFIXES = ("74", "75", "77", "78", "79")
 
 # (merchant, lowest and highest price in whole units): clothing, electronics, travel.
 _GERMAN_MERCHANTS = (
-    ("Zalando", 20, 180), ("H&M", 10, 90), ("bonprix", 15, 120), ("Tchibo", 10, 80),
-    ("MediaMarkt", 30, 900), ("Saturn", 30, 900), ("Cyberport", 50, 1200), ("Thomann", 40, 700),
-    ("Deutsche Bahn", 20, 250), ("Lufthansa", 90, 950), ("FlixBus", 10, 80),
+    ("Zalando", 20, 180),
+    ("H&M", 10, 90),
+    ("bonprix", 15, 120),
+    ("Tchibo", 10, 80),
+    ("MediaMarkt", 30, 900),
+    ("Saturn", 30, 900),
+    ("Cyberport", 50, 1200),
+    ("Thomann", 40, 700),
+    ("Deutsche Bahn", 20, 250),
+    ("Lufthansa", 90, 950),
+    ("FlixBus", 10, 80),
 )
 _UK_MERCHANTS = (
-    ("ASOS", 15, 150), ("Boohoo", 10, 90), ("JD Sports", 20, 180), ("H&M", 10, 90),
-    ("Currys", 30, 1000), ("Argos", 10, 400),
-    ("easyJet", 40, 450), ("Trainline", 15, 200), ("Jet2holidays", 300, 1800),
+    ("ASOS", 15, 150),
+    ("Boohoo", 10, 90),
+    ("JD Sports", 20, 180),
+    ("H&M", 10, 90),
+    ("Currys", 30, 1000),
+    ("Argos", 10, 400),
+    ("easyJet", 40, 450),
+    ("Trainline", 15, 200),
+    ("Jet2holidays", 300, 1800),
 )
 _PRICE_ENDINGS = (0, 49, 50, 90, 95, 99)
 _PAYMENT_TERMS_DAYS = (14, 30)
@@ -412,8 +529,9 @@ def _generated_customer(
         postcode=rng.choice(_UK_POSTCODES if home == "uk" else _GERMAN_POSTCODES),
         language="de" if german else "en",
         phones=phones,
-        orders=tuple(_generated_order(rng, merchants, currency, today - timedelta(days=age), today)
-                     for age in order_ages),
+        orders=tuple(
+            _generated_order(rng, merchants, currency, today - timedelta(days=age), today) for age in order_ages
+        ),
     )
 
 
@@ -441,7 +559,12 @@ def _generated_order(
 
 
 def _instalment_order(
-    rng: random.Random, merchant: str, amount_cents: int, currency: str, order_date: date, today: date,
+    rng: random.Random,
+    merchant: str,
+    amount_cents: int,
+    currency: str,
+    order_date: date,
+    today: date,
     method: PaymentMethod,
 ) -> DemoOrder:
     # The first part carries the cent remainder, so the parts always add up to the invoice amount.
@@ -455,16 +578,20 @@ def _instalment_order(
             status, paid_date = PaymentStatus.OVERDUE, None
         else:
             status, paid_date = PaymentStatus.OPEN, None
-        parts.append(DemoInstalment(index + 1, INSTALMENT_COUNT, part + (remainder if index == 0 else 0),
-                                    due_date, status, paid_date))
+        parts.append(
+            DemoInstalment(
+                index + 1, INSTALMENT_COUNT, part + (remainder if index == 0 else 0), due_date, status, paid_date
+            )
+        )
     statuses = {instalment.status for instalment in parts}
     if statuses == {PaymentStatus.PAID}:
         status, paid_date = PaymentStatus.PAID, max(instalment.due_date for instalment in parts)
     else:
         status = PaymentStatus.OVERDUE if PaymentStatus.OVERDUE in statuses else PaymentStatus.OPEN
         paid_date = None
-    return DemoOrder(merchant, order_date, amount_cents, currency, parts[-1].due_date, status, paid_date, method,
-                     tuple(parts))
+    return DemoOrder(
+        merchant, order_date, amount_cents, currency, parts[-1].due_date, status, paid_date, method, tuple(parts)
+    )
 
 
 def _generated_refund(
@@ -489,9 +616,7 @@ def _unique(used: set[str], make: Callable[[], str]) -> str:
     return value
 
 
-def _unique_phone(
-    rng: random.Random, used: set[str], country_code: str, prefixes: tuple[str, ...], digits: int
-) -> str:
+def _unique_phone(rng: random.Random, used: set[str], country_code: str, prefixes: tuple[str, ...], digits: int) -> str:
     while True:
         number = country_code + rng.choice(prefixes) + "".join(str(rng.randrange(10)) for _ in range(digits))
         # Not every digit string is a valid number; an invalid one would never match a real caller ID.

@@ -171,9 +171,7 @@ class ReturnRefund(SQLModel, table=True):
         CheckConstraint("amount_cents > 0", name="ck_account_refunds_amount"),
         _currency_check("account_refunds"),
         CheckConstraint(_one_of("status", RefundStatus), name="ck_account_refunds_status"),
-        CheckConstraint(
-            "(status = 'registered') = (received_date IS NULL)", name="ck_account_refunds_received_date"
-        ),
+        CheckConstraint("(status = 'registered') = (received_date IS NULL)", name="ck_account_refunds_received_date"),
         CheckConstraint("(status = 'refunded') = (refunded_date IS NOT NULL)", name="ck_account_refunds_refunded_date"),
     )
 
@@ -190,7 +188,13 @@ class ReturnRefund(SQLModel, table=True):
 
 # Children before parents: the order in which rows can be deleted with foreign keys enforced.
 ACCOUNT_TABLES_CHILDREN_FIRST: tuple[type[SQLModel], ...] = (
-    PaymentReceived, ReturnRefund, Instalment, Invoice, Order, CustomerPhone, Customer,
+    PaymentReceived,
+    ReturnRefund,
+    Instalment,
+    Invoice,
+    Order,
+    CustomerPhone,
+    Customer,
 )
 
 

@@ -40,9 +40,7 @@ class PaymentInstructions:
     iban: str  # SEPA transfers need no BIC, and every character read out is one more to mishear
 
 
-DEMO_PAYMENT_INSTRUCTIONS = PaymentInstructions(
-    account_holder="Fairpay GmbH", iban="DE89 3704 0044 0532 0130 00"
-)
+DEMO_PAYMENT_INSTRUCTIONS = PaymentInstructions(account_holder="Fairpay GmbH", iban="DE89 3704 0044 0532 0130 00")
 
 
 def requires_verification(intent: str) -> bool:
@@ -97,14 +95,17 @@ def answer(
         return SpokenAnswer(phrases["that_was_all"], len(selected), 0, needs_verification=True)
     if skip_items == 0 and len(selected) == len(items) and intro:
         parts.append(intro)
-    said = selected[skip_items:skip_items + MAX_ITEMS_SPOKEN]
+    said = selected[skip_items : skip_items + MAX_ITEMS_SPOKEN]
     parts.extend(item.sentence(skip_items + position) for position, item in enumerate(said))
     unmatched = next((payment for payment in summary.recent_payments if payment.merchant is None), None)
     if unmatched is not None and skip_items == 0 and any(item.unpaid for item in said):
         # "I paid but it is still open" often means a transfer we could not assign: say so rather than leave
         # the caller to argue with the list.
-        parts.append(phrases["unmatched_payment"].format(
-            amount=say.money(unmatched.amount), date=say.date(unmatched.received_date)))
+        parts.append(
+            phrases["unmatched_payment"].format(
+                amount=say.money(unmatched.amount), date=say.date(unmatched.received_date)
+            )
+        )
     remaining = len(selected) - skip_items - len(said)
     if remaining:
         parts.append(phrases["offer_one"] if remaining == 1 else phrases["offer_many"].format(n=say.number(remaining)))
@@ -274,8 +275,9 @@ def _next_due_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], 
         if invoice.status in (PaymentStatus.PAID, PaymentStatus.PAUSED):
             continue  # a paused invoice has no due date until the return is settled
         if not invoice.instalments:
-            due.append(_DuePayment(invoice, invoice.amount, invoice.due_date,
-                                   invoice.status is PaymentStatus.OVERDUE, None))
+            due.append(
+                _DuePayment(invoice, invoice.amount, invoice.due_date, invoice.status is PaymentStatus.OVERDUE, None)
+            )
             continue
         # Every overdue instalment, and of the upcoming ones only the next.
         overdue_parts = [part for part in invoice.instalments if part.status is PaymentStatus.OVERDUE]
@@ -290,8 +292,11 @@ def _next_due_items(summary: AccountSummary, say: _Sayer) -> tuple[list[_Item], 
             "amount": say.money(payment.amount),
             "merchant": payment.invoice.merchant,
             "due": say.date(payment.due_date),
-            "instalment": "" if payment.instalment is None else phrases["instalment_of"].format(
-                k=say.number(payment.instalment.number), n=say.number(payment.instalment.count)),
+            "instalment": ""
+            if payment.instalment is None
+            else phrases["instalment_of"].format(
+                k=say.number(payment.instalment.number), n=say.number(payment.instalment.count)
+            ),
         }
         key = "due_overdue" if payment.overdue else "due_first" if payment is first_upcoming else "due_later"
         if payment.overdue and payment.instalment is not None:
@@ -351,4 +356,3 @@ def _payment_options(instructions: PaymentInstructions, language: str) -> str:
 
 def _capitalise(sentence: str) -> str:
     return sentence[:1].upper() + sentence[1:]
-

@@ -62,10 +62,9 @@ def _named_merchants(transcript: str, merchants: Iterable[str]) -> frozenset[str
         threshold = 100 if len(name) <= SHORT_MERCHANT_NAME else MERCHANT_MATCH_THRESHOLD
         sizes = range(max(1, len(name_words) - 1), len(name_words) + 2)
         if any(
-            fuzz.ratio(name, "".join(words[start:start + size])) >= threshold
+            fuzz.ratio(name, "".join(words[start : start + size])) >= threshold
             for size in sizes
             for start in range(0, max(0, len(words) - size) + 1)
         ):
             named.add(merchant)
     return frozenset(named)
-

@@ -80,8 +80,7 @@ ANSWER_PHRASES: dict[str, dict] = {
         "instalment_of": ", Rate {k} von {n}",
         "due_first": "Ihre nächste Zahlung: {amount} für {merchant}{instalment}, fällig {due}.",
         "due_later": "danach {amount} für {merchant}{instalment}, fällig {due}.",
-        "due_overdue": "die Zahlung über {amount} für {merchant}{instalment} ist überfällig: "
-        "sie war {due} fällig.",
+        "due_overdue": "die Zahlung über {amount} für {merchant}{instalment} ist überfällig: sie war {due} fällig.",
         "refund_registered": "Ihre Rücksendung an {merchant} über {amount} wurde {date} angemeldet. Der Händler hat "
         "den Eingang noch nicht bestätigt; sobald er das tut, bearbeiten wir Ihre Erstattung.",
         "refund_received": "{merchant} hat Ihre Rücksendung {date} erhalten; die Erstattung über {amount} wird "

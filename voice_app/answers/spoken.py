@@ -65,12 +65,15 @@ _CURRENCIES: dict[str, dict[str, _CurrencyWords]] = {
         "GBP": _CurrencyWords(_Unit("Pfund", "Pfund", Gender.NEUTER), _Unit("Penny", "Pence")),
         "USD": _CurrencyWords(_Unit("Dollar", "Dollar"), _Unit("Cent", "Cent")),
         "CHF": _CurrencyWords(_Unit("Franken", "Franken"), _Unit("Rappen", "Rappen")),
-        "SEK": _CurrencyWords(_Unit("schwedische Krone", "schwedische Kronen", Gender.FEMININE),
-                              _Unit("Öre", "Öre", Gender.NEUTER)),
-        "NOK": _CurrencyWords(_Unit("norwegische Krone", "norwegische Kronen", Gender.FEMININE),
-                              _Unit("Øre", "Øre", Gender.NEUTER)),
-        "DKK": _CurrencyWords(_Unit("dänische Krone", "dänische Kronen", Gender.FEMININE),
-                              _Unit("Øre", "Øre", Gender.NEUTER)),
+        "SEK": _CurrencyWords(
+            _Unit("schwedische Krone", "schwedische Kronen", Gender.FEMININE), _Unit("Öre", "Öre", Gender.NEUTER)
+        ),
+        "NOK": _CurrencyWords(
+            _Unit("norwegische Krone", "norwegische Kronen", Gender.FEMININE), _Unit("Øre", "Øre", Gender.NEUTER)
+        ),
+        "DKK": _CurrencyWords(
+            _Unit("dänische Krone", "dänische Kronen", Gender.FEMININE), _Unit("Øre", "Øre", Gender.NEUTER)
+        ),
         "PLN": _CurrencyWords(_Unit("Złoty", "Złoty"), _Unit("Groszy", "Groszy")),
     },
 }

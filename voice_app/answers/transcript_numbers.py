@@ -36,17 +36,72 @@ class Lexeme:
 _TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[a-z]+")
 _DIGITS = re.compile(r"(?P<whole>\d+|\d{1,3}(?:[.,]\d{3})+)(?:[.,](?P<cents>\d{1,2}))?")
 
-_EN_SMALL = {word: value for value, word in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"))}
-_EN_TENS = {word: value * 10 for value, word in enumerate(
-    ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"), start=2)}
-_DE_SMALL = {word: value for value, word in enumerate((
-    "null", "eins", "zwei", "drei", "vier", "funf", "sechs", "sieben", "acht", "neun", "zehn", "elf", "zwolf",
-    "dreizehn", "vierzehn", "funfzehn", "sechzehn", "siebzehn", "achtzehn", "neunzehn"))} | {
-    "ein": 1, "eine": 1, "zwo": 2}
-_DE_TENS = {word: value * 10 for value, word in enumerate(
-    ("zwanzig", "dreissig", "vierzig", "funfzig", "sechzig", "siebzig", "achtzig", "neunzig"), start=2)}
+_EN_SMALL = {
+    word: value
+    for value, word in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        )
+    )
+}
+_EN_TENS = {
+    word: value * 10
+    for value, word in enumerate(
+        ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"), start=2
+    )
+}
+_DE_SMALL = {
+    word: value
+    for value, word in enumerate(
+        (
+            "null",
+            "eins",
+            "zwei",
+            "drei",
+            "vier",
+            "funf",
+            "sechs",
+            "sieben",
+            "acht",
+            "neun",
+            "zehn",
+            "elf",
+            "zwolf",
+            "dreizehn",
+            "vierzehn",
+            "funfzehn",
+            "sechzehn",
+            "siebzehn",
+            "achtzehn",
+            "neunzehn",
+        )
+    )
+} | {"ein": 1, "eine": 1, "zwo": 2}
+_DE_TENS = {
+    word: value * 10
+    for value, word in enumerate(
+        ("zwanzig", "dreissig", "vierzig", "funfzig", "sechzig", "siebzig", "achtzig", "neunzig"), start=2
+    )
+}
 
 _MONTHS = {
     fold_for_matching(name): number for names in MONTH_NAMES.values() for number, name in enumerate(names, start=1)
@@ -55,8 +110,23 @@ _MONTHS |= {fold_for_matching(spelling): number for spelling, number in MONTH_SP
 # "may" is a month only where a month can stand: "in May", "from May", "May 3rd"; not in "may I ask".
 _BEFORE_MAY = {"in", "from", "of", "since", "for", "on", "the", "last", "early", "late", "mid", "until", "till"}
 
-_MAJOR_UNITS = {"euro", "euros", "eur", "pound", "pounds", "quid", "gbp", "pfund", "dollar", "dollars", "usd",
-                "franken", "franc", "francs", "chf"}
+_MAJOR_UNITS = {
+    "euro",
+    "euros",
+    "eur",
+    "pound",
+    "pounds",
+    "quid",
+    "gbp",
+    "pfund",
+    "dollar",
+    "dollars",
+    "usd",
+    "franken",
+    "franc",
+    "francs",
+    "chf",
+}
 _MINOR_UNITS = {"cent", "cents", "ct", "pence", "penny", "p", "rappen", "centimes"}
 _DECIMAL_WORDS = {"point", "comma", "komma"}
 _CONNECTORS = {"and", "und"}
@@ -178,7 +248,6 @@ def _german_number(word: str) -> int | None:
 
 def _at(tokens: Sequence[str], i: int) -> str:
     return tokens[i] if 0 <= i < len(tokens) else ""
-
 
 
 def amounts_named(lexemes: list[Lexeme]) -> list[SpokenAmount]:

@@ -169,8 +169,9 @@ class CallExecutor:
     def _recognise(self, recognise: Recognise) -> None:
         self.observers.observe(UtteranceTaken(recognise.utterance.ended_at))
         try:
-            recognised = self.recogniser.recognise(recognise.utterance.pcm16, recognise.known_language,
-                                                   recognise.fallback_language)
+            recognised = self.recogniser.recognise(
+                recognise.utterance.pcm16, recognise.known_language, recognise.fallback_language
+            )
             heard = recognised.transcript
             self.observers.observe(Heard(heard, recognised.seconds, now()))
             self._feed(CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now()))
@@ -180,8 +181,9 @@ class CallExecutor:
     def _say(self, say: Say) -> None:
         audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
         inputs = self.inputs
-        self.player.play(audio, say.prompt_id,
-                         on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic())))
+        self.player.play(
+            audio, say.prompt_id, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic()))
+        )
         self.observers.observe(Said(say, now()))
 
     def _record_consent(self, record: RecordConsent) -> None:
@@ -203,8 +205,9 @@ class CallExecutor:
             ),
         )
         calls.record_consent_decision(self.services.engine, self.call_id, record.decision.value)
-        calls.add_event(self.services.engine, self.call_id, "consent_recorded",
-                        f"{record.decision.value} seq {event.seq}")
+        calls.add_event(
+            self.services.engine, self.call_id, "consent_recorded", f"{record.decision.value} seq {event.seq}"
+        )
         self.observers.observe(ConsentRecorded(record.decision, record.method, now()))
 
     def _end(self, end: EndCall) -> None:
@@ -213,9 +216,13 @@ class CallExecutor:
         if outcome is CallOutcome.TRANSFER and reason is not None:
             account = self.machine.dialogue.assistance.summary
             record_transfer(
-                self.services.engine, self.call_id, reason=reason, topic=end.topic,
+                self.services.engine,
+                self.call_id,
+                reason=reason,
+                topic=end.topic,
                 customer_name=f"{account.first_name} {account.last_name}" if account else None,
-                verified=account is not None, dial_target=self.services.settings.telephony.agent_target.label,
+                verified=account is not None,
+                dial_target=self.services.settings.telephony.agent_target.label,
             )
         calls.add_event(self.services.engine, self.call_id, outcome.value, reason.value if reason else "")
         self.observers.observe(CallEnded(outcome, reason, now()))

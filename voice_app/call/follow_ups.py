@@ -90,8 +90,15 @@ def _carry_out(services: Services, call: Call | None, action: FlowAction, callba
                 metrics.error(reason.value)
             calls.decide_outcome(engine, call_id, CallOutcome.TRANSFER, reason)
         case Brief():
-            record_transfer(engine, call_id, reason=action.reason, topic=action.topic, customer_name=None,
-                            verified=False, dial_target=services.settings.telephony.agent_target.label)
+            record_transfer(
+                engine,
+                call_id,
+                reason=action.reason,
+                topic=action.topic,
+                customer_name=None,
+                verified=False,
+                dial_target=services.settings.telephony.agent_target.label,
+            )
         case OpenCallback():
             request_callback(engine, call_id, callback_number)
         case FinishHandoff():

@@ -81,8 +81,16 @@ class CallFailed:
 
 
 Observation = (
-    UtteranceTaken | Heard | Said | TurnStored | UtteranceAnswered | PromptStarted | PromptHeard | ConsentRecorded
-    | CallEnded | CallFailed
+    UtteranceTaken
+    | Heard
+    | Said
+    | TurnStored
+    | UtteranceAnswered
+    | PromptStarted
+    | PromptHeard
+    | ConsentRecorded
+    | CallEnded
+    | CallFailed
 )
 
 log = logging.getLogger(__name__)
@@ -125,8 +133,9 @@ class ConversationFeed:
     def observe(self, observation: Observation) -> None:
         match observation:
             case Heard(transcript=heard):
-                self._tell("heard", f"{heard.text!r} ({heard.language}, confidence {heard.confidence:.2f})",
-                           observation.at)
+                self._tell(
+                    "heard", f"{heard.text!r} ({heard.language}, confidence {heard.confidence:.2f})", observation.at
+                )
             case Said():
                 self._tell("bot", observation.say.text, observation.at)
             case ConsentRecorded():
@@ -173,8 +182,9 @@ class AnswerLatency:
         latency_seconds = sent_at - reply.ended_at
         metrics.answered(latency_seconds)
         try:
-            calls.record_answer_latency(self.services.engine, self.call_id, round(latency_seconds * 1000),
-                                        reply.turn_id)
+            calls.record_answer_latency(
+                self.services.engine, self.call_id, round(latency_seconds * 1000), reply.turn_id
+            )
         except Exception:  # a lost measurement must not end the caller's conversation
             log.exception("call %s: answer latency not stored", self.call_id)
 

@@ -53,7 +53,14 @@ class PlaybackQueued:
 
 
 StreamEvent = (
-    CallStarted | CallerSpoke | DigitPressed | PromptFinished | SpeechBegan | Utterance | Tick | PlaybackQueued
+    CallStarted
+    | CallerSpoke
+    | DigitPressed
+    | PromptFinished
+    | SpeechBegan
+    | Utterance
+    | Tick
+    | PlaybackQueued
     | StopRequest
 )
 

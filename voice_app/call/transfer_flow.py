@@ -89,8 +89,7 @@ class VoicemailOver:
 
 
 FlowEvent = (
-    StreamOver | ArrivedWhileDraining | HandOver | DialEnded | QueueLeft | KeyChosen | VoicemailReserved
-    | VoicemailOver
+    StreamOver | ArrivedWhileDraining | HandOver | DialEnded | QueueLeft | KeyChosen | VoicemailReserved | VoicemailOver
 )
 
 
@@ -189,9 +188,14 @@ def follow(facts: CallFacts | None, event: FlowEvent) -> Plan:
         case StreamOver():
             return _stream_over(facts)
         case ArrivedWhileDraining():
-            return Plan([DecideTransfer(HandoffReason.SERVER_SHUTDOWN, failure=False),
-                         Note("handed_over", HandoffReason.SERVER_SHUTDOWN.value),
-                         Log("incoming while the server drains, straight to a person")], then=HandOver())
+            return Plan(
+                [
+                    DecideTransfer(HandoffReason.SERVER_SHUTDOWN, failure=False),
+                    Note("handed_over", HandoffReason.SERVER_SHUTDOWN.value),
+                    Log("incoming while the server drains, straight to a person"),
+                ],
+                then=HandOver(),
+            )
         case HandOver():
             return _hand_over(facts)
         case DialEnded(connected=True) | QueueLeft(connected=True):
@@ -209,15 +213,18 @@ def follow(facts: CallFacts | None, event: FlowEvent) -> Plan:
         case VoicemailReserved():
             return _callback_stands(facts, [Log("a voice message was already recorded; the callback stands")])
         case VoicemailOver():
-            return Plan(answer=PlayThenHangup(Prompt.VOICEMAIL_THANKS) if facts.voicemail_stored
-                        else _callback_promise(facts))
+            return Plan(
+                answer=PlayThenHangup(Prompt.VOICEMAIL_THANKS) if facts.voicemail_stored else _callback_promise(facts)
+            )
     raise TypeError(f"unknown event {event!r}")
 
 
 def _unknown_call(event: FlowEvent) -> Plan:
     if isinstance(event, StreamOver):
-        return Plan([Log("Connect action for an unknown call; sending the caller to a person", warning=True)],
-                    Transfer(follow_up=None))
+        return Plan(
+            [Log("Connect action for an unknown call; sending the caller to a person", warning=True)],
+            Transfer(follow_up=None),
+        )
     return Plan(answer=Hangup())
 
 
@@ -233,16 +240,23 @@ def _hand_over(facts: CallFacts) -> Plan:
         return Plan(answer=Hangup())
     actions = _briefed(facts)
     if not facts.business_open:
-        actions += [OpenCallback(), FinishHandoff(HandoffOutcome.AFTER_HOURS),
-                    Log("outside business hours, callback requested, caller offered a voice message")]
+        actions += [
+            OpenCallback(),
+            FinishHandoff(HandoffOutcome.AFTER_HOURS),
+            Log("outside business hours, callback requested, caller offered a voice message"),
+        ]
         return Plan(actions, OfferChoice(after_hours=True))
     return Plan(actions, Transfer(follow_up="dial" if facts.whisper_possible else "queue"))
 
 
 def _agent_not_reached(facts: CallFacts, how: str) -> Plan:
-    actions = [*_briefed(facts), OpenCallback(), FinishHandoff(HandoffOutcome.CALLBACK_REQUESTED),
-               Note("agent_not_reached", how),
-               Log(f"agent not reached ({how}), callback requested, caller offered a voice message")]
+    actions = [
+        *_briefed(facts),
+        OpenCallback(),
+        FinishHandoff(HandoffOutcome.CALLBACK_REQUESTED),
+        Note("agent_not_reached", how),
+        Log(f"agent not reached ({how}), callback requested, caller offered a voice message"),
+    ]
     return Plan(actions, OfferChoice(after_hours=False))
 
 

@@ -20,8 +20,15 @@ HASH_KEY = "#"
 
 
 class VoiceMessage:
-    def __init__(self, *, end_silence_seconds: float, max_seconds: int, no_message_seconds: float,
-                 vad_aggressiveness: int, min_speech_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        end_silence_seconds: float,
+        max_seconds: int,
+        no_message_seconds: float,
+        vad_aggressiveness: int,
+        min_speech_ms: int,
+    ) -> None:
         self.end_silence_frames = max(1, round(end_silence_seconds * FRAMES_PER_SECOND))
         self.max_frames = max_seconds * FRAMES_PER_SECOND
         self.no_message_frames = round(no_message_seconds * FRAMES_PER_SECOND)
@@ -69,7 +76,7 @@ class VoiceMessage:
             return None
         start = max(0, self.speech_from - MARGIN_FRAMES)
         last = len(self.frames) if self.speech_until is None else self.speech_until + MARGIN_FRAMES
-        return b"".join(self.frames[start:min(len(self.frames), last)])
+        return b"".join(self.frames[start : min(len(self.frames), last)])
 
     def _begin(self) -> None:
         self.recording = True

@@ -49,11 +49,19 @@ def _output_dir(path: str) -> Path:
 
 # -- consent export ---------------------------------------------------------------------------------------
 
+
 @click.command("export")
-@click.option("--format", "export_format", type=click.Choice([f.value for f in ExportFormat]), default="csv",
-              show_default=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="folder for the export and its manifest")
+@click.option(
+    "--format", "export_format", type=click.Choice([f.value for f in ExportFormat]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="folder for the export and its manifest",
+)
 @click.option("--from", "date_from", help="first day, YYYY-MM-DD (business-hours time zone)")
 @click.option("--to", "date_to", help="last day, YYYY-MM-DD")
 @click.option("--call", "call_ref", help="a call's CallSid")
@@ -62,16 +70,24 @@ def _output_dir(path: str) -> Path:
 @click.option("--language", help="en or de")
 @click.option("--phone", help="the caller's phone number (matched by its pseudonym; never stored)")
 @click.pass_obj
-def consent_export(context: CliContext, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version,
-                   language, phone) -> None:
+def consent_export(
+    context: CliContext, export_format, out_dir, date_from, date_to, call_ref, decision, notice_version, language, phone
+) -> None:
     """Export consent events with a manifest (filters, row count, SHA-256, chain head)."""
     settings = context.settings
-    fields = {"date_from": date_from, "date_to": date_to, "call_ref": call_ref, "decision": decision,
-              "notice_version": notice_version, "language": language,
-              "subject": _subject(context, phone) if phone else None}
+    fields = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "call_ref": call_ref,
+        "decision": decision,
+        "notice_version": notice_version,
+        "language": language,
+        "subject": _subject(context, phone) if phone else None,
+    }
     try:
-        event_filter = parse_filter({k: v for k, v in fields.items() if v is not None},
-                                    settings.telephony.business_hours.timezone.key)
+        event_filter = parse_filter(
+            {k: v for k, v in fields.items() if v is not None}, settings.telephony.business_hours.timezone.key
+        )
     except InvalidLedgerQuery as error:
         raise click.UsageError(str(error)) from None
     engine = context.engine
@@ -88,8 +104,9 @@ def consent_export(context: CliContext, export_format, out_dir, date_from, date_
 
 @click.command("check-export")
 @click.argument("export_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
-              help="the manifest (default: EXPORT_FILE.manifest.json)")
+@click.option(
+    "--manifest", type=click.Path(exists=True, dir_okay=False), help="the manifest (default: EXPORT_FILE.manifest.json)"
+)
 @click.pass_obj
 def consent_check_export(context: CliContext, export_file, manifest) -> None:
     """Check an export against its manifest and the ledger as it is now."""
@@ -109,6 +126,7 @@ def consent_check_export(context: CliContext, export_file, manifest) -> None:
 
 
 # -- subjects ------------------------------------------------------------------------------------------------
+
 
 @click.group()
 def subject() -> None:
@@ -131,9 +149,12 @@ def subject_export(context: CliContext, phone, out_dir) -> None:
     (directory / f"{stem}.txt").write_text(summary, "utf-8")
     for name, audio in subject_voice_messages(engine, subject_ref).items():
         (directory / name).write_bytes(audio)
-    audit.record(engine, _actor(), audit.AuditAction.SUBJECT_EXPORT,
-                 {"subject": subject_ref, "calls": len(report["calls"]),
-                  "consent_events": len(report["consent_events"])})
+    audit.record(
+        engine,
+        _actor(),
+        audit.AuditAction.SUBJECT_EXPORT,
+        {"subject": subject_ref, "calls": len(report["calls"]), "consent_events": len(report["consent_events"])},
+    )
     click.echo(summary)
     click.echo(f"written: {directory / stem}.json and .txt")
 
@@ -150,8 +171,12 @@ def subject_erase(context: CliContext, phone, yes) -> None:
     engine = context.engine
     counts = erase_subject(engine, subject_ref)
     chain = verify_chain(engine)
-    audit.record(engine, _actor(), audit.AuditAction.SUBJECT_ERASE,
-                 {"subject": subject_ref, "deleted": counts, "chain_ok": chain.ok})
+    audit.record(
+        engine,
+        _actor(),
+        audit.AuditAction.SUBJECT_ERASE,
+        {"subject": subject_ref, "deleted": counts, "chain_ok": chain.ok},
+    )
     for name, count in counts.items():
         click.echo(f"{name.replace('_', ' ')}: {count}")
     click.echo("consent chain: " + ("intact" if chain.ok else f"BROKEN at {chain.first_broken_seq}: {chain.reason}"))
@@ -160,6 +185,7 @@ def subject_erase(context: CliContext, phone, yes) -> None:
 
 
 # -- retention -----------------------------------------------------------------------------------------------
+
 
 @click.group()
 def retention() -> None:

@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 RUN_INTERVAL = timedelta(days=1)
 
 
-def run_retention(
-    engine: Engine, retention: RetentionSettings, now: datetime, actor: str
-) -> dict[str, dict[str, int]]:
+def run_retention(engine: Engine, retention: RetentionSettings, now: datetime, actor: str) -> dict[str, dict[str, int]]:
     """Delete what expired before `now`; running it again at the same time deletes nothing more. The counts
     go to the audit log."""
     now = require_aware(now, "now")

@@ -177,8 +177,9 @@ class Assistance:
             say = self.speaker.prompt(Prompt.GOODBYE, language, interruptible=False)
             return [self._turn(event, understood, say.text), say, EndCall(CallOutcome.HANGUP, None)]
         if intent is Intent.REPEAT:
-            again = self.speaker.text(self.speaker.last_text or prompt_text(Prompt.WHAT_ELSE, language), language,
-                                      interruptible=True)
+            again = self.speaker.text(
+                self.speaker.last_text or prompt_text(Prompt.WHAT_ELSE, language), language, interruptible=True
+            )
             return [self._turn(event, understood, again.text), again]
         if intent is Intent.AFFIRM and self.asking is Asking.MORE_ITEMS and self.offer:
             return [self._turn(event, understood, "(more items)"), *self._tell(self.offer, language)]
@@ -195,8 +196,9 @@ class Assistance:
         return [self._turn(event, understood, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
 
     def _tell(self, request: PendingRequest, language: str, opening: str = "") -> list[Action]:
-        spoken = answer(request.intent, self.summary, request.transcript, language, self.today,
-                        skip_items=request.items_said)
+        spoken = answer(
+            request.intent, self.summary, request.transcript, language, self.today, skip_items=request.items_said
+        )
         told = request.items_said + spoken.items_said
         parts = [opening, spoken.text]
         if spoken.items_said and told < spoken.items_total:
@@ -247,8 +249,9 @@ class Assistance:
         self.digits = ""
         return self._check_identity(language, date_of_birth=born)
 
-    def _check_identity(self, language: str, *, date_of_birth: date | None = None,
-                        postcode: str | None = None) -> list[Action]:
+    def _check_identity(
+        self, language: str, *, date_of_birth: date | None = None, postcode: str | None = None
+    ) -> list[Action]:
         claimed = self.caller or (
             self.accounts.find_by_customer_number(self.customer_number) if self.customer_number else None
         )
@@ -263,8 +266,9 @@ class Assistance:
         pending, self.pending = self.pending, None
         if pending is None:
             self.asking = Asking.REQUEST
-            return [self.speaker.text(f"{thanks} {prompt_text(Prompt.WHAT_ELSE, language)}", language,
-                                      interruptible=True)]
+            return [
+                self.speaker.text(f"{thanks} {prompt_text(Prompt.WHAT_ELSE, language)}", language, interruptible=True)
+            ]
         return self._tell(pending, language, opening=thanks)
 
     def _failed_attempt(self, language: str) -> list[Action]:
@@ -279,8 +283,9 @@ class Assistance:
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _transfer(self, closing: Prompt, reason: HandoffReason, language: str,
-                  topic: Intent | None = None) -> list[Action]:
+    def _transfer(
+        self, closing: Prompt, reason: HandoffReason, language: str, topic: Intent | None = None
+    ) -> list[Action]:
         self.ended = True
         topic = topic or self.last_topic
         return [
@@ -288,8 +293,9 @@ class Assistance:
             EndCall(CallOutcome.TRANSFER, reason, topic.value if topic else None),
         ]
 
-    def _turn(self, event: CallerSpoke, understood: Understanding | None, reply: Prompt | str,
-              language: str | None = None) -> StoreTurn:
+    def _turn(
+        self, event: CallerSpoke, understood: Understanding | None, reply: Prompt | str, language: str | None = None
+    ) -> StoreTurn:
         if isinstance(reply, Prompt):
             assert language is not None, "a prompt is stored in the language it was said in"
             text = prompt_text(reply, language)

@@ -10,6 +10,7 @@ from voice_app.models import CallOutcome, HandoffReason
 
 # Events --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CallStarted:
     at: datetime
@@ -49,6 +50,7 @@ Event = CallStarted | PromptFinished | CallerSpoke | DigitPressed | SilenceElaps
 
 
 # Actions -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Say:

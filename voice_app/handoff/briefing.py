@@ -53,29 +53,50 @@ _REASONS = {
     },
 }
 _TOPICS = {
-    "en": {"payment_status": "whether an invoice is paid", "open_payments": "open payments",
-           "next_due_date": "the next due date", "refund_status": "a refund", "payment_options": "how to pay",
-           "fraud": "possible fraud", "stolen_data": "stolen card or data",
-           "merchant_dispute": "a dispute with a merchant",
-           "complaint": "a complaint", "financial_hardship": "difficulty paying", "human": "talking to a person",
-           "withdraw_consent": "withdrawing consent", "out_of_scope": "something outside the hotline's topics"},
-    "de": {"payment_status": "ob eine Rechnung bezahlt ist", "open_payments": "offene Zahlungen",
-           "next_due_date": "die nächste Fälligkeit", "refund_status": "eine Rückerstattung",
-           "payment_options": "Zahlungswege", "fraud": "möglichen Betrug", "stolen_data": "gestohlene Karte oder Daten",
-           "merchant_dispute": "einen Streit mit einem Händler", "complaint": "eine Beschwerde",
-           "financial_hardship": "Zahlungsschwierigkeiten", "human": "ein Gespräch mit einem Mitarbeiter",
-           "withdraw_consent": "den Widerruf der Einwilligung", "out_of_scope": "ein anderes Thema"},
+    "en": {
+        "payment_status": "whether an invoice is paid",
+        "open_payments": "open payments",
+        "next_due_date": "the next due date",
+        "refund_status": "a refund",
+        "payment_options": "how to pay",
+        "fraud": "possible fraud",
+        "stolen_data": "stolen card or data",
+        "merchant_dispute": "a dispute with a merchant",
+        "complaint": "a complaint",
+        "financial_hardship": "difficulty paying",
+        "human": "talking to a person",
+        "withdraw_consent": "withdrawing consent",
+        "out_of_scope": "something outside the hotline's topics",
+    },
+    "de": {
+        "payment_status": "ob eine Rechnung bezahlt ist",
+        "open_payments": "offene Zahlungen",
+        "next_due_date": "die nächste Fälligkeit",
+        "refund_status": "eine Rückerstattung",
+        "payment_options": "Zahlungswege",
+        "fraud": "möglichen Betrug",
+        "stolen_data": "gestohlene Karte oder Daten",
+        "merchant_dispute": "einen Streit mit einem Händler",
+        "complaint": "eine Beschwerde",
+        "financial_hardship": "Zahlungsschwierigkeiten",
+        "human": "ein Gespräch mit einem Mitarbeiter",
+        "withdraw_consent": "den Widerruf der Einwilligung",
+        "out_of_scope": "ein anderes Thema",
+    },
 }
 _TEMPLATES = {
     "en": "{who}, {verified}. Asked about {topic}. Handed over because {reason}.",
     "de": "{who}, {verified}. Anliegen: {topic}. Übergeben, weil: {reason}.",
 }
-_WHO = {"en": ("Caller not identified", "verified", "not verified", "nothing yet"),
-        "de": ("Anrufer nicht identifiziert", "verifiziert", "nicht verifiziert", "noch nichts")}
+_WHO = {
+    "en": ("Caller not identified", "verified", "not verified", "nothing yet"),
+    "de": ("Anrufer nicht identifiziert", "verifiziert", "nicht verifiziert", "noch nichts"),
+}
 
 
-def summary_text(language: str, *, customer_name: str | None, verified: bool, topic: str | None,
-                 reason: HandoffReason) -> str:
+def summary_text(
+    language: str, *, customer_name: str | None, verified: bool, topic: str | None, reason: HandoffReason
+) -> str:
     unknown, yes, no, nothing = _WHO[language]
     return _TEMPLATES[language].format(
         who=customer_name if verified and customer_name else unknown,
@@ -85,8 +106,16 @@ def summary_text(language: str, *, customer_name: str | None, verified: bool, to
     )
 
 
-def record_transfer(engine: Engine, call_id: int, *, reason: HandoffReason, topic: str | None,
-                    customer_name: str | None, verified: bool, dial_target: str) -> Handoff:
+def record_transfer(
+    engine: Engine,
+    call_id: int,
+    *,
+    reason: HandoffReason,
+    topic: str | None,
+    customer_name: str | None,
+    verified: bool,
+    dial_target: str,
+) -> Handoff:
     """Stores the handoff of a call once (the first decision stands), with the last few things the caller said
     when, and only when, consent was granted."""
     call = calls.find_call_by_id(engine, call_id)
@@ -95,19 +124,27 @@ def record_transfer(engine: Engine, call_id: int, *, reason: HandoffReason, topi
     turns = calls.turns_of(engine, call_id) if call.consent_decision == "granted" else []
     excerpt = "\n".join(turn.transcript for turn in turns[-EXCERPT_TURNS:] if turn.transcript != WITHHELD)
     return record_handoff(
-        engine, call_id, reason=reason,
-        summary=summary_text(call.language, customer_name=customer_name, verified=verified, topic=topic,
-                             reason=reason),
-        transcript_excerpt=excerpt or None, customer_name=customer_name, verified=verified,
-        consent_decision=call.consent_decision, language=call.language, dial_target=dial_target,
+        engine,
+        call_id,
+        reason=reason,
+        summary=summary_text(call.language, customer_name=customer_name, verified=verified, topic=topic, reason=reason),
+        transcript_excerpt=excerpt or None,
+        customer_name=customer_name,
+        verified=verified,
+        consent_decision=call.consent_decision,
+        language=call.language,
+        dial_target=dial_target,
     )
 
 
 def issue_whisper_token(engine: Engine, call_id: int, valid_for: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     with Session(engine) as session:
-        session.exec(update(Handoff).where(col(Handoff.call_id) == call_id)
-                     .values(whisper_token=token, whisper_expires_at=utcnow() + valid_for))
+        session.exec(
+            update(Handoff)
+            .where(col(Handoff.call_id) == call_id)
+            .values(whisper_token=token, whisper_expires_at=utcnow() + valid_for)
+        )
         session.commit()
     return token
 

@@ -168,9 +168,11 @@ def request_callback(engine: Engine, call_id: int, callback_number: str | None =
         existing = session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).first()
         if existing:
             if callback_number and existing.callback_number is None and existing.status == CallbackStatus.OPEN:
-                session.exec(update(CallbackRequest).where(col(CallbackRequest.id) == existing.id,
-                                                           col(CallbackRequest.callback_number).is_(None))
-                             .values(callback_number=callback_number))
+                session.exec(
+                    update(CallbackRequest)
+                    .where(col(CallbackRequest.id) == existing.id, col(CallbackRequest.callback_number).is_(None))
+                    .values(callback_number=callback_number)
+                )
                 session.commit()
                 session.refresh(existing)
             return existing
@@ -203,13 +205,16 @@ def mark_callback_done(engine: Engine, callback_id: int, user_id: int, note: str
         result = session.exec(
             update(CallbackRequest)
             .where(col(CallbackRequest.id) == callback_id, col(CallbackRequest.status) == CallbackStatus.OPEN)
-            .values(status=CallbackStatus.DONE.value, done_at=utcnow(), done_by=user_id, note=note,
-                    callback_number=None)
+            .values(
+                status=CallbackStatus.DONE.value, done_at=utcnow(), done_by=user_id, note=note, callback_number=None
+            )
         )
         if result.rowcount == 1:
-            session.exec(update(Voicemail).where(col(Voicemail.callback_id) == callback_id,
-                                                 col(Voicemail.status) != VoicemailStatus.RECORDING)
-                         .values(status=VoicemailStatus.DONE.value))
+            session.exec(
+                update(Voicemail)
+                .where(col(Voicemail.callback_id) == callback_id, col(Voicemail.status) != VoicemailStatus.RECORDING)
+                .values(status=VoicemailStatus.DONE.value)
+            )
         session.commit()
         return result.rowcount == 1
 
@@ -228,16 +233,20 @@ def open_callbacks(engine: Engine, limit: int = MAX_LIST_LIMIT) -> list[OpenCall
     """Callbacks still to be made, newest first, each with the hand-over it came from."""
     _check_limit(limit)
     with Session(engine) as session:
-        rows = list(session.exec(
-            select(CallbackRequest, Handoff)
-            .join(Handoff, col(CallbackRequest.handoff_id) == col(Handoff.id))
-            .where(CallbackRequest.status == CallbackStatus.OPEN)
-            .order_by(col(CallbackRequest.id).desc())
-            .limit(limit)
-        ))
+        rows = list(
+            session.exec(
+                select(CallbackRequest, Handoff)
+                .join(Handoff, col(CallbackRequest.handoff_id) == col(Handoff.id))
+                .where(CallbackRequest.status == CallbackStatus.OPEN)
+                .order_by(col(CallbackRequest.id).desc())
+                .limit(limit)
+            )
+        )
     voicemails = voicemails_of_callbacks(engine, [stored_id(callback) for callback, _ in rows])
-    return [OpenCallback(callback=callback, handoff=handoff, voicemail=voicemails.get(stored_id(callback)))
-            for callback, handoff in rows]
+    return [
+        OpenCallback(callback=callback, handoff=handoff, voicemail=voicemails.get(stored_id(callback)))
+        for callback, handoff in rows
+    ]
 
 
 def handoff_detail(engine: Engine, handoff_id: int) -> HandoffDetail | None:
@@ -256,11 +265,16 @@ def handoff_detail(engine: Engine, handoff_id: int) -> HandoffDetail | None:
         )
         turns: list[Turn] = (
             list(session.exec(select(Turn).where(Turn.call_id == call.id).order_by(col(Turn.id))))
-            if consent_granted else []
+            if consent_granted
+            else []
         )
-        callbacks = list(session.exec(
-            select(CallbackRequest).where(CallbackRequest.handoff_id == handoff.id).order_by(col(CallbackRequest.id))
-        ))
+        callbacks = list(
+            session.exec(
+                select(CallbackRequest)
+                .where(CallbackRequest.handoff_id == handoff.id)
+                .order_by(col(CallbackRequest.id))
+            )
+        )
         return HandoffDetail(
             handoff=handoff,
             call=call,

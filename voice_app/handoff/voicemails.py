@@ -37,8 +37,17 @@ class VoicemailInfo:
     listened_by: int | None
 
 
-_INFO_COLUMNS = (Voicemail.id, Voicemail.call_id, Voicemail.callback_id, Voicemail.duration_seconds, Voicemail.ended_by,
-                 Voicemail.status, Voicemail.recorded_at, Voicemail.listened_at, Voicemail.listened_by)
+_INFO_COLUMNS = (
+    Voicemail.id,
+    Voicemail.call_id,
+    Voicemail.callback_id,
+    Voicemail.duration_seconds,
+    Voicemail.ended_by,
+    Voicemail.status,
+    Voicemail.recorded_at,
+    Voicemail.listened_at,
+    Voicemail.listened_by,
+)
 
 
 def _info(row) -> VoicemailInfo:
@@ -66,14 +75,17 @@ def bind_voicemail_stream(engine: Engine, call_id: int, stream_sid: str) -> int 
     """Binds the recording stream to the reserved slot; None when there is none or another stream has it."""
     with Session(engine) as session:
         slot = session.exec(
-            select(Voicemail.id).where(col(Voicemail.call_id) == call_id,
-                                       col(Voicemail.status) == VoicemailStatus.RECORDING,
-                                       col(Voicemail.stream_sid).is_(None))
+            select(Voicemail.id).where(
+                col(Voicemail.call_id) == call_id,
+                col(Voicemail.status) == VoicemailStatus.RECORDING,
+                col(Voicemail.stream_sid).is_(None),
+            )
         ).first()
         if slot is None:
             return None
         result = session.exec(
-            update(Voicemail).where(col(Voicemail.id) == slot, col(Voicemail.stream_sid).is_(None))
+            update(Voicemail)
+            .where(col(Voicemail.id) == slot, col(Voicemail.stream_sid).is_(None))
             .values(stream_sid=stream_sid)
         )
         session.commit()
@@ -91,8 +103,13 @@ def store_voicemail(engine: Engine, voicemail_id: int, mulaw: bytes, ended_by: s
         result = session.exec(
             update(Voicemail)
             .where(col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.RECORDING)
-            .values(audio_wav=mulaw_wav_file(mulaw), duration_seconds=round(len(mulaw) / PHONE_RATE, 2),
-                    ended_by=ended_by, status=VoicemailStatus.NEW.value, recorded_at=utcnow())
+            .values(
+                audio_wav=mulaw_wav_file(mulaw),
+                duration_seconds=round(len(mulaw) / PHONE_RATE, 2),
+                ended_by=ended_by,
+                status=VoicemailStatus.NEW.value,
+                recorded_at=utcnow(),
+            )
         )
         if result.rowcount == 1:
             recorded = session.get(Voicemail, voicemail_id)
@@ -111,8 +128,11 @@ def store_voicemail(engine: Engine, voicemail_id: int, mulaw: bytes, ended_by: s
 def discard_voicemail(engine: Engine, voicemail_id: int) -> None:
     """The caller left no message: the reserved slot goes, the callback request stands."""
     with Session(engine) as session:
-        session.exec(delete(Voicemail).where(col(Voicemail.id) == voicemail_id,
-                                             col(Voicemail.status) == VoicemailStatus.RECORDING))
+        session.exec(
+            delete(Voicemail).where(
+                col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.RECORDING
+            )
+        )
         session.commit()
 
 
@@ -120,8 +140,9 @@ def voicemail_of_call(engine: Engine, call_id: int) -> VoicemailInfo | None:
     """The call's stored message (not a slot still recording)."""
     with Session(engine) as session:
         row = session.exec(
-            select(*_INFO_COLUMNS)  # type: ignore[call-overload]  # typed for at most four columns
-            .where(col(Voicemail.call_id) == call_id, col(Voicemail.status) != VoicemailStatus.RECORDING)
+            select(*_INFO_COLUMNS).where(  # type: ignore[call-overload]  # typed for at most four columns
+                col(Voicemail.call_id) == call_id, col(Voicemail.status) != VoicemailStatus.RECORDING
+            )
         ).first()
     return _info(row) if row else None
 
@@ -132,8 +153,9 @@ def voicemails_of_callbacks(engine: Engine, callback_ids: list[int]) -> dict[int
         return {}
     with Session(engine) as session:
         rows = session.exec(
-            select(*_INFO_COLUMNS)  # type: ignore[call-overload]  # typed for at most four columns
-            .where(col(Voicemail.callback_id).in_(callback_ids), col(Voicemail.status) != VoicemailStatus.RECORDING)
+            select(*_INFO_COLUMNS).where(  # type: ignore[call-overload]  # typed for at most four columns
+                col(Voicemail.callback_id).in_(callback_ids), col(Voicemail.status) != VoicemailStatus.RECORDING
+            )
         )
         return {info.callback_id: info for info in map(_info, rows)}
 
@@ -146,7 +168,8 @@ def play_voicemail(engine: Engine, voicemail_id: int, user_id: int) -> bytes | N
             return None
         audio = read_mulaw_wav(voicemail.audio_wav)
         session.exec(
-            update(Voicemail).where(col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.NEW)
+            update(Voicemail)
+            .where(col(Voicemail.id) == voicemail_id, col(Voicemail.status) == VoicemailStatus.NEW)
             .values(status=VoicemailStatus.LISTENED.value, listened_at=utcnow(), listened_by=user_id)
         )
         session.commit()

@@ -46,8 +46,10 @@ def db_upgrade(context: CliContext, revision: str) -> None:
     if report.adopted:
         click.echo(f"adopted {describe(engine)}: its schema is the baseline's, stamped as revision {BASELINE_REVISION}")
     if report.applied:
-        click.echo(f"upgraded {describe(engine)} from {report.before or 'nothing'} to {report.after} "
-                   f"(applied {', '.join(report.applied)})")
+        click.echo(
+            f"upgraded {describe(engine)} from {report.before or 'nothing'} to {report.after} "
+            f"(applied {', '.join(report.applied)})"
+        )
     else:
         click.echo(f"{describe(engine)} is already at revision {report.after}")
     engine.dispose()
@@ -85,8 +87,10 @@ def db_check(context: CliContext) -> None:
         found = differences(connection) if current == head else []
     engine.dispose()
     if current != head:
-        click.echo(f"not at head: the database is at {current or 'no revision'}, the head is {head}; "
-                   f"run `{UPGRADE_COMMAND}`", err=True)
+        click.echo(
+            f"not at head: the database is at {current or 'no revision'}, the head is {head}; run `{UPGRADE_COMMAND}`",
+            err=True,
+        )
         sys.exit(1)
     if found:
         click.echo("the models and the migrations disagree; a new revision would have to:", err=True)
@@ -110,8 +114,9 @@ def db_revision(message: str) -> None:
     scratch = create_engine("sqlite://")
     with migration_transaction(scratch) as connection:
         upgrade(connection)
-        script = alembic_command.revision(REVISIONS.config(connection), message=message, autogenerate=True,
-                                  rev_id=f"{number:04d}")
+        script = alembic_command.revision(
+            REVISIONS.config(connection), message=message, autogenerate=True, rev_id=f"{number:04d}"
+        )
     scratch.dispose()
     if not isinstance(script, Script):  # a list only with several heads, None only when told not to write
         raise click.ClickException(f"autogenerate wrote no single revision: {script!r}")

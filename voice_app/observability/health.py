@@ -58,8 +58,11 @@ def init_health(app: Flask, services: Services) -> None:
     def ready() -> ResponseReturnValue:
         # The model is loaded before a worker takes its first request (voice_app.server), so a worker that
         # answers has it; the database and the drain are what change while it runs.
-        checks = {"model": "ok", "database": probe.problem() or "ok",
-                  "draining": "yes" if services.drain.draining else "no"}
+        checks = {
+            "model": "ok",
+            "database": probe.problem() or "ok",
+            "draining": "yes" if services.drain.draining else "no",
+        }
         failed = checks["database"] != "ok" or services.drain.draining
         if failed:
             log.warning("not ready: %s", checks)
@@ -72,8 +75,14 @@ def init_health(app: Flask, services: Services) -> None:
             abort(404)
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            abort(Response("metrics need the bearer token\n", status=401, mimetype="text/plain",
-                           headers={"WWW-Authenticate": "Bearer"}))
+            abort(
+                Response(
+                    "metrics need the bearer token\n",
+                    status=401,
+                    mimetype="text/plain",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            )
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
 

@@ -34,7 +34,8 @@ CALLS = Counter("voice_app_calls", "Calls by how the assistant ended them", ["ou
 TRANSFERS = Counter("voice_app_transfers", "Calls handed to a person, by reason", ["reason"])
 CONSENT_DECISIONS = Counter("voice_app_consent_decisions", "Consent decisions recorded in the ledger", ["decision"])
 ANSWER_LATENCY = Histogram(
-    "voice_app_answer_latency_seconds", "From the caller's last word to the first audio of the reply",
+    "voice_app_answer_latency_seconds",
+    "From the caller's last word to the first audio of the reply",
     buckets=SECONDS_BUCKETS,
 )
 TRANSCRIPTION_TIME = Histogram(

@@ -162,18 +162,42 @@ def column_chart(
         text = value_label(value)
         fits = len(text) * CHAR_WIDTH <= slot - 2
         label_top = min(y, y_of(marker)) if marker is not None else y
-        columns.append(Column(x, y, bar_width, bottom - y, column_title, text if fits else None, label_top - 4,
-                              y_of(marker) if marker is not None else None))
+        columns.append(
+            Column(
+                x,
+                y,
+                bar_width,
+                bottom - y,
+                column_title,
+                text if fits else None,
+                label_top - 4,
+                y_of(marker) if marker is not None else None,
+            )
+        )
 
     every = max(1, math.ceil((max(len(c) for c in categories) * CHAR_WIDTH + 8) / slot))
-    category_ticks = [Tick(left + slot * index + slot / 2, category)
-                      for index, category in enumerate(categories) if index % every == 0]
+    category_ticks = [
+        Tick(left + slot * index + slot / 2, category)
+        for index, category in enumerate(categories)
+        if index % every == 0
+    ]
     return ColumnChart(
-        id=id, title=title, description=description, value_axis_label=value_axis_label,
-        category_axis_label=category_axis_label, width=width, height=height, left=left, top=plot_top,
-        right=width - right_margin, bottom=bottom, columns=columns,
-        value_ticks=_ticks(top, step, y_of, tick_label), category_ticks=category_ticks,
-        column_legend=column_legend, marker_legend=marker_legend,
+        id=id,
+        title=title,
+        description=description,
+        value_axis_label=value_axis_label,
+        category_axis_label=category_axis_label,
+        width=width,
+        height=height,
+        left=left,
+        top=plot_top,
+        right=width - right_margin,
+        bottom=bottom,
+        columns=columns,
+        value_ticks=_ticks(top, step, y_of, tick_label),
+        category_ticks=category_ticks,
+        column_legend=column_legend,
+        marker_legend=marker_legend,
     )
 
 
@@ -207,12 +231,27 @@ def bar_chart(
         return left + plot_width * (value / axis_top)
 
     bars = [
-        Bar(top + index * (bar_height + gap) + gap / 2, bar_height, x_of(value) - left, label, value_label(value),
-            bar_title)
+        Bar(
+            top + index * (bar_height + gap) + gap / 2,
+            bar_height,
+            x_of(value) - left,
+            label,
+            value_label(value),
+            bar_title,
+        )
         for index, (label, value, bar_title) in enumerate(zip(labels, values, titles, strict=True))
     ]
     return BarChart(
-        id=id, title=title, description=description, value_axis_label=value_axis_label, width=width, height=height,
-        left=left, right=width - right_margin, top=top, bottom=bottom, bars=bars,
+        id=id,
+        title=title,
+        description=description,
+        value_axis_label=value_axis_label,
+        width=width,
+        height=height,
+        left=left,
+        right=width - right_margin,
+        top=top,
+        bottom=bottom,
+        bars=bars,
         value_ticks=_ticks(axis_top, step, x_of, value_label),
     )

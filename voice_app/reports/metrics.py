@@ -184,9 +184,8 @@ class Metrics:
 
 # -- queries ----------------------------------------------------------------------------------------------------
 
-def calls_query(
-    start: datetime, end: datetime
-) -> Select[int | None, datetime, str | None, str | None, str | None]:
+
+def calls_query(start: datetime, end: datetime) -> Select[int | None, datetime, str | None, str | None, str | None]:
     # sqlmodel's select() is typed for at most four columns
     return select(  # type: ignore[call-overload]
         Call.id, Call.started_at, Call.consent_decision, Call.outcome, Call.handoff_reason
@@ -222,7 +221,14 @@ class _Tally:
 
     def bucket(self, first: date, last: date) -> Bucket:
         return Bucket(
-            first, last, self.calls, self.reached, self.granted, self.finished, self.transferred, self.no_outcome,
+            first,
+            last,
+            self.calls,
+            self.reached,
+            self.granted,
+            self.finished,
+            self.transferred,
+            self.no_outcome,
             LatencySummary.of(self.latencies),
         )
 

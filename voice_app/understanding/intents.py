@@ -119,12 +119,15 @@ class Thresholds:
 
 
 def _features() -> FeatureUnion:
-    return FeatureUnion([
-        ("words", TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True)),
-        ("chars", TfidfVectorizer(
-            analyzer=CHAR_ANALYZER, ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=CHAR_MIN_DF
-        )),
-    ])
+    return FeatureUnion(
+        [
+            ("words", TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True)),
+            (
+                "chars",
+                TfidfVectorizer(analyzer=CHAR_ANALYZER, ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=CHAR_MIN_DF),
+            ),
+        ]
+    )
 
 
 class _OneVsRestSVM:
@@ -173,6 +176,7 @@ def _balanced_weights(labels: Sequence[str], weights: Sequence[float]) -> np.nda
 
 def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
     """The temperature that minimises the negative log-likelihood of the true classes."""
+
     def negative_log_likelihood(log_temperature: float) -> float:
         log_probabilities = log_softmax(scores / np.exp(log_temperature), axis=1)
         return float(-log_probabilities[np.arange(len(truth)), truth].mean())
@@ -184,9 +188,13 @@ def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
 def _answer_threshold(intents: Sequence[str], confidences: np.ndarray, truth: Sequence[str]) -> float:
     """The lowest confidence at which at most MAX_WRONG_ANSWER_SHARE of the answers would be wrong."""
     answered = sorted(
-        ((confidence, intent == true) for intent, confidence, true in zip(intents, confidences, truth, strict=True)
-         if intent in ANSWERED_INTENTS),
-        key=lambda pair: pair[0], reverse=True,
+        (
+            (confidence, intent == true)
+            for intent, confidence, true in zip(intents, confidences, truth, strict=True)
+            if intent in ANSWERED_INTENTS
+        ),
+        key=lambda pair: pair[0],
+        reverse=True,
     )
     threshold = 1.0
     wrong = 0
@@ -200,8 +208,11 @@ def _answer_threshold(intents: Sequence[str], confidences: np.ndarray, truth: Se
 def _handoff_threshold(
     intents: Sequence[str], confidences: np.ndarray, truth: Sequence[str], answer_threshold: float
 ) -> float:
-    recognised = [confidence for intent, confidence, true in zip(intents, confidences, truth, strict=True)
-                  if intent in HANDED_OVER_INTENTS and intent == true]
+    recognised = [
+        confidence
+        for intent, confidence, true in zip(intents, confidences, truth, strict=True)
+        if intent in HANDED_OVER_INTENTS and intent == true
+    ]
     if not recognised:
         return answer_threshold
     return min(answer_threshold, float(np.quantile(recognised, HANDOFF_MISS_SHARE)))
@@ -281,8 +292,9 @@ class IntentClassifier:
         noise = probabilities[:, self._noise] if self._noise is not None else np.zeros(len(texts))
         return probabilities[:, self._real], noise
 
-    def _decide(self, text: str, language: str, probabilities: np.ndarray, noise: float,
-                transcript_confidence: float) -> Understanding:
+    def _decide(
+        self, text: str, language: str, probabilities: np.ndarray, noise: float, transcript_confidence: float
+    ) -> Understanding:
         """The likeliest intent with its probability, which leaves out the chance that the input is no request
         at all; when that chance is larger, the caller is asked again whatever the intent."""
         best = int(probabilities.argmax())
@@ -295,9 +307,7 @@ class IntentClassifier:
         probabilities, _ = self._calibrated([clean_text(text)])
         return dict(zip(self._classes, (probabilities[0] / probabilities[0].sum()).tolist(), strict=True))
 
-    def classify(
-        self, text: str, language: str | None = None, *, transcript_confidence: float = 1.0
-    ) -> Understanding:
+    def classify(self, text: str, language: str | None = None, *, transcript_confidence: float = 1.0) -> Understanding:
         if not isinstance(text, str):
             raise TypeError(f"text must be str, not {type(text).__name__}")
         if len(text) > MAX_TRANSCRIPT_CHARS:

@@ -29,7 +29,7 @@ def _gibberish_word(rng: random.Random) -> str:
     if kind == 1:  # a run along one keyboard row
         row = rng.choice(_KEYBOARD_ROWS)
         start = rng.randrange(len(row) - 2)
-        return row[start:start + rng.randint(3, len(row) - start)]
+        return row[start : start + rng.randint(3, len(row) - start)]
     # made-up syllables
     return "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
 

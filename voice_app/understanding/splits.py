@@ -29,9 +29,7 @@ def _shuffled_groups(examples: Sequence[Example], seed: int) -> list[list[Exampl
     return shuffled
 
 
-def stratified_split(
-    examples: Sequence[Example], share: float, seed: int
-) -> tuple[list[Example], list[Example]]:
+def stratified_split(examples: Sequence[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
     """(rest, part): `share` of each (intent, language, weight) group goes to `part`, at least one if the
     group has two or more, so every intent of both languages is represented on both sides."""
     if not 0 < share < 1:

@@ -29,26 +29,61 @@ class Intent(StrEnum):
 
 
 # Routine questions the assistant answers itself.
-ROUTINE_INTENTS = frozenset({
-    Intent.PAYMENT_STATUS, Intent.OPEN_PAYMENTS, Intent.NEXT_DUE_DATE, Intent.REFUND_STATUS,
-    Intent.PAYMENT_OPTIONS,
-})
+ROUTINE_INTENTS = frozenset(
+    {
+        Intent.PAYMENT_STATUS,
+        Intent.OPEN_PAYMENTS,
+        Intent.NEXT_DUE_DATE,
+        Intent.REFUND_STATUS,
+        Intent.PAYMENT_OPTIONS,
+    }
+)
 # The routine questions answered from the caller's account, so only once the caller is verified.
 ACCOUNT_INTENTS = ROUTINE_INTENTS - {Intent.PAYMENT_OPTIONS}
 CONVERSATION_INTENTS = frozenset({Intent.GOODBYE, Intent.AFFIRM, Intent.DENY, Intent.REPEAT})
 ANSWERED_INTENTS = ROUTINE_INTENTS | CONVERSATION_INTENTS
-SENSITIVE_INTENTS = frozenset({
-    Intent.FRAUD, Intent.STOLEN_DATA, Intent.MERCHANT_DISPUTE, Intent.COMPLAINT, Intent.FINANCIAL_HARDSHIP,
-})
+SENSITIVE_INTENTS = frozenset(
+    {
+        Intent.FRAUD,
+        Intent.STOLEN_DATA,
+        Intent.MERCHANT_DISPUTE,
+        Intent.COMPLAINT,
+        Intent.FINANCIAL_HARDSHIP,
+    }
+)
 HANDED_OVER_INTENTS = frozenset(Intent) - ANSWERED_INTENTS
 
 # As the assistant says them; compare them with a caller's words in lower case (and folded, where accents
 # may be missing).
 MONTH_NAMES: dict[str, tuple[str, ...]] = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
 }
 # Other ways transcripts write a month, in either language: März without its umlaut, Austrian "Jänner",
 # "Sept" for September.

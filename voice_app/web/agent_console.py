@@ -255,8 +255,9 @@ def voicemail_audio(voicemail_id: int) -> ResponseReturnValue:
     if audio is None:
         abort(404)
     if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):  # once per playback, not per seek
-        audit.record(_engine(), current_user.username, audit.AuditAction.PLAY_VOICE_MESSAGE,
-                     {"voicemail_id": voicemail_id})
+        audit.record(
+            _engine(), current_user.username, audit.AuditAction.PLAY_VOICE_MESSAGE, {"voicemail_id": voicemail_id}
+        )
     response = Response(mulaw_wav(audio), mimetype="audio/wav")
     response.headers["Cache-Control"] = "no-store"
     # Byte ranges let the player seek; the body is in memory, so werkzeug can cut them.

@@ -61,8 +61,13 @@ WHISPER_GRACE_SECONDS = 60
 # The choice after a transfer nobody took: seconds to wait for a key once the prompt has played (Twilio's default).
 CHOICE_TIMEOUT_SECONDS = 5
 # The prompts Twilio fetches with <Play>; fixed texts, no personal data.
-PLAYED_PROMPTS = (Prompt.AGENT_UNREACHED_CHOICE, Prompt.AFTER_HOURS_CHOICE, Prompt.CALLBACK_PROMISED,
-                  Prompt.AFTER_HOURS_CALLBACK_PROMISED, Prompt.VOICEMAIL_THANKS)
+PLAYED_PROMPTS = (
+    Prompt.AGENT_UNREACHED_CHOICE,
+    Prompt.AFTER_HOURS_CHOICE,
+    Prompt.CALLBACK_PROMISED,
+    Prompt.AFTER_HOURS_CALLBACK_PROMISED,
+    Prompt.VOICEMAIL_THANKS,
+)
 PROMPT_DIGEST_LENGTH = 12
 PROMPT_CACHE_SECONDS = 24 * 3600
 
@@ -222,8 +227,11 @@ def _render(answer: Answer, call: Call | None) -> str:
             assert call is not None  # the flow dials only for a call it knows
             ring_time = timedelta(seconds=telephony.agent_ring_seconds + WHISPER_GRACE_SECONDS)
             token = issue_whisper_token(services().engine, calls.id_of(call), ring_time)
-            return _transfer(telephony.agent_target, action_url=public_url(base, "/twilio/dial-status"),
-                             whisper_url=public_url(base, f"/twilio/whisper/{token}"))
+            return _transfer(
+                telephony.agent_target,
+                action_url=public_url(base, "/twilio/dial-status"),
+                whisper_url=public_url(base, f"/twilio/whisper/{token}"),
+            )
     assert call is not None  # a call we do not know only hangs up or goes to a person
     match answer:
         case OfferChoice():
@@ -243,8 +251,12 @@ def _transfer(target: DialTarget, action_url: str | None = None, whisper_url: st
     """The TwiML that hands the caller to the configured target: a Dial that rings it, or a queue to wait in."""
     if target.kind == "queue":
         return twiml.enqueue(target.address, action_url=action_url)
-    return twiml.dial(target, timeout_seconds=services().settings.telephony.agent_ring_seconds,
-                      action_url=action_url, whisper_url=whisper_url)
+    return twiml.dial(
+        target,
+        timeout_seconds=services().settings.telephony.agent_ring_seconds,
+        action_url=action_url,
+        whisper_url=whisper_url,
+    )
 
 
 def _prompt_url(prompt: Prompt, language: str) -> str:
