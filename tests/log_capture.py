@@ -6,27 +6,32 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from voice_app.observability.logs import dress_handler
+from voice_app.observability.logs import LOG_FORMATS, CallIdFilter, make_formatter
 
 
 class _Keep(logging.Handler):
-    def __init__(self, log_format: str) -> None:
+    """Each line as every `voice-app serve --log-format` would write it: JSON escapes what text does not, and
+    both add tracebacks."""
+
+    def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
-        dress_handler(self, log_format)
+        self.addFilter(CallIdFilter())
+        self.formatters = [make_formatter(log_format) for log_format in LOG_FORMATS]
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+        self.lines += [formatter.format(record) for formatter in self.formatters]
 
 
 @contextmanager
-def everything_logged(log_format: str = "text") -> Iterator[list[str]]:
-    """The lines logged meanwhile, formatted as `voice-app serve --log-format` formats them, with the root logger
-    at DEBUG (as `--log-level debug` sets it) and werkzeug's access log on. Loggers the app itself sets quieter
-    stay so: what they hold back never reaches a log in production either."""
-    handler = _Keep(log_format)
+def everything_logged() -> Iterator[list[str]]:
+    """The lines logged meanwhile, with the root logger at DEBUG (as `--log-level debug` sets it), werkzeug's
+    access log on and warnings logged. The clients in the test process (requests, the simulated Twilio) log
+    into the same lines: what they send is what the server's access log would show. Loggers the app itself
+    sets quieter stay so: what they hold back never reaches a log in production either."""
+    handler = _Keep()
     root, access_log = logging.getLogger(), logging.getLogger("werkzeug")
-    # Loggers that do not hand their lines to the root's handlers get the handler of their own.
+    # Loggers that do not hand their lines on to the root's handlers get the handler of their own.
     loggers = [
         root,
         *(
@@ -38,6 +43,7 @@ def everything_logged(log_format: str = "text") -> Iterator[list[str]]:
     levels = {root: root.level, access_log: access_log.level}
     root.setLevel(logging.DEBUG)
     access_log.setLevel(logging.INFO)
+    logging.captureWarnings(True)
     for logger in loggers:
         logger.addHandler(handler)
     try:
@@ -45,5 +51,6 @@ def everything_logged(log_format: str = "text") -> Iterator[list[str]]:
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+        logging.captureWarnings(False)
         for logger, level in levels.items():
             logger.setLevel(level)
