@@ -18,9 +18,10 @@ def spelled_digits(digits: str) -> str:
 
 def phone_number_pattern(e164: str) -> re.Pattern[str]:
     """The number in E.164, URL-encoded, national (with its trunk 0) or digits-only form, with any grouping:
-    all of them contain the national significant number's digits in order."""
+    all of them contain the national significant number's digits in order, wherever they stand (after the
+    country code, or inside a longer run of digits)."""
     national = phonenumbers.national_significant_number(phonenumbers.parse(e164))
-    return re.compile(r"(?<![0-9])" + spelled_digits(national) + r"(?![0-9])")
+    return re.compile(spelled_digits(national))
 
 
 def date_of_birth_pattern(day: date) -> re.Pattern[str]:
@@ -32,4 +33,4 @@ def date_of_birth_pattern(day: date) -> re.Pattern[str]:
         (f"{day:%d}", f"{day:%m}", f"{day:%y}"),
     ]
     alternatives = [_SEPARATOR.join(spelled_digits(part) for part in parts) for parts in forms]
-    return re.compile(r"(?<![0-9])(?:" + "|".join(alternatives) + r")(?![0-9])")
+    return re.compile("|".join(alternatives))
