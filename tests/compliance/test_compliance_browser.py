@@ -1,6 +1,6 @@
 """The compliance console in a real browser (Debian's chromium, headless, through Playwright) on calls made through
-the real server: a compliance officer signs in, searches by phone number, opens a call's evidence, downloads an
-export and checks its manifest; an agent is refused."""
+the real server: a compliance officer signs in, searches by phone number (posted, never in the address), opens a
+call's evidence, downloads an export and checks its manifest; an agent is refused."""
 
 from __future__ import annotations
 
@@ -25,16 +25,23 @@ def sign_in(page, server, username, path):
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_compliance_searches_opens_evidence_and_downloads_a_checked_export(console_server, called_database, page,
-                                                                          tmp_path):
+def test_compliance_searches_opens_evidence_and_downloads_a_checked_export(
+    console_server, called_database, page, tmp_path
+):
     _, results = called_database
     sign_in(page, console_server, "compliance-user", "/compliance/")
     expect(page.get_by_role("heading", name="Consent decisions", level=1)).to_be_visible()
 
-    page.get_by_label("Caller's phone number").first.fill(ENGLISH.phones[0])
-    page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("heading", name="2 decisions found")).to_be_visible()
-    expect(page.locator("#results tbody tr")).to_have_count(2)
+    def search_by_phone():
+        page.get_by_label("Caller's phone number").first.fill(ENGLISH.phones[0])
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", name="2 decisions found")).to_be_visible()
+        expect(page.locator("#results tbody tr")).to_have_count(2)
+        # The search was posted: neither the address nor the page holds the number.
+        assert ENGLISH.phones[0][3:] not in page.url
+        assert page.get_by_label("Caller's phone number").first.input_value() == ""
+
+    search_by_phone()
 
     call_sid = results["english_question"].call_sid
     page.get_by_role("link", name=call_sid).click()
@@ -46,9 +53,11 @@ def test_compliance_searches_opens_evidence_and_downloads_a_checked_export(conso
     expect(timeline.locator("li[data-kind=transcript_stored]")).to_have_count(1)
     expect(page.locator("#flags")).to_contain_text("none")
 
-    page.go_back()
+    # A posted search is not cached (no-store), so the way back to the results is searching again.
+    page.get_by_role("link", name="← Consent decisions").click()
+    search_by_phone()
     with page.expect_download(timeout=WAIT_MS) as download_info:
-        page.get_by_role("link", name="CSV with manifest").click()
+        page.get_by_role("button", name="CSV with manifest").click()
     archive_path = tmp_path / download_info.value.suggested_filename
     download_info.value.save_as(archive_path)
     with zipfile.ZipFile(archive_path) as archive:

@@ -20,6 +20,7 @@ from consent import audit
 from consent.evidence import build_timeline
 from consent.exports import ExportFormat, build_export
 from consent.ledger import InvalidLedgerQuery, verify_chain
+from consent.models import ConsentEvent
 from consent.search import EventFilter, count_events, find_events, notice_versions, parse_filter
 from voice_app import calls
 from voice_app.compliance.activities import call_activities
@@ -42,10 +43,19 @@ MAX_PAGE = 1000
 FILTER_FIELDS = ("date_from", "date_to", "call_ref", "decision", "notice_version", "language")
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 DECISIONS = ("granted", "refused", "no_answer", "withdrawn")
+PSEUDONYM = re.compile(r"[0-9a-f]{64}")
 
 
 class AccessRequestForm(FlaskForm):
     phone = StringField("Caller's phone number", validators=[InputRequired("Enter a phone number."), Length(max=40)])
+
+
+@compliance.after_request
+@audit_log.after_request
+def _not_cached(response: Response) -> Response:
+    # Consent decisions, evidence and the audit log must not outlive the session in a browser or proxy cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _services() -> Services:
@@ -60,50 +70,75 @@ def _timezone() -> str:
     return _services().settings.telephony.business_hours.timezone.key
 
 
-def _form_values() -> dict[str, str]:
-    """The search form as sent, to show it again; never stored."""
-    return {name: request.args.get(name, "")[:300] for name in (*FILTER_FIELDS, "phone")}
+def _posted_filters() -> dict[str, str]:
+    """The filters as posted, to show them again and carry them to the next page and the export; never stored.
+    The caller is carried as their pseudonym (`subject`), never as the number."""
+    return {name: request.form.get(name, "")[:300].strip() for name in (*FILTER_FIELDS, "subject")}
 
 
-def _filter_from_request() -> tuple[EventFilter, dict[str, str]]:
-    """The filter the form asks for; a phone number is turned into its pseudonym and never kept or logged."""
-    fields = {name: request.args.get(name, "")[:300] for name in FILTER_FIELDS}
-    phone = request.args.get("phone", "").strip()[:40]
+def _event_filter(fields: dict[str, str]) -> tuple[EventFilter, dict[str, str]]:
+    """The filter the form asks for, and the fields to carry on with it: a phone number typed into the form is
+    replaced by its pseudonym at once, so it is never kept, logged, or sent back to the browser."""
+    phone = request.form.get("phone", "").strip()[:40]
     if phone:
         try:
-            fields["subject"] = subject_for_phone(phone, _services().secret_key)
+            fields = {**fields, "subject": subject_for_phone(phone, _services().secret_key)}
         except SubjectRequestError as error:
             raise InvalidLedgerQuery(str(error)) from None
-    return parse_filter(fields, _timezone()), {**fields, "phone": phone}
+    elif fields["subject"] and not PSEUDONYM.fullmatch(fields["subject"]):
+        raise InvalidLedgerQuery("the caller's pseudonym is not valid; search by the phone number again")
+    return parse_filter(fields, _timezone()), fields
 
 
-def _bad_request(message: str, form_values: dict[str, str]) -> tuple[str, int]:
-    return render_template("compliance/search.html", error=message, form=form_values, events=[], total=0, page=1,
-                           pages=1, notices={}, decisions=DECISIONS, access_form=AccessRequestForm()), 400
+def _search_page(
+    form_values: dict[str, str],
+    status: int = 200,
+    *,
+    error: str | None = None,
+    events: list[ConsentEvent] | None = None,
+    total: int = 0,
+    page: int = 1,
+) -> tuple[str, int]:
+    return render_template(
+        "compliance/search.html",
+        error=error,
+        form=form_values,
+        events=events or [],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        notices=notice_versions(_services().engine, events or []),
+        # Without formdata=None the access-request field would fill itself from a posted search's phone field.
+        decisions=DECISIONS,
+        access_form=AccessRequestForm(formdata=None),
+        carried={name: value for name, value in form_values.items() if value},
+    ), status
 
 
-@compliance.get("/")
+@compliance.route("/", methods=["GET", "POST"])
 @role_required(Role.COMPLIANCE)
-def search() -> str | tuple[str, int]:
-    form_values = _form_values()
+def search() -> tuple[str, int]:
+    """GET shows the newest decisions; a search is always POSTed, because a phone number in a URL would be kept
+    by every access log and proxy on the way."""
+    if request.method == "GET":
+        fields, page = dict.fromkeys((*FILTER_FIELDS, "subject"), ""), "1"
+        if request.args:
+            return _search_page(fields, 400, error="Search with the form: filters are never sent in the address.")
+    else:
+        fields = _posted_filters()
+        page = request.form.get("page", "1").strip() or "1"
     try:
-        event_filter, form_values = _filter_from_request()
+        event_filter, fields = _event_filter(fields)
     except InvalidLedgerQuery as error:
-        return _bad_request(str(error), form_values)
-    page = request.args.get("page", "1")
+        return _search_page({**fields, "subject": ""}, 400, error=str(error))
     if not (page.isascii() and page.isdigit() and 1 <= int(page) <= MAX_PAGE):
-        return _bad_request(f"page must be a number from 1 to {MAX_PAGE}", form_values)
+        return _search_page(fields, 400, error=f"page must be a number from 1 to {MAX_PAGE}")
     page_number = int(page)
     engine = _services().engine
     total = count_events(engine, event_filter)
     events = find_events(engine, event_filter, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
-    notices = notice_versions(engine, events)
     _record(audit.AuditAction.SEARCH, {"filters": event_filter.describe(), "page": page_number, "matches": total})
-    return render_template(
-        "compliance/search.html", error=None, form=form_values, events=events, total=total, page=page_number,
-        pages=max(1, -(-total // PAGE_SIZE)), notices=notices, decisions=DECISIONS, access_form=AccessRequestForm(),
-        export_query={k: v for k, v in form_values.items() if v},
-    )
+    return _search_page(fields, events=events, total=total, page=page_number)
 
 
 @compliance.get("/calls/<call_sid>")
@@ -121,17 +156,17 @@ def evidence(call_sid: str) -> str:
     return render_template("compliance/evidence.html", call=call, timeline=timeline)
 
 
-@compliance.get("/export")
+@compliance.post("/export")
 @role_required(Role.COMPLIANCE)
 def export() -> Response | tuple[str, int]:
-    export_format = request.args.get("format", "csv")
-    form_values = _form_values()
+    export_format = request.form.get("format", "csv")
+    fields = _posted_filters()
     if export_format not in {f.value for f in ExportFormat}:
-        return _bad_request("format must be csv or json", form_values)
+        return _search_page(fields, 400, error="format must be csv or json")
     try:
-        event_filter, _ = _filter_from_request()
+        event_filter, _ = _event_filter(fields)
     except InvalidLedgerQuery as error:
-        return _bad_request(str(error), form_values)
+        return _search_page({**fields, "subject": ""}, 400, error=str(error))
     result = build_export(_services().engine, event_filter, export_format, exported_by=current_user.username)
     _record(audit.AuditAction.EXPORT, {k: v for k, v in result.manifest.items() if k != "file"})
     stem = result.file_name.rsplit(".", 1)[0]
@@ -152,27 +187,33 @@ def access_request() -> ResponseReturnValue:
         flash(str(error), "error")
         return redirect(url_for("compliance.search"))
     report = subject_report(_services().engine, subject)
-    _record(audit.AuditAction.SUBJECT_EXPORT,
-            {"subject": subject, "calls": len(report["calls"]), "consent_events": len(report["consent_events"])})
+    _record(
+        audit.AuditAction.SUBJECT_EXPORT,
+        {"subject": subject, "calls": len(report["calls"]), "consent_events": len(report["consent_events"])},
+    )
     stem = f"subject-{subject[:12]}-{datetime.now():%Y%m%dT%H%M%S}"
-    return _zip_download(f"{stem}.zip", {
-        f"{stem}.json": (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
-        f"{stem}.txt": readable_summary(report).encode("utf-8"),
-        **subject_voice_messages(_services().engine, subject),
-    })
+    return _zip_download(
+        f"{stem}.zip",
+        {
+            f"{stem}.json": (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+            f"{stem}.txt": readable_summary(report).encode("utf-8"),
+            **subject_voice_messages(_services().engine, subject),
+        },
+    )
 
 
 @audit_log.get("/audit")
 @role_required(Role.ADMIN)
 def entries() -> str | tuple[str, int]:
-    actor = request.args.get("actor", "").strip()[:audit.ACTOR_MAX_LENGTH]
+    actor = request.args.get("actor", "").strip()[: audit.ACTOR_MAX_LENGTH]
     action = request.args.get("action", "").strip()
     if action and action not in {a.value for a in audit.AuditAction}:
         abort(Response(f"unknown action {action[:32]!r}\n", status=400, mimetype="text/plain"))
     rows = audit.entries(_services().engine, limit=200, actor=actor or None, action=action or None)
     _record(audit.AuditAction.VIEW_AUDIT_LOG, {"actor": actor, "action": action})
-    return render_template("compliance/audit.html", entries=rows, actor=actor, action=action,
-                           actions=[a.value for a in audit.AuditAction])
+    return render_template(
+        "compliance/audit.html", entries=rows, actor=actor, action=action, actions=[a.value for a in audit.AuditAction]
+    )
 
 
 def _zip_download(name: str, files: dict[str, bytes]) -> Response:
