@@ -22,12 +22,15 @@ VOICE_MESSAGE = "Please call me back about my last invoice."
 # The English customer calls twice (a routine question, then straight to a person); the German one refuses;
 # a caller without an account agrees, then withdraws.
 CALLS = {
-    "english_question": (ENGLISH.phones[0], [
-        ("say", "Yes, I agree."),
-        ("say", "What do I still have to pay?"),
-        ("press", ENGLISH.date_of_birth.strftime("%d%m%Y")),
-        ("say", "Thank you, goodbye."),
-    ]),
+    "english_question": (
+        ENGLISH.phones[0],
+        [
+            ("say", "Yes, I agree."),
+            ("say", "What do I still have to pay?"),
+            ("press", ENGLISH.date_of_birth.strftime("%d%m%Y")),
+            ("say", "Thank you, goodbye."),
+        ],
+    ),
     "english_to_a_person": (ENGLISH.phones[0], [("press", "1"), ("press", "0")]),
     # Nobody answers the transfer, so the German caller leaves a voice message and ends it with #.
     "german_refuses": (GERMAN.phones[0], [("press", "2"), ("press", "2"), ("say", VOICE_MESSAGE), ("hash", "#")]),

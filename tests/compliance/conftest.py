@@ -34,13 +34,22 @@ def called_database(request, tmp_path_factory, base_settings, speech):
         def place(name):
             caller, script = CALLS[name]
             turns = [
-                Press(value) if kind == "press"
-                else Press(value, immediately=True) if kind == "hash"
+                Press(value)
+                if kind == "press"
+                else Press(value, immediately=True)
+                if kind == "hash"
                 else Speak(speech.synthesizer.synthesize(value, "en"), label=value)
                 for kind, value in script
             ]
-            return TwilioSimulator(server.url, auth_token, from_number=caller, to_number=ENGLISH_LINE,
-                                   dial_outcome="no-answer", ring_seconds=1.0, max_call_seconds=240).place_call(turns)
+            return TwilioSimulator(
+                server.url,
+                auth_token,
+                from_number=caller,
+                to_number=ENGLISH_LINE,
+                dial_outcome="no-answer",
+                ring_seconds=1.0,
+                max_call_seconds=240,
+            ).place_call(turns)
 
         with ThreadPoolExecutor(max_workers=len(CALLS)) as pool:
             results = dict(zip(CALLS, pool.map(place, CALLS), strict=True))

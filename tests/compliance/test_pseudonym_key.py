@@ -30,8 +30,9 @@ def config_pointing_at(database_url: str, folder: Path) -> Path:
 
 def run(config_file: Path, *arguments: str, secret_key: str | None):
     # None removes the variable for the command, whatever the test runner's environment holds
-    return CliRunner().invoke(main, ["--config", str(config_file), *arguments],
-                              env={"VOICE_APP_SECRET_KEY": secret_key})
+    return CliRunner().invoke(
+        main, ["--config", str(config_file), *arguments], env={"VOICE_APP_SECRET_KEY": secret_key}
+    )
 
 
 def count(database_url: str, model) -> int:
@@ -51,11 +52,14 @@ def seeded(tmp_path):
     return config_file, database_url
 
 
-@pytest.mark.parametrize("arguments", [
-    ("subject", "erase", "--phone", PHONE, "--yes"),
-    ("subject", "export", "--phone", PHONE, "--out", "{out}"),
-    ("consent", "export", "--phone", PHONE, "--out", "{out}"),
-])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("subject", "erase", "--phone", PHONE, "--yes"),
+        ("subject", "export", "--phone", PHONE, "--out", "{out}"),
+        ("consent", "export", "--phone", PHONE, "--out", "{out}"),
+    ],
+)
 def test_a_command_that_needs_the_pseudonym_key_refuses_to_run_without_it(seeded, tmp_path, arguments):
     config_file, database_url = seeded
     audit_entries_before = count(database_url, AuditEntry)

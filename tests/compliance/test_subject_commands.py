@@ -32,13 +32,17 @@ def test_the_calls_went_as_scripted(called_database, database):
     assert results["english_question"].outcome == "hangup"
     for name in ("english_to_a_person", "german_refuses", "unknown_caller_withdraws"):
         assert results[name].dial_status == "no-answer", results[name].events
-    turns = rows(database, "SELECT COUNT(*) FROM turns t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = :call_sid",
-                 call_sid=results["english_question"].call_sid)[0][0]
+    turns = rows(
+        database,
+        "SELECT COUNT(*) FROM turns t JOIN calls c ON c.id = t.call_id WHERE c.call_sid = :call_sid",
+        call_sid=results["english_question"].call_sid,
+    )[0][0]
     assert turns >= 3
 
 
-def test_access_export_gives_everything_about_the_caller_and_nothing_about_others(called_database, database,
-                                                                                     config_file, tmp_path):
+def test_access_export_gives_everything_about_the_caller_and_nothing_about_others(
+    called_database, database, config_file, tmp_path
+):
     _, results = called_database
     out = tmp_path / "out"
     result = run(config_file, "subject", "export", "--phone", ENGLISH.phones[0], "--out", str(out))
@@ -47,7 +51,9 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     [report_file] = out.glob("subject-*.json")
     report = json.loads(report_file.read_text())
     assert {call["call_sid"] for call in report["calls"]} == {
-        results["english_question"].call_sid, results["english_to_a_person"].call_sid}
+        results["english_question"].call_sid,
+        results["english_to_a_person"].call_sid,
+    }
     question = next(c for c in report["calls"] if c["call_sid"] == results["english_question"].call_sid)
     assert any("pay" in turn["transcript"].lower() for turn in question["turns"])
     transfer = next(c for c in report["calls"] if c["call_sid"] == results["english_to_a_person"].call_sid)
@@ -71,14 +77,25 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     assert json.loads(audit[0][2])["calls"] == 2
 
 
-def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consent(called_database, database,
-                                                                                    config_file):
+def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consent(
+    called_database, database, config_file
+):
     _, results = called_database
     subject = subject_of(database, results["english_question"].call_sid)
-    proof_before = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
-                                  "WHERE subject = :subject ORDER BY seq", subject=subject)
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject "
-                          "AND recognised_answer IS NOT NULL", subject=subject)[0][0] == 1
+    proof_before = rows(
+        database,
+        "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
+        "WHERE subject = :subject ORDER BY seq",
+        subject=subject,
+    )
+    assert (
+        rows(
+            database,
+            "SELECT COUNT(*) FROM consent_event WHERE subject = :subject AND recognised_answer IS NOT NULL",
+            subject=subject,
+        )[0][0]
+        == 1
+    )
     german_calls = rows(database, "SELECT COUNT(*) FROM calls WHERE caller != :subject", subject=subject)[0][0]
 
     result = run(config_file, "subject", "erase", "--phone", ENGLISH.phones[0], "--yes")
@@ -90,14 +107,31 @@ def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consen
     assert rows(database, "SELECT COUNT(*) FROM turns")[0][0] == 0  # only the English call had turns
     assert rows(database, "SELECT COUNT(*) FROM handoffs")[0][0] == german_calls  # the other callers' transfers
     assert rows(database, "SELECT COUNT(*) FROM calls")[0][0] == german_calls
-    proof_after = rows(database, "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
-                                 "WHERE subject = :subject ORDER BY seq", subject=subject)
+    proof_after = rows(
+        database,
+        "SELECT seq, decision, notice_version_id, answered_at, event_hash FROM consent_event "
+        "WHERE subject = :subject ORDER BY seq",
+        subject=subject,
+    )
     assert proof_after == proof_before
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject = :subject "
-                          "AND (recognised_answer IS NOT NULL OR answer_salt IS NOT NULL)", subject=subject)[0][0] == 0
+    assert (
+        rows(
+            database,
+            "SELECT COUNT(*) FROM consent_event WHERE subject = :subject "
+            "AND (recognised_answer IS NOT NULL OR answer_salt IS NOT NULL)",
+            subject=subject,
+        )[0][0]
+        == 0
+    )
     # the withdrawing caller's "yes" and "I withdraw" are theirs to erase
-    assert rows(database, "SELECT COUNT(*) FROM consent_event WHERE subject != :subject "
-                          "AND recognised_answer IS NOT NULL", subject=subject)[0][0] == 2
+    assert (
+        rows(
+            database,
+            "SELECT COUNT(*) FROM consent_event WHERE subject != :subject AND recognised_answer IS NOT NULL",
+            subject=subject,
+        )[0][0]
+        == 2
+    )
     assert run(config_file, "consent", "verify").exit_code == 0
 
     again = run(config_file, "subject", "export", "--phone", ENGLISH.phones[0], "--out", str(config_file.parent))
@@ -121,8 +155,12 @@ def test_access_export_includes_the_voice_message_and_erasure_deletes_it(databas
     erased = run(config_file, "subject", "erase", "--phone", GERMAN.phones[0], "--yes")
     assert erased.exit_code == 0 and "voicemails: 1\n" in erased.output, erased.output
     assert rows(database, "SELECT COUNT(*) FROM voicemails")[0][0] == 0
-    assert rows(database, "SELECT COUNT(*) FROM callback_requests WHERE callback_number = :number",
-                number=GERMAN.phones[0])[0][0] == 0
+    assert (
+        rows(
+            database, "SELECT COUNT(*) FROM callback_requests WHERE callback_number = :number", number=GERMAN.phones[0]
+        )[0][0]
+        == 0
+    )
 
 
 def test_erasure_asks_before_it_deletes(database, config_file):
@@ -141,11 +179,18 @@ def test_a_phone_that_is_no_number_is_refused_and_nothing_is_touched(database, c
 
 def shift_call_data_back(database, days):
     """Age every call, event, turn and handoff as if the calls had been made `days` ago."""
-    for table, columns in {"calls": ("started_at", "ended_at", "updated_at"), "turns": ("at",),
-                           "call_events": ("at",), "handoffs": ("requested_at",)}.items():
+    for table, columns in {
+        "calls": ("started_at", "ended_at", "updated_at"),
+        "turns": ("at",),
+        "call_events": ("at",),
+        "handoffs": ("requested_at",),
+    }.items():
         for column in columns:
-            shifted = (f"{column} - INTERVAL '{days} days'" if is_postgresql(database)
-                       else f"datetime({column}, '-{days} days')")
+            shifted = (
+                f"{column} - INTERVAL '{days} days'"
+                if is_postgresql(database)
+                else f"datetime({column}, '-{days} days')"
+            )
             run_sql(database, f"UPDATE {table} SET {column} = {shifted}")
 
 
@@ -173,11 +218,11 @@ def test_retention_deletes_what_expired_and_running_it_twice_changes_nothing_mor
     assert run(config_file, "consent", "verify").exit_code == 0
 
 
-def test_consent_export_from_the_command_line_checks_out_until_the_ledger_is_changed(called_database, database,
-                                                                                      config_file, tmp_path):
+def test_consent_export_from_the_command_line_checks_out_until_the_ledger_is_changed(
+    called_database, database, config_file, tmp_path
+):
     out = tmp_path / "exports"
-    result = run(config_file, "consent", "export", "--format", "json", "--phone", GERMAN.phones[0],
-                 "--out", str(out))
+    result = run(config_file, "consent", "export", "--format", "json", "--phone", GERMAN.phones[0], "--out", str(out))
     assert result.exit_code == 0, result.output
     export_file = next(p for p in out.glob("consent-events-*.json") if not p.name.endswith(".manifest.json"))
     manifest = json.loads(export_file.with_name(export_file.name + ".manifest.json").read_text())
@@ -186,17 +231,24 @@ def test_consent_export_from_the_command_line_checks_out_until_the_ledger_is_cha
     assert json.loads(export_file.read_text())["events"][0]["decision"] == "refused"
 
     assert run(config_file, "consent", "check-export", str(export_file)).exit_code == 0
-    run_sql(database, "UPDATE consent_event SET event_hash = :forged WHERE seq = :seq",
-            forged="a" * 64, seq=manifest["chain_head"]["seq"])
+    run_sql(
+        database,
+        "UPDATE consent_event SET event_hash = :forged WHERE seq = :seq",
+        forged="a" * 64,
+        seq=manifest["chain_head"]["seq"],
+    )
     changed = run(config_file, "consent", "check-export", str(export_file))
     assert changed.exit_code == 1 and "no longer carries the exported chain head hash" in changed.output
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--from", "yesterday"], "must be a date like"),
-    (["--decision", "perhaps"], "decision must be one of"),
-    (["--format", "xml"], "Invalid value for '--format'"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--from", "yesterday"], "must be a date like"),
+        (["--decision", "perhaps"], "decision must be one of"),
+        (["--format", "xml"], "Invalid value for '--format'"),
+    ],
+)
 def test_bad_export_options_are_refused(config_file, arguments, message):
     result = run(config_file, "consent", "export", *arguments)
     assert result.exit_code == 2 and message in result.output

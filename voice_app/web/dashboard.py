@@ -101,6 +101,7 @@ def requested_range(today: date, zone) -> DateRange:
 
 # -- wording ------------------------------------------------------------------------------------------------------
 
+
 def _day(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
 
@@ -158,39 +159,67 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
     axis = {Period.DAY: "Day", Period.WEEK: "Week (Monday to Sunday)", Period.MONTH: "Month"}[period]
     empty = metrics.empty
 
-    calls = None if empty else column_chart(
-        id="chart-calls", title=f"Calls per {every}",
-        description=f"Calls per {every}, {span}: {_plural(total.calls, 'call')} in all; most in one {every}: "
-                    f"{max(bucket.calls for bucket in buckets)}.",
-        value_axis_label="Calls", category_axis_label=axis, categories=short,
-        titles=[f"{label}: {_plural(bucket.calls, 'call')}" for label, bucket in zip(long, buckets, strict=True)],
-        values=[bucket.calls for bucket in buckets], value_label=lambda value: str(round(value)), whole=True,
+    calls = (
+        None
+        if empty
+        else column_chart(
+            id="chart-calls",
+            title=f"Calls per {every}",
+            description=f"Calls per {every}, {span}: {_plural(total.calls, 'call')} in all; most in one {every}: "
+            f"{max(bucket.calls for bucket in buckets)}.",
+            value_axis_label="Calls",
+            category_axis_label=axis,
+            categories=short,
+            titles=[f"{label}: {_plural(bucket.calls, 'call')}" for label, bucket in zip(long, buckets, strict=True)],
+            values=[bucket.calls for bucket in buckets],
+            value_label=lambda value: str(round(value)),
+            whole=True,
+        )
     )
 
-    def share_chart(chart_id: str, title: str, what: str, value_axis_label: str, part, whole, whose: str,
-                    nothing: str) -> ColumnChart | None:
+    def share_chart(
+        chart_id: str, title: str, what: str, value_axis_label: str, part, whole, whose: str, nothing: str
+    ) -> ColumnChart | None:
         """Columns of part(bucket) / whole(bucket); None when the whole range has nothing to share out."""
         if whole(total) == 0:
             return None
         return column_chart(
-            id=chart_id, title=title, category_axis_label=axis, categories=short, value_axis_label=value_axis_label,
+            id=chart_id,
+            title=title,
+            category_axis_label=axis,
+            categories=short,
+            value_axis_label=value_axis_label,
             description=f"{what}, per {every}, {span}: {percent(part(total) / whole(total))} overall "
-                        f"({part(total)} of {whole(total)}).",
-            titles=[f"{label}: " + (f"{percent(part(b) / whole(b))}, {part(b)} of {whole(b)} {whose}" if whole(b)
-                                    else nothing) for label, b in zip(long, buckets, strict=True)],
-            values=[part(b) / whole(b) if whole(b) else None for b in buckets], value_label=percent, top=1.0,
+            f"({part(total)} of {whole(total)}).",
+            titles=[
+                f"{label}: "
+                + (f"{percent(part(b) / whole(b))}, {part(b)} of {whole(b)} {whose}" if whole(b) else nothing)
+                for label, b in zip(long, buckets, strict=True)
+            ],
+            values=[part(b) / whole(b) if whole(b) else None for b in buckets],
+            value_label=percent,
+            top=1.0,
         )
 
     consent = share_chart(
-        "chart-consent", f"Consent rate per {every}", "Share of callers who said yes at the consent question",
-        "Said yes", lambda b: b.consent_granted, lambda b: b.consent_reached, "said yes",
+        "chart-consent",
+        f"Consent rate per {every}",
+        "Share of callers who said yes at the consent question",
+        "Said yes",
+        lambda b: b.consent_granted,
+        lambda b: b.consent_reached,
+        "said yes",
         "nobody reached the consent question",
     )
     without_person = share_chart(
-        "chart-without-person", f"Calls finished without a person, per {every}",
+        "chart-without-person",
+        f"Calls finished without a person, per {every}",
         "Share of calls the assistant finished itself rather than handing them to a person",
-        "Finished by the assistant", lambda b: b.finished_by_assistant, lambda b: b.with_outcome,
-        "finished by the assistant", "no call ended with a goodbye or a hand-over",
+        "Finished by the assistant",
+        lambda b: b.finished_by_assistant,
+        lambda b: b.with_outcome,
+        "finished by the assistant",
+        "no call ended with a goodbye or a hand-over",
     )
 
     reasons = None
@@ -199,27 +228,49 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
         counts = [count for _, count in metrics.transfer_reasons]
         transferred = sum(counts)
         reasons = bar_chart(
-            id="chart-reasons", title="Why calls went to a person",
+            id="chart-reasons",
+            title="Why calls went to a person",
             description=f"Transfer reasons, {span}, {_plural(transferred, 'transfer')}: "
-                        + "; ".join(f"{name} {count}" for name, count in zip(names, counts, strict=True)) + ".",
-            value_axis_label="Transfers", labels=names, values=counts, value_label=lambda value: str(round(value)),
-            titles=[f"{name}: {count} of {transferred} ({percent(count / transferred)})"
-                    for name, count in zip(names, counts, strict=True)],
+            + "; ".join(f"{name} {count}" for name, count in zip(names, counts, strict=True))
+            + ".",
+            value_axis_label="Transfers",
+            labels=names,
+            values=counts,
+            value_label=lambda value: str(round(value)),
+            titles=[
+                f"{name}: {count} of {transferred} ({percent(count / transferred)})"
+                for name, count in zip(names, counts, strict=True)
+            ],
         )
 
-    latency = None if total.latency.count == 0 else column_chart(
-        id="chart-latency", title=f"Answer latency per {every}",
-        description=f"Time from the end of the caller's speech to the first sound of the reply, per {every}, "
-                    f"{span}: median {seconds(total.latency.median_ms)} s and 90th percentile "
-                    f"{seconds(total.latency.p90_ms)} s over {_plural(total.latency.count, 'reply', 'replies')}.",
-        value_axis_label="Seconds", category_axis_label=axis, categories=short,
-        titles=[f"{label}: " + (f"median {seconds(b.latency.median_ms)} s, 90th percentile "
-                                f"{seconds(b.latency.p90_ms)} s, {_plural(b.latency.count, 'reply', 'replies')}"
-                                if b.latency.count else "no replies timed")
-                for label, b in zip(long, buckets, strict=True)],
-        values=[bucket.latency.median_ms for bucket in buckets],
-        markers=[bucket.latency.p90_ms for bucket in buckets], value_label=seconds,
-        column_legend="median (number above)", marker_legend="90th percentile",
+    latency = (
+        None
+        if total.latency.count == 0
+        else column_chart(
+            id="chart-latency",
+            title=f"Answer latency per {every}",
+            description=f"Time from the end of the caller's speech to the first sound of the reply, per {every}, "
+            f"{span}: median {seconds(total.latency.median_ms)} s and 90th percentile "
+            f"{seconds(total.latency.p90_ms)} s over {_plural(total.latency.count, 'reply', 'replies')}.",
+            value_axis_label="Seconds",
+            category_axis_label=axis,
+            categories=short,
+            titles=[
+                f"{label}: "
+                + (
+                    f"median {seconds(b.latency.median_ms)} s, 90th percentile "
+                    f"{seconds(b.latency.p90_ms)} s, {_plural(b.latency.count, 'reply', 'replies')}"
+                    if b.latency.count
+                    else "no replies timed"
+                )
+                for label, b in zip(long, buckets, strict=True)
+            ],
+            values=[bucket.latency.median_ms for bucket in buckets],
+            markers=[bucket.latency.p90_ms for bucket in buckets],
+            value_label=seconds,
+            column_legend="median (number above)",
+            marker_legend="90th percentile",
+        )
     )
     return Dashboard(metrics, calls, consent, without_person, reasons, latency, long, DECISION_LABELS)
 
@@ -230,28 +281,48 @@ def _clip(text: str) -> str:
 
 # -- the page -----------------------------------------------------------------------------------------------------
 
+
 @dashboard.get("/")
 @role_required(Role.COMPLIANCE)
 def overview() -> tuple[str, int]:
     services = _services()
     zone = services.settings.telephony.business_hours.timezone
     today = datetime.now(zone).date()
-    page = {"zone": zone.key, "max_days": MAX_RANGE_DAYS, "default_days": DEFAULT_RANGE_DAYS,
-            "end_of_turn_ms": services.settings.speech.end_of_turn_silence_ms}
+    page = {
+        "zone": zone.key,
+        "max_days": MAX_RANGE_DAYS,
+        "default_days": DEFAULT_RANGE_DAYS,
+        "end_of_turn_ms": services.settings.speech.end_of_turn_silence_ms,
+    }
     try:
         date_range = requested_range(today, zone)
     except ParameterError as error:
         fallback = default_range(zone, today)
         return render_template(
-            "dashboard/overview.html", error=str(error), board=None, **page,
-            form_from=request.args.get("from", "")[:10], form_to=request.args.get("to", "")[:10],
-            default_from=fallback.first.isoformat(), default_to=fallback.last.isoformat(),
+            "dashboard/overview.html",
+            error=str(error),
+            board=None,
+            **page,
+            form_from=request.args.get("from", "")[:10],
+            form_to=request.args.get("to", "")[:10],
+            default_from=fallback.first.isoformat(),
+            default_to=fallback.last.isoformat(),
         ), 400
-    audit.record(services.engine, current_user.username, audit.AuditAction.VIEW_DASHBOARD,
-                 {"from": date_range.first.isoformat(), "to": date_range.last.isoformat()})
+    audit.record(
+        services.engine,
+        current_user.username,
+        audit.AuditAction.VIEW_DASHBOARD,
+        {"from": date_range.first.isoformat(), "to": date_range.last.isoformat()},
+    )
     board = build_dashboard(compute_metrics(services.engine, date_range))
     first, last = date_range.first.isoformat(), date_range.last.isoformat()
     return render_template(
-        "dashboard/overview.html", error=None, board=board, **page,
-        form_from=first, form_to=last, default_from=first, default_to=last,
+        "dashboard/overview.html",
+        error=None,
+        board=board,
+        **page,
+        form_from=first,
+        form_to=last,
+        default_from=first,
+        default_to=last,
     ), 200
