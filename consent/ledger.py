@@ -3,6 +3,9 @@
 Every append locks the single chain-head row first, so writers in any thread,
 process or server instance sharing the database take turns, and each event links
 to the one before it by hash.
+
+One module of some 500 lines because appending, verifying, pruning and erasing all depend on how an event's hash
+is computed; split apart, a change to that computation could miss one of them.
 """
 
 from collections.abc import Iterator

@@ -1,7 +1,8 @@
 """The Twilio Media Streams wire format: JSON text messages over the stream's websocket.
 
 Both directions, both sides: what Twilio sends and how the app reads it; what the app sends back
-(media, mark, clear) and how the simulator, playing Twilio, reads that.
+(media, mark, clear) and how the simulator, playing Twilio, reads that. Both directions stay in one module of
+about 400 lines so that the two sides cannot drift apart.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ phone numbers in clear included: they exist in this code only, the database hold
 Seeding replaces the demo customers (matched by customer number) and everything hanging off them in one
 transaction, rather than skipping them: the dates are relative to `today`, so a demo seeded last week would
 otherwise show stale "due tomorrow" invoices. Customers that are not in the demo set are never touched.
+
+Longer than most modules because most of it is data: the hand-written customers and their purchases.
 """
 
 from __future__ import annotations
