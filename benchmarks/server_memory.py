@@ -37,6 +37,10 @@ AUTH_TOKEN = "memory-benchmark-token-" + "0" * 16
 SECRET_KEY = "memory-benchmark-secret-" + "1" * 32
 
 
+# Loading the model and training the intent classifier in each worker; generous for a busy machine.
+START_SECONDS = 180
+
+
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -105,7 +109,12 @@ def main() -> None:
             stderr=log,
         )
     try:
+        deadline = time.monotonic() + START_SECONDS
         while True:
+            if server.poll() is not None:
+                sys.exit(f"the server exited with {server.returncode} before it was ready; see {log.name}")
+            if time.monotonic() > deadline:
+                sys.exit(f"the server did not become ready within {START_SECONDS} s; see {log.name}")
             try:
                 if requests.get(url + "/readyz", timeout=2).status_code == 200:
                     break
