@@ -199,8 +199,9 @@ def parse_output(lines: Iterable[str]) -> Played:
 
 
 class Evaluation:
-    def __init__(self, workdir: Path, *, subprocess_mode: bool) -> None:
+    def __init__(self, workdir: Path, *, subprocess_mode: bool, classifier: IntentClassifier | None = None) -> None:
         self.subprocess_mode = subprocess_mode
+        self.classifier = classifier
         self.environ = {
             **os.environ,
             "VOICE_APP_DATABASE_URL": f"sqlite:///{workdir / 'conversations.db'}",
@@ -226,7 +227,7 @@ class Evaluation:
                 engine=self.engine,
                 notices=self.notices,
                 accounts=SqlAccountDirectory(self.engine, self.secret_key),
-                classifier=IntentClassifier.load_default(),
+                classifier=self.classifier or IntentClassifier.load_default(),
                 secret_key=self.secret_key,
             )
         session = ChatSession(
