@@ -155,22 +155,31 @@ class ChatSession:
         if line.strip().lower().startswith("press:"):
             raise ChatInputError("press: takes up to 20 keys of 0-9, * and #, e.g. press:1")
         text = " ".join(line.split())[:MAX_TRANSCRIPT_CHARS]
-        language = self.dialogue.language
-        return self._feed(CallerSpoke(text, language, 1.0, TYPED_CONFIDENCE, now()))
+        # Typed text is known exactly, in the chat's language: nothing to recognise, no language to detect.
+        spoke = CallerSpoke(
+            text=text,
+            language=self.dialogue.language,
+            language_probability=1.0,
+            confidence=TYPED_CONFIDENCE,
+            at=now(),
+        )
+        return self._feed(spoke)
 
-    def hang_up(self) -> None:
-        """The caller left (an empty line, the end of the input) before the assistant ended the chat."""
+    def hang_up(self) -> ChatEnd:
+        """How the chat ended; the caller leaving (an empty line, the end of the input) if nothing ended it before."""
         if self.ended is None:
             calls.add_event(self.context.engine, self.call_id, CALLER_HUNG_UP)
-            self._close(ChatEnd(CallOutcome.HANGUP.value, CALLER_HUNG_UP))
+            return self._close(ChatEnd(CallOutcome.HANGUP.value, CALLER_HUNG_UP))
+        return self.ended
 
-    def fail(self) -> None:
+    def fail(self) -> ChatEnd:
         """Something broke: the caller goes to a person, as after a failure in a call."""
         if self.ended is None:
             reason = HandoffReason.INTERNAL_ERROR
             calls.decide_outcome(self.context.engine, self.call_id, CallOutcome.TRANSFER, reason)
             calls.add_event(self.context.engine, self.call_id, "failure", reason.value)
-            self._close(ChatEnd(CallOutcome.TRANSFER.value, reason.value))
+            return self._close(ChatEnd(CallOutcome.TRANSFER.value, reason.value))
+        return self.ended
 
     # -- the dialogue's actions ---------------------------------------------------------------------------
 
@@ -205,9 +214,10 @@ class ChatSession:
                 raise TypeError(f"unknown action {action!r}")
         return []
 
-    def _close(self, end: ChatEnd) -> None:
+    def _close(self, end: ChatEnd) -> ChatEnd:
         self.ended = end
         calls.update_status(self.context.engine, self.call.call_sid, "completed")
+        return end
 
 
 def _typed(record: RecordConsent) -> RecordConsent:
@@ -272,10 +282,11 @@ def run_chat(session: ChatSession, lines: Iterator[str], printer: ChatPrinter, e
             except ChatInputError as error:
                 errors.write(f"ignored: {error}\n".encode())
                 errors.flush()
-        session.hang_up()
+        end = session.hang_up()
+    except KeyboardInterrupt:  # an operator leaving an interactive chat hangs up like a caller
+        end = session.hang_up()
     except Exception:
         log.exception("chat %s: dialogue failed", session.call_id)
-        session.fail()
-    assert session.ended is not None  # hang_up and fail both end it
-    printer.ended(session.ended)
-    return session.ended
+        end = session.fail()
+    printer.ended(end)
+    return end
