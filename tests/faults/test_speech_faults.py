@@ -15,12 +15,14 @@ from fault_support import CALLER, ENGLISH_LINE, FaultyRecogniser, gap_before_apo
 
 from consent.ledger import events_for_call, verify_chain
 from telephony.simulator import CallResult, Press, SimEvent, Speak, TwilioSimulator
-from tests.support import settings_with_database
+from tests.support import TEST_SECRETS, settings_with_database
 from voice_app import calls
 from voice_app.call.executor import APOLOGY_PROMPT_ID
+from voice_app.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+from voice_app.dialogue.prompts import APOLOGIES
 from voice_app.local_server import LocalServer
 from voice_app.services import Speech
-from voice_app.speech.tts import Synthesizer
+from voice_app.speech.tts import SynthesisError, Synthesizer
 
 TIMEOUT_SECONDS = 2.0
 # Far longer than the bound: the recogniser does answer, too late for the caller.
@@ -123,3 +125,30 @@ def test_a_recogniser_past_its_bound_is_given_up_on_in_time(faulty_calls):
     _, results, _ = faulty_calls
     gap = gap_before_apology(results["recogniser_too_slow"])
     assert gap < SLOW_SECONDS, gap
+
+
+@pytest.mark.parametrize("value", ["0", "121", '"slow"', None])
+def test_a_bad_or_missing_recognition_bound_stops_start_up_naming_it(tmp_path, value):
+    shipped = "transcription_timeout_seconds = 20\n"
+    text = DEFAULT_CONFIG_PATH.read_text()
+    assert shipped in text
+    config = tmp_path / "config.toml"
+    config.write_text(text.replace(shipped, "" if value is None else f"transcription_timeout_seconds = {value}\n"))
+    with pytest.raises(ConfigError, match=r"speech\.transcription_timeout_seconds"):
+        load_settings(config, TEST_SECRETS)
+
+
+def test_the_kept_apology_outlives_the_cache_and_the_synthesizer():
+    synthesizer = Synthesizer(cache_size=1)
+    try:
+        synthesizer.keep(APOLOGIES["de"], "de")
+        kept = synthesizer.kept(APOLOGIES["de"], "de")
+        synthesizer.synthesize("Something else.", "en")  # the only cache slot goes to another text
+        synthesizer.close()
+        with pytest.raises(SynthesisError):
+            synthesizer.synthesize(APOLOGIES["de"], "de")
+        assert synthesizer.kept(APOLOGIES["de"], "de") == kept and len(kept) > 8000  # over a second of audio
+        with pytest.raises(KeyError):
+            synthesizer.kept(APOLOGIES["en"], "en")
+    finally:
+        synthesizer.close()
