@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -29,7 +30,26 @@ from voice_app.speech.stt import Transcriber, Transcript
 CALLER = "+4915112345678"
 ENGLISH_LINE = "+4420555010"
 POLL_SECONDS = 0.05
+# How long the simulated caller waits once the assistant falls silent before answering. Longer than the
+# simulator's default: on a loaded machine the assistant's audio can stall for a moment in the middle of the
+# notice, and a caller answering into that pause presses a key the notice does not count yet.
+ANSWER_DELAY_SECONDS = 1.5
 RELAY_CHUNK = 65536
+
+# Notices a few seconds long instead of the shipped half minute: every call here must hear them before consenting,
+# and what is under test is what follows.
+SHORT_NOTICES = {
+    "disclosure.en.txt": "You are talking to an automated assistant.",
+    "consent.en.txt": "May what you say be turned into text? Press one for yes, two for no.",
+    "disclosure.de.txt": "Sie sprechen mit einem automatischen Assistenten.",
+    "consent.de.txt": "Darf Ihre Sprache in Text umgewandelt werden? Eins für ja, zwei für nein.",
+}
+
+
+def short_notice_dir(folder: Path) -> Path:
+    for name, text in SHORT_NOTICES.items():
+        (folder / name).write_text(text + "\n", encoding="utf-8")
+    return folder
 
 
 class CuttableRelay:

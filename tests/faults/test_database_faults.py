@@ -7,6 +7,7 @@ served as usual. The PostgreSQL server is this module's own, since it is stopped
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import sqlite3
 import threading
@@ -18,10 +19,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 from fault_support import (
+    ANSWER_DELAY_SECONDS,
     CALLER,
     ENGLISH_LINE,
     call_event_count,
     consent_event_count,
+    short_notice_dir,
     stored_call,
     twilio_post,
     wait_for,
@@ -30,6 +33,7 @@ from fault_support import (
 from consent.ledger import events_for_call, verify_chain
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator
 from telephony.twiml import ConnectStream, Dial, parse_twiml
+from tests.log_capture import everything_logged
 from tests.postgres import start_throwaway_postgres
 from tests.support import settings_with_database
 from voice_app import calls, database
@@ -49,13 +53,21 @@ class Outage:
     result: CallResult  # the call during which the database went away
     arriving: requests.Response  # the voice webhook of a call arriving while it was away
     after_return: requests.Response  # the voice webhook of a call arriving once it was back
+    logged: list[str]  # everything logged meanwhile, by every process of the test
 
 
 def live_through_an_outage(server: LocalServer, question: bytes, fail: Callable[[], None], recover: Callable[[], None]):
     """One call: consent by keypad, then (once the consent is stored) `fail`, then the caller's question. While
     the database is still away a new call arrives; then `recover`, and a third call arrives."""
     engine, token = server.services.engine, server.auth_token
-    simulator = TwilioSimulator(server.url, token, from_number=CALLER, to_number=ENGLISH_LINE, max_call_seconds=60)
+    simulator = TwilioSimulator(
+        server.url,
+        token,
+        from_number=CALLER,
+        to_number=ENGLISH_LINE,
+        max_call_seconds=60,
+        answer_delay=ANSWER_DELAY_SECONDS,
+    )
     results: list[CallResult] = []
     call = threading.Thread(
         target=lambda: results.append(simulator.place_call([Press("1"), Speak(question, label=QUESTION)]))
@@ -68,7 +80,7 @@ def live_through_an_outage(server: LocalServer, question: bytes, fail: Callable[
     arriving = twilio_post(server.url, token, "/twilio/voice", "CA" + secrets.token_hex(16), CallStatus="ringing")
     recover()
     after_return = twilio_post(server.url, token, "/twilio/voice", "CA" + secrets.token_hex(16), CallStatus="ringing")
-    return Outage(server, results[0], arriving, after_return)
+    return Outage(server, results[0], arriving, after_return, logged=[])
 
 
 class SqliteWriteLock:
@@ -92,6 +104,7 @@ class SqliteWriteLock:
 def outages(tmp_path_factory, base_settings, speech):
     question = speech.synthesizer.synthesize(QUESTION, "en")
     sqlite_path = tmp_path_factory.mktemp("sqlite-lock") / "locked.db"
+    notices = short_notice_dir(tmp_path_factory.mktemp("notices"))
     postgres = start_throwaway_postgres()
     with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
         stack.callback(postgres.close)
@@ -99,7 +112,7 @@ def outages(tmp_path_factory, base_settings, speech):
         servers = {
             backend: stack.enter_context(
                 LocalServer(
-                    settings_with_database(base_settings, url),
+                    dataclasses.replace(settings_with_database(base_settings, url), notice_dir=notices),
                     auth_token=secrets.token_hex(16),
                     secret_key="d" * 40,
                     speech=speech,
@@ -109,12 +122,16 @@ def outages(tmp_path_factory, base_settings, speech):
         }
         lock = SqliteWriteLock(str(sqlite_path))
         stack.callback(lock.close)
+        logged = stack.enter_context(everything_logged())
         with ThreadPoolExecutor(max_workers=2) as pool:
             stopped = pool.submit(
                 live_through_an_outage, servers["postgresql"], question, postgres.stop, postgres.start
             )
             locked = pool.submit(live_through_an_outage, servers["sqlite"], question, lock.take, lock.release)
-            yield {"postgresql": stopped.result(), "sqlite": locked.result()}
+            results = {"postgresql": stopped.result(), "sqlite": locked.result()}
+        for outage in results.values():
+            outage.logged = logged
+        yield results
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -170,3 +187,11 @@ def test_the_next_call_once_the_database_is_back_is_served(outages, backend):
     assert after_return.status_code == 200
     (verb,) = parse_twiml(after_return.text)
     assert isinstance(verb, ConnectStream)
+
+
+def test_the_failed_writes_log_no_word_of_what_the_caller_said(outages):
+    """A failed INSERT's error message would carry its parameters, the transcript among them."""
+    logged = "\n".join(outages["postgresql"].logged).lower()
+    assert "database unavailable" in logged and "dialogue failed" in logged, "the failures were logged"
+    for word in ("balance", "account?"):
+        assert word not in logged, word

@@ -11,7 +11,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from fault_support import CALLER, ENGLISH_LINE, call_event_count, stored_call, twilio_post, wait_for
+from fault_support import (
+    ANSWER_DELAY_SECONDS,
+    CALLER,
+    ENGLISH_LINE,
+    call_event_count,
+    stored_call,
+    twilio_post,
+    wait_for,
+)
 
 from consent.ledger import events_for_call, verify_chain
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, route_by_path
@@ -52,6 +60,7 @@ def killed_mid_call(tmp_path_factory, base_settings, speech, postgres_server):
             from_number=CALLER,
             to_number=ENGLISH_LINE,
             max_call_seconds=60,
+            answer_delay=ANSWER_DELAY_SECONDS,
             route=route_by_path(survivor.url, {"/": doomed.url}),
         )
         results: list[CallResult] = []

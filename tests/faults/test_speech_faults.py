@@ -11,7 +11,15 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fault_support import CALLER, ENGLISH_LINE, FaultyRecogniser, gap_before_apology, stored_call
+from fault_support import (
+    ANSWER_DELAY_SECONDS,
+    CALLER,
+    ENGLISH_LINE,
+    FaultyRecogniser,
+    gap_before_apology,
+    short_notice_dir,
+    stored_call,
+)
 
 from consent.ledger import events_for_call, verify_chain
 from telephony.simulator import CallResult, Press, SimEvent, Speak, TwilioSimulator
@@ -37,6 +45,7 @@ def place_call(server: LocalServer, script, on_event=None) -> CallResult:
         from_number=CALLER,
         to_number=ENGLISH_LINE,
         max_call_seconds=60,
+        answer_delay=ANSWER_DELAY_SECONDS,
         on_event=on_event,
     )
     return simulator.place_call(script)
@@ -49,6 +58,7 @@ def faulty_calls(tmp_path_factory, base_settings, speech):
     settings = dataclasses.replace(
         base_settings,
         speech=dataclasses.replace(base_settings.speech, transcription_timeout_seconds=TIMEOUT_SECONDS),
+        notice_dir=short_notice_dir(tmp_path_factory.mktemp("notices")),
     )
     question = speech.synthesizer.synthesize(QUESTION, "en")
     # Its own synthesizer, so that stopping it does not stop the other tests' one.

@@ -5,12 +5,21 @@ stored: the call handed over for the broken stream, the consent as it stood (non
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fault_support import CALLER, ENGLISH_LINE, CuttableRelay, stored_call, twilio_post
+from fault_support import (
+    ANSWER_DELAY_SECONDS,
+    CALLER,
+    ENGLISH_LINE,
+    CuttableRelay,
+    short_notice_dir,
+    stored_call,
+    twilio_post,
+)
 
 from consent.ledger import events_for_call, verify_chain
 from telephony.simulator import CallResult, Press, SimEvent, Speak, TwilioSimulator, route_by_path
@@ -28,7 +37,11 @@ CUT_AT = {"mid_prompt": "bot_audio_start", "mid_utterance": "caller_speak"}
 
 @pytest.fixture(scope="module")
 def dropped_calls(tmp_path_factory, base_settings, speech):
-    settings = settings_with_database(base_settings, tmp_path_factory.mktemp("stream-faults") / "streams.db")
+    folder = tmp_path_factory.mktemp("stream-faults")
+    settings = dataclasses.replace(
+        settings_with_database(base_settings, folder / "streams.db"),
+        notice_dir=short_notice_dir(tmp_path_factory.mktemp("notices")),
+    )
     auth_token = secrets.token_hex(16)
     question = speech.synthesizer.synthesize(QUESTION, "en")
     with LocalServer(settings, auth_token=auth_token, secret_key="w" * 40, speech=speech) as server:
@@ -49,6 +62,7 @@ def dropped_calls(tmp_path_factory, base_settings, speech):
                 from_number=CALLER,
                 to_number=ENGLISH_LINE,
                 max_call_seconds=60,
+                answer_delay=ANSWER_DELAY_SECONDS,
                 on_event=cut_once,
                 route=route_by_path(server.url, {"/twilio/media": relay.url, "/": server.url}),
             )

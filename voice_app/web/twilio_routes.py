@@ -142,11 +142,11 @@ def incoming_call() -> Response:
             language=customer.preferred_language if customer else settings.telephony.language_for(called_number),
             customer_ref=customer.customer_id if customer else None,
         )
+        if draining:
+            # This instance is shutting down and would hand the caller over mid-sentence: a person takes it now.
+            return _follow_up(call_sid, ArrivedWhileDraining())
     except SQLAlchemyError as error:
         return _to_a_person_without_database("incoming call", error)
-    if draining:
-        # This instance is shutting down and would hand the caller over mid-sentence: a person takes the call now.
-        return _follow_up(call_sid, ArrivedWhileDraining())
     log.info("call %s: incoming, greeting in %s", call.id, call.language)
     return _xml(
         twiml.connect_stream(
