@@ -5,6 +5,7 @@ by the dead instance is there once and verifies."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -16,6 +17,7 @@ from fault_support import (
     CALLER,
     ENGLISH_LINE,
     call_event_count,
+    short_notice_dir,
     stored_call,
     twilio_post,
     wait_for,
@@ -42,9 +44,11 @@ def process_tree(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def killed_mid_call(tmp_path_factory, base_settings, speech, postgres_server):
     database_url = postgres_server.create_database()
+    folder = tmp_path_factory.mktemp("killed")
+    notices = short_notice_dir(tmp_path_factory.mktemp("notices"))
     # The other instance, in this process; it also brings the new database's schema up before the one to kill starts.
     survivor = LocalServer(
-        settings_with_database(base_settings, database_url),
+        dataclasses.replace(settings_with_database(base_settings, database_url), notice_dir=notices),
         auth_token=SECRETS["TWILIO_AUTH_TOKEN"],
         secret_key=SECRETS["VOICE_APP_SECRET_KEY"],
         speech=speech,
@@ -52,7 +56,9 @@ def killed_mid_call(tmp_path_factory, base_settings, speech, postgres_server):
     question = speech.synthesizer.synthesize(QUESTION, "en")
     with (
         survivor,
-        running_instances(["doomed"], tmp_path_factory.mktemp("killed"), database_url, survivor.url) as (doomed,),
+        running_instances(
+            ["doomed"], folder, database_url, survivor.url, {("consent", "notice_dir"): str(notices)}
+        ) as (doomed,),
     ):
         simulator = TwilioSimulator(
             survivor.url,
