@@ -96,9 +96,16 @@ def _wait_or_kill(instance: Instance) -> None:
 
 
 @contextlib.contextmanager
-def running_instances(names: list[str], folder: Path, database_url: str, public_url: str) -> Iterator[list[Instance]]:
-    """One `voice-app serve` per name on a free loopback port, all on `database_url` behind `public_url`. They start
-    one after the other: the first brings the empty database's schema up, which two at once would race for."""
+def running_instances(
+    names: list[str],
+    folder: Path,
+    database_url: str,
+    public_url: str,
+    changes: Mapping[tuple[str, str], object] | None = None,
+) -> Iterator[list[Instance]]:
+    """One `voice-app serve` per name on a free loopback port, all on `database_url` behind `public_url`, with some
+    settings `changes` (as for `render_config`). They start one after the other: the first brings the empty
+    database's schema up, which two at once would race for."""
     instances: list[Instance] = []
     try:
         for name in names:
@@ -106,7 +113,13 @@ def running_instances(names: list[str], folder: Path, database_url: str, public_
             config_path = folder / f"{name}.toml"
             config_path.write_text(
                 render_config(
-                    {("server", "host"): "127.0.0.1", ("server", "port"): port, ("server", "workers"): 1, **ALWAYS_OPEN}
+                    {
+                        ("server", "host"): "127.0.0.1",
+                        ("server", "port"): port,
+                        ("server", "workers"): 1,
+                        **ALWAYS_OPEN,
+                        **(changes or {}),
+                    }
                 )
             )
             environment = {

@@ -73,6 +73,7 @@ class SpeechSettings:
     voice_en: str
     voice_de: str
     speaking_rate_wpm: int
+    transcription_timeout_seconds: float
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             voice_en=speech.text("voice_en"),
             voice_de=speech.text("voice_de"),
             speaking_rate_wpm=speech.integer("speaking_rate_wpm", 80, 400),
+            transcription_timeout_seconds=speech.number("transcription_timeout_seconds", 1, 120),
         ),
         dialogue=DialogueSettings(
             silence_timeout_seconds=dialogue.number("silence_timeout_seconds", 1, 60),

@@ -24,18 +24,24 @@ WAL_SWITCH_RETRY_SECONDS = 0.05
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's error (logged with its traceback) would otherwise carry the values it
+    # wrote, a caller's transcript or pseudonym among them.
     if url.startswith("sqlite:"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql"):
         # PostgreSQL hands timestamps back in the session's time zone, which defaults to the server's. Pinning it
         # to UTC makes what the app reads (and any date the database computes) independent of where it runs.
-        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
-    return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"options": "-c timezone=UTC"})
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -18,7 +18,7 @@ from voice_app.accounts.directory import AccountDirectory, SqlAccountDirectory
 from voice_app.config import SUPPORTED_LANGUAGES, Settings
 from voice_app.database import open_database
 from voice_app.dialogue.machine import NoticeTexts
-from voice_app.dialogue.prompts import PROMPTS
+from voice_app.dialogue.prompts import APOLOGIES, PROMPTS
 from voice_app.drain import NEVER_DRAINING, DrainSignal
 from voice_app.speech.model_store import resolve_model
 from voice_app.speech.stt import Transcriber
@@ -102,6 +102,8 @@ def prerender_prompts(speech: Speech, notices: dict[tuple[str, str], NoticeVersi
     fixed = [(text, language) for language, prompts in PROMPTS.items() for text in prompts.values()]
     fixed += [(notice.text, language) for (_, language), notice in notices.items()]
     speech.synthesizer.prerender(fixed)
+    for language, apology in APOLOGIES.items():
+        speech.synthesizer.keep(apology, language)
 
 
 def sync_notice_versions(engine: Engine, settings: Settings) -> dict[tuple[str, str], NoticeVersion]:

@@ -5,6 +5,10 @@ call's state machine (`stream_machine`, with the dialogue inside) and carries ou
 recognition and synthesis, the player, the consent ledger, the call records and the hand-over. What it did goes
 to the observers. Stopping the call (the stream ended or broke, the server hands the caller over) is asked
 through `stop`, and checked before each input, so a stopped call does not answer turns still queued.
+
+Whatever fails while it acts (the database, speech recognition or its time bound, speech synthesis), the caller
+hears the apology kept since start-up, and the stream closes so that the Connect action sends them to a person; the
+failure is recorded when the database allows, and the Connect action dials a person when it does not.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from telephony.audio import PHONE_RATE
 from telephony.outbound import OutboundPlayer
 from voice_app import calls
 from voice_app.call import records
-from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest
+from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest, StreamEnded, StreamFailed
 from voice_app.call.observers import (
     CallEnded,
     CallFailed,
@@ -45,14 +50,18 @@ from voice_app.call.stream_machine import (
     Tick,
 )
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
-from voice_app.call.turn_taking import TurnTaking
-from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StoreTurn
+from voice_app.call.turn_taking import Gate, TurnTaking
+from voice_app.dialogue.messages import CallerSpoke, EndCall, PromptFinished, RecordConsent, Say, StoreTurn
+from voice_app.dialogue.prompts import APOLOGIES
 from voice_app.models import Call, CallOutcome, HandoffReason
 from voice_app.services import Services
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+APOLOGY_PROMPT_ID = "apology"
+# Beyond the apology's length: how long to wait for Twilio to report it heard before closing the stream anyway.
+APOLOGY_GRACE_SECONDS = 3.0
 
 
 def now() -> datetime:
@@ -87,8 +96,11 @@ class CallExecutor:
         self.observers = observers
         self.inputs = inputs  # shared with the reader's turn taking, which puts what it heard there
         self.finished = finished
-        self.recogniser = Recogniser(services.speech.transcriber)
+        self.recogniser = Recogniser(
+            services.speech.transcriber, timeout_seconds=services.settings.speech.transcription_timeout_seconds
+        )
         self._stop_requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
+        self._stream_gone = False  # the caller can no longer hear anything on this stream
 
     # -- other threads ---------------------------------------------------------------------------------
 
@@ -105,7 +117,9 @@ class CallExecutor:
         try:
             while not self.finished.is_set():
                 if not self._stop_requests.empty():
-                    self._feed(self._stop_requests.get())
+                    request = self._stop_requests.get()
+                    self._stream_gone = isinstance(request, (StreamEnded, StreamFailed))
+                    self._feed(request)
                     continue
                 try:
                     item = self.inputs.get(timeout=POLL_SECONDS)
@@ -121,8 +135,42 @@ class CallExecutor:
                         self._feed(item)
         except Exception:
             log.exception("call %s: dialogue failed", self.call_id)
-            record_failure(self.services, self.call, HandoffReason.INTERNAL_ERROR, self.observers)
+            self._fail_to_a_person()
             self.finished.set()
+
+    def _fail_to_a_person(self) -> None:
+        """The apology first (recording the failure may wait on a database that is gone), then the record, then
+        the apology heard to its end. Raises nothing: this is the last thing the call does."""
+        audio_seconds = 0.0
+        if not self._stream_gone:
+            try:
+                audio_seconds = self._start_apology()
+            except Exception:
+                log.exception("call %s: the apology could not be played", self.call_id)
+        try:
+            record_failure(self.services, self.call, HandoffReason.INTERNAL_ERROR, self.observers)
+        except Exception:
+            log.exception("call %s: the failure could not be recorded; the Connect action hands over", self.call_id)
+        if audio_seconds:
+            self._wait_for_apology(time.monotonic() + audio_seconds + APOLOGY_GRACE_SECONDS)
+
+    def _start_apology(self) -> float:
+        """Cuts what plays, stops listening and plays the kept apology; returns its length in seconds."""
+        self.turn_taking.post(Gate(listening=False, interruptible=False))
+        language = self.machine.dialogue.language
+        audio = self.services.speech.synthesizer.kept(APOLOGIES[language], language)
+        self.player.clear()
+        self.player.play(audio, APOLOGY_PROMPT_ID)
+        return len(audio) / PHONE_RATE
+
+    def _wait_for_apology(self, deadline: float) -> None:
+        while not self.finished.is_set() and self._stop_requests.empty() and time.monotonic() < deadline:
+            try:
+                item = self.inputs.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if isinstance(item, PromptFinished) and item.prompt_id == APOLOGY_PROMPT_ID:
+                return
 
     def _feed(self, event: StreamEvent) -> None:
         for action in self.machine.handle(event, time.monotonic()):

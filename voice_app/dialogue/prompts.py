@@ -120,6 +120,14 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
     },
 }
 
+# Said by the call's executor, not the dialogue, when the call itself fails (the database, speech recognition or
+# synthesis): rendered once at start and kept, so it plays even when synthesis is what failed.
+APOLOGIES: dict[str, str] = {
+    "en": "Sorry, something went wrong on our side. I am connecting you to a colleague now, please hold.",
+    "de": "Entschuldigung, bei uns ist ein Fehler aufgetreten. Ich verbinde Sie jetzt mit einem Mitarbeiter, "
+    "bitte bleiben Sie dran.",
+}
+
 
 def prompt_text(prompt: Prompt, language: str) -> str:
     return PROMPTS[language][prompt]

@@ -76,6 +76,7 @@ class Synthesizer:
         self._cache_size = cache_size
         self._timeout = timeout_seconds
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._kept: dict[tuple[str, str], bytes] = {}  # out of the LRU's reach, served even once synthesis fails
         self._in_flight: dict[tuple[str, str], Future[bytes]] = {}
         self._lock = threading.Lock()
         self._requests: queue.SimpleQueue[tuple[tuple[str, str], Future[bytes]] | None] = queue.SimpleQueue()
@@ -120,6 +121,20 @@ class Synthesizer:
         """Renders fixed prompts, given as (text, language), ahead of the first call that needs them."""
         for text, language in items:
             self.synthesize(text, language)
+
+    def keep(self, text: str, language: str) -> None:
+        """Renders `text` now and keeps it for `kept`: what must still play once synthesis fails (the apology
+        of a call that goes wrong)."""
+        audio = self.synthesize(text, language)
+        with self._lock:
+            self._kept[self._key(text, language)] = audio
+
+    def kept(self, text: str, language: str) -> bytes:
+        """Audio rendered by `keep`, without asking espeak-ng: works when the worker has failed or closed.
+        KeyError if it was never kept."""
+        key = self._key(text, language)
+        with self._lock:
+            return self._kept[key]
 
     def close(self) -> None:
         """Stops the worker; pending and later requests fail with SynthesisError."""

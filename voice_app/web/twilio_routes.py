@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, request
 from flask_sock import Sock
+from sqlalchemy.exc import SQLAlchemyError
 
 from telephony import twiml, webhooks
 from telephony.audio import mulaw_wav
@@ -130,19 +131,22 @@ def incoming_call() -> Response:
     called_number = normalise_phone_number(incoming.called_number) or "unknown"
     settings = services().settings
     draining = services().drain.draining
-    # Caller ID only points at an account; nothing of it is said before the caller proves who they are.
-    customer = services().accounts.find_by_phone(caller_number)
-    call = calls.register_call(
-        services().engine,
-        call_sid,
-        caller=pseudonymise(caller_number, services().secret_key),
-        called_number=called_number,
-        language=customer.preferred_language if customer else settings.telephony.language_for(called_number),
-        customer_ref=customer.customer_id if customer else None,
-    )
-    if draining:
-        # This instance is shutting down and would hand the caller over mid-sentence: a person takes the call now.
-        return _follow_up(call_sid, ArrivedWhileDraining())
+    try:
+        # Caller ID only points at an account; nothing of it is said before the caller proves who they are.
+        customer = services().accounts.find_by_phone(caller_number)
+        call = calls.register_call(
+            services().engine,
+            call_sid,
+            caller=pseudonymise(caller_number, services().secret_key),
+            called_number=called_number,
+            language=customer.preferred_language if customer else settings.telephony.language_for(called_number),
+            customer_ref=customer.customer_id if customer else None,
+        )
+        if draining:
+            # This instance is shutting down and would hand the caller over mid-sentence: a person takes it now.
+            return _follow_up(call_sid, ArrivedWhileDraining())
+    except SQLAlchemyError as error:
+        return _to_a_person_without_database("incoming call", error)
     log.info("call %s: incoming, greeting in %s", call.id, call.language)
     return _xml(
         twiml.connect_stream(
@@ -164,7 +168,20 @@ def media(websocket) -> None:
 def after_stream() -> Response:
     """Twilio asks what next once our server closed the stream: the stored outcome answers, whichever
     instance handled the stream."""
-    return _follow_up(_form(webhooks.parse_call_request).call_sid, StreamOver())
+    call_sid = _form(webhooks.parse_call_request).call_sid
+    try:
+        return _follow_up(call_sid, StreamOver())
+    except SQLAlchemyError as error:
+        return _to_a_person_without_database("after stream", error)
+
+
+def _to_a_person_without_database(request_name: str, error: SQLAlchemyError) -> Response:
+    """The database does not answer: the caller goes straight to a person (with no assistant, so no consent is
+    asked and nothing is recorded), rather than hearing Twilio's "application error" after a 500. No action URL
+    follows the transfer: what it would do needs the database."""
+    log.error("%s: database unavailable (%s); sending the caller to a person", request_name, type(error).__name__)
+    metrics.error("database_unavailable")
+    return _xml(_transfer(services().settings.telephony.agent_target))
 
 
 @twilio_routes.post("/dial-status")
