@@ -46,7 +46,7 @@ from voice_app.call.stream_machine import (
 )
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
 from voice_app.call.turn_taking import TurnTaking
-from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StoreTurn
+from voice_app.dialogue.messages import CallerSpoke, EndCall, PauseInvoice, RecordConsent, Say, StoreTurn
 from voice_app.handoff.briefing import record_transfer
 from voice_app.models import Call, CallOutcome, HandoffReason
 from voice_app.services import Services
@@ -156,6 +156,8 @@ class CallExecutor:
                 self.observers.observe(TurnStored(turn_id))
             case EndCall():
                 self._end(action)
+            case PauseInvoice():
+                self._pause_invoice(action)
             case RecordFailure():
                 record_failure(self.services, self.call, action.reason, self.observers)
             case RecordHandOver(reason=reason):
@@ -209,6 +211,14 @@ class CallExecutor:
             self.services.engine, self.call_id, "consent_recorded", f"{record.decision.value} seq {event.seq}"
         )
         self.observers.observe(ConsentRecorded(record.decision, record.method, now()))
+
+    def _pause_invoice(self, pause: PauseInvoice) -> None:
+        # A refusal by the directory (the invoice was paid or changed meanwhile) raises: the caller then goes to
+        # a person rather than hear that it was paused.
+        due = self.services.accounts.pause_invoice(pause.customer_id, pause.invoice_id, until=pause.until)
+        calls.add_event(
+            self.services.engine, self.call_id, "invoice_paused", f"invoice {pause.invoice_id} due {due.isoformat()}"
+        )
 
     def _end(self, end: EndCall) -> None:
         outcome, reason = end.outcome, end.reason
