@@ -81,25 +81,32 @@ def confirmation_question(offer: PauseOffer, language: str, today: date) -> str:
     if is_paused(invoice):
         until = invoice.paused_until
         assert until is not None
-        return _PHRASES[language]["already"].format(
-            merchant=invoice.merchant, until=say_date(until, language, today=today)
-        )
+        return _PHRASES[language]["already"].format(merchant=invoice.merchant, until=_until(until, language, today))
     return _PHRASES[language]["confirm"].format(
         merchant=invoice.merchant,
         amount=say_amount(invoice.amount.cents, invoice.amount.currency, language),
         days=say_number(offer.days, language),
-        until=say_date(offer.until, language, today=today),
+        until=_until(offer.until, language, today),
     )
 
 
 def paused_answer(merchant: str, until: date, language: str, today: date) -> str:
     _check_language(language)
-    return _PHRASES[language]["paused"].format(merchant=merchant, until=say_date(until, language, today=today))
+    return _PHRASES[language]["paused"].format(merchant=merchant, until=_until(until, language, today))
 
 
 def kept_answer(language: str) -> str:
     _check_language(language)
     return _PHRASES[language]["kept"]
+
+
+def _until(day: date, language: str, today: date) -> str:
+    """The end of the pause after "until" / "bis": "until December twenty-first", "bis zum einundzwanzigsten
+    Dezember" (say_date's forms follow "on" / "am")."""
+    said = say_date(day, language, today=today)
+    if language == "de":
+        return f"zum {said[len('am ') :]}" if said.startswith("am ") else said
+    return said.removeprefix("on ")
 
 
 def _check_language(language: str) -> None:
