@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from voice_app.accounts.directory import AccountSummary, FeeInfo
-from voice_app.accounts.fee_schedule import CurrencyTerms, FeeKind, FeeSchedule, fee_schedule
+from voice_app.accounts.fee_schedule import CurrencyTerms, FeeSchedule, fee_schedule
 from voice_app.answers.spoken import say_amount, say_date, say_number
 from voice_app.config import SUPPORTED_LANGUAGES
 from voice_app.understanding.text import fold_for_matching
@@ -224,6 +224,3 @@ def _joined(parts: Iterable[str], language: str) -> str:
 def _check_language(language: str) -> None:
     if language not in SUPPORTED_LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
-
-
-__all__ = ["FeeKind", "asks_about_own_fees", "currency_for", "general_fee_answer", "own_fees_answer"]
