@@ -37,6 +37,7 @@ from voice_app.dialogue.messages import (
     DigitPressed,
     EndCall,
     Event,
+    PauseInvoice,
     PromptFinished,
     RecordConsent,
     Say,
@@ -136,6 +137,8 @@ class ChatSession:
             accounts=context.accounts,
             caller=CustomerRef(customer.customer_id, language) if customer else None,
             today=today,
+            caller_number=caller_number,
+            return_pause_days=settings.returns.pause_days,
         )
         self.ended: ChatEnd | None = None
 
@@ -200,6 +203,8 @@ class ChatSession:
                 records.record_consent(engine, notices, self.call, _typed(action))
             case StoreTurn():
                 records.store_turn(engine, self.call, action)
+            case PauseInvoice():
+                records.pause_invoice(engine, self.context.accounts, self.call, action)
             case EndCall():
                 records.record_end(
                     engine,

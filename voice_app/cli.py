@@ -377,7 +377,8 @@ def seed_demo_command(context: CliContext) -> None:
     report = seed_demo(context.engine, _demo_secret_key(context.settings), today=date.today())
     click.echo(
         f"demo accounts: {report.customers} customers, {report.invoices} invoices, {report.instalments} instalments, "
-        f"{report.refunds} refunds, {report.payments} payments ({report.replaced_customers} renewed)"
+        f"{report.refunds} refunds, {report.payments} payments, {report.fees} fees "
+        f"({report.replaced_customers} renewed)"
     )
 
 

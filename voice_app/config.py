@@ -101,6 +101,13 @@ class VoicemailSettings:
 
 
 @dataclass(frozen=True)
+class ReturnSettings:
+    """How long an invoice is paused when the caller sent something back that the merchant has not registered."""
+
+    pause_days: int = 21
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Values only ever taken from the environment. `repr` hides them so they never reach a log."""
 
@@ -123,6 +130,7 @@ class Settings:
     source: Path
     # Which setting the database URL came from, so that a message about the database names what to change.
     database_url_setting: str = "database.url"
+    returns: ReturnSettings = ReturnSettings()
 
     def require_secrets(self) -> tuple[str, str]:
         """The auth token and secret key a server needs; a clear error when either is missing."""
@@ -323,6 +331,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     consent = _Section(data, "consent", path)
     retention = _retention(_Section(data, "retention", path))
     voicemail = _voicemail(_Section(data, "voicemail", path))
+    returns = _Section(data, "returns", path)
 
     account_sid = environ.get("TWILIO_ACCOUNT_SID") or None
     if account_sid and not ACCOUNT_SID.match(account_sid):
@@ -369,6 +378,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         ),
         retention=retention,
         voicemail=voicemail,
+        returns=ReturnSettings(pause_days=returns.integer("pause_days", 1, 60)),
         notice_dir=(base / consent.text("notice_dir")).resolve(),
         secrets=Secrets(
             twilio_auth_token=environ.get("TWILIO_AUTH_TOKEN") or None,

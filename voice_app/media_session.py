@@ -100,6 +100,7 @@ class MediaSession:
             accounts=self.services.accounts,
             caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
             today=date.today(),
+            return_pause_days=settings.returns.pause_days,
         )
         detector = TurnDetector(
             end_silence_ms=settings.speech.end_of_turn_silence_ms,

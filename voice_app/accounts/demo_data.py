@@ -1,5 +1,8 @@
 """A deterministic demo set of customers for the demo tables, with dates relative to a given day.
 
+Every invoice that is overdue carries the fees the fee schedule (fee_schedule.toml) charges by `today`: derived
+from its due date after the customers are made, so adding fees did not change who the generated customers are.
+
 Three hand-written fixtures have stable facts for tests and live demos (`WELL_KNOWN_GERMAN`,
 `WELL_KNOWN_ENGLISH`, `MANY_OPEN_ITEMS`); the other customers come from a seeded random generator, so every run
 produces the same people, purchases and amounts. `demo_customers(today)` returns exactly what `seed_demo` writes,
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 
@@ -24,7 +27,9 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from voice_app.accounts.fee_schedule import FeeKind, FeeSchedule, fee_schedule
 from voice_app.accounts.models import (
+    ChargedFee,
     Customer,
     CustomerPhone,
     Instalment,
@@ -71,6 +76,14 @@ class DemoRefund:
 
 
 @dataclass(frozen=True)
+class DemoFee:
+    kind: FeeKind
+    amount_cents: int
+    charged_date: date
+    schedule_version: str
+
+
+@dataclass(frozen=True)
 class DemoOrder:
     """An order with its invoice, paid at once or in instalments, and at most one return."""
 
@@ -84,6 +97,7 @@ class DemoOrder:
     payment_method: PaymentMethod = PaymentMethod.CARD
     instalments: tuple[DemoInstalment, ...] = ()
     refund: DemoRefund | None = None
+    fees: tuple[DemoFee, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,7 @@ class SeedReport:
     payments: int
     refunds: int
     replaced_customers: int  # demo customers that existed before and were written afresh
+    fees: int = 0
 
 
 def demo_customers(today: date) -> tuple[DemoCustomer, ...]:
@@ -145,7 +160,27 @@ def demo_customers(today: date) -> tuple[DemoCustomer, ...]:
         for home, count in GENERATED_CUSTOMERS.items()
         for _ in range(count)
     ]
-    return (*fixtures, *generated)
+    schedule = fee_schedule()
+    return tuple(_with_fees(customer, schedule, today) for customer in (*fixtures, *generated))
+
+
+def _with_fees(customer: DemoCustomer, schedule: FeeSchedule, today: date) -> DemoCustomer:
+    return replace(customer, orders=tuple(_order_with_fees(order, schedule, today) for order in customer.orders))
+
+
+def _order_with_fees(order: DemoOrder, schedule: FeeSchedule, today: date) -> DemoOrder:
+    if order.status is not PaymentStatus.OVERDUE:
+        return order
+    # Of an instalment plan, the fees run from the first instalment that was missed.
+    missed = [part.due_date for part in order.instalments if part.status is PaymentStatus.OVERDUE]
+    since = min(missed) if missed else order.due_date
+    terms = schedule.terms(order.currency)
+    fees = tuple(
+        DemoFee(kind, terms.fee_cents(kind), charged, schedule.version)
+        for kind, charged in terms.fees_due(since, today)
+        if terms.fee_cents(kind) > 0
+    )
+    return replace(order, fees=fees)
 
 
 def demo_customer(customer_number: str, today: date) -> DemoCustomer:
@@ -161,7 +196,7 @@ def seed_demo(engine: Engine, secret_key: str, *, today: date) -> SeedReport:
         raise ValueError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
     customers = demo_customers(today)
     create_account_tables(engine)
-    counts = dict.fromkeys(("phones", "orders", "invoices", "instalments", "payments", "refunds"), 0)
+    counts = dict.fromkeys(("phones", "orders", "invoices", "instalments", "payments", "refunds", "fees"), 0)
     with Session(engine) as session:
         replaced = _delete_customers(session, [customer.customer_number for customer in customers])
         for customer in customers:
@@ -183,6 +218,7 @@ def _delete_customers(session: Session, customer_numbers: list[str]) -> int:
     invoice_ids = select(Invoice.id).where(col(Invoice.customer_id).in_(customer_ids))
     session.execute(delete(PaymentReceived).where(col(PaymentReceived.customer_id).in_(customer_ids)))
     session.execute(delete(ReturnRefund).where(col(ReturnRefund.customer_id).in_(customer_ids)))
+    session.execute(delete(ChargedFee).where(col(ChargedFee.customer_id).in_(customer_ids)))
     session.execute(delete(Instalment).where(col(Instalment.invoice_id).in_(invoice_ids)))
     session.execute(delete(Invoice).where(col(Invoice.customer_id).in_(customer_ids)))
     session.execute(delete(Order).where(col(Order.customer_id).in_(customer_ids)))
@@ -192,7 +228,7 @@ def _delete_customers(session: Session, customer_numbers: list[str]) -> int:
 
 
 def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict[str, int]:
-    counts = dict.fromkeys(("phones", "orders", "invoices", "instalments", "payments", "refunds"), 0)
+    counts = dict.fromkeys(("phones", "orders", "invoices", "instalments", "payments", "refunds", "fees"), 0)
     customer = Customer(
         customer_number=demo.customer_number,
         first_name=demo.first_name,
@@ -257,6 +293,19 @@ def _add_customer(session: Session, demo: DemoCustomer, secret_key: str) -> dict
         if not demo_order.instalments and demo_order.paid_date is not None:
             session.add(record_payment(amount_cents=demo_order.amount_cents, received_date=demo_order.paid_date))
             counts["payments"] += 1
+        for fee in demo_order.fees:
+            session.add(
+                ChargedFee(
+                    invoice_id=invoice_id,
+                    customer_id=customer_id,
+                    kind=fee.kind,
+                    amount_cents=fee.amount_cents,
+                    currency=demo_order.currency,
+                    charged_date=fee.charged_date,
+                    schedule_version=fee.schedule_version,
+                )
+            )
+            counts["fees"] += 1
         if demo_order.refund is not None:
             refund = demo_order.refund
             session.add(

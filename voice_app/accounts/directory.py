@@ -4,7 +4,8 @@ A company plugs in its own billing system by implementing `AccountDirectory`; `S
 it on the demo tables. The assistant only ever sees the frozen dataclasses below, never database rows.
 
 Order of use in a call: find the customer (by caller ID or by the customer number they say), `verify` them
-with their date of birth or postcode, and only then fetch the `summary`. Nothing here logs personal data: log
+with their date of birth or postcode, and only then fetch the `summary`; `pause_invoice` is the one change a
+call makes, after the caller confirmed it. Nothing here logs personal data: log
 lines say what happened ("no match"), never for whom.
 """
 
@@ -21,7 +22,9 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from voice_app.accounts.fee_schedule import FeeKind
 from voice_app.accounts.models import (
+    ChargedFee,
     Customer,
     CustomerPhone,
     Instalment,
@@ -47,6 +50,10 @@ _CUSTOMER_NUMBER_SEPARATORS = re.compile(r"[\s\-/.]+")
 
 class UnknownCustomerError(LookupError):
     """The customer id does not (or no longer) exist in the directory."""
+
+
+class CannotPauseError(ValueError):
+    """The invoice is not the customer's, or not one that can be paused (paid, or paid in instalments)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,12 @@ class InvoiceInfo:
     status: PaymentStatus
     paid_date: date | None
     instalments: tuple[InstalmentInfo, ...] = ()  # by number; empty unless paid in instalments
+    paused_until: date | None = None  # set while paused for a return; the due date has moved to it
+
+    @property
+    def can_be_paused(self) -> bool:
+        """Only an unpaid invoice paid at once: an instalment plan has a due date per part, which a person sorts out."""
+        return self.status is not PaymentStatus.PAID and not self.instalments
 
     @property
     def outstanding(self) -> Money:
@@ -118,6 +131,16 @@ class RefundInfo:
 
 
 @dataclass(frozen=True)
+class FeeInfo:
+    kind: FeeKind
+    amount: Money
+    invoice_id: str
+    merchant: str
+    charged_date: date
+    schedule_version: str
+
+
+@dataclass(frozen=True)
 class PaymentInfo:
     amount: Money
     received_date: date
@@ -137,12 +160,13 @@ class AccountSummary:
     invoices: tuple[InvoiceInfo, ...]  # by order date, newest first
     refunds: tuple[RefundInfo, ...]  # by registration date, newest first
     recent_payments: tuple[PaymentInfo, ...]  # the last few, newest first
+    fees: tuple[FeeInfo, ...] = ()  # charged fees, newest first
 
     def __repr__(self) -> str:
         # Purchases and names are personal data: an accidental log of a summary must not spill them.
         return (
             f"AccountSummary(customer_id={self.customer_id!r}, invoices={len(self.invoices)}, "
-            f"refunds={len(self.refunds)}, recent_payments={len(self.recent_payments)})"
+            f"refunds={len(self.refunds)}, recent_payments={len(self.recent_payments)}, fees={len(self.fees)})"
         )
 
     @property
@@ -177,6 +201,12 @@ class AccountDirectory(Protocol):
 
     def summary(self, customer_id: str) -> AccountSummary:
         """The customer's account; raises UnknownCustomerError for an unknown id. Only after `verify`."""
+
+    def pause_invoice(self, customer_id: str, invoice_id: str, *, until: date) -> date:
+        """Pauses the customer's unpaid invoice until `until` (no reminders or fees meanwhile; the due date moves
+        to the end of the pause) and returns the new due date. Raises UnknownCustomerError for an unknown
+        customer, CannotPauseError for an invoice that is not theirs or cannot be paused. Only after `verify`
+        and the caller's confirmation."""
 
 
 def normalise_customer_number(number: str) -> str | None:
@@ -292,6 +322,13 @@ class SqlAccountDirectory:
                 .where(ReturnRefund.customer_id == customer.id)
                 .order_by(col(ReturnRefund.registered_date).desc(), col(ReturnRefund.id).desc())
             ).all()
+            fee_rows = session.exec(
+                select(ChargedFee, Order.merchant)
+                .join(Invoice, col(ChargedFee.invoice_id) == col(Invoice.id))
+                .join(Order, col(Invoice.order_id) == col(Order.id))
+                .where(ChargedFee.customer_id == customer.id)
+                .order_by(col(ChargedFee.charged_date).desc(), col(ChargedFee.id).desc())
+            ).all()
             payment_rows = session.exec(
                 select(PaymentReceived, Order.merchant)
                 .outerjoin(Invoice, col(PaymentReceived.invoice_id) == col(Invoice.id))
@@ -316,6 +353,7 @@ class SqlAccountDirectory:
                     status=PaymentStatus(invoice.status),
                     paid_date=invoice.paid_date,
                     instalments=tuple(instalments_by_invoice.get(stored_id(invoice), ())),
+                    paused_until=invoice.paused_until,
                 )
                 for invoice, order in invoice_rows
             ),
@@ -341,7 +379,46 @@ class SqlAccountDirectory:
                 )
                 for payment, merchant in payment_rows
             ),
+            fees=tuple(
+                FeeInfo(
+                    kind=FeeKind(fee.kind),
+                    amount=Money(fee.amount_cents, fee.currency),
+                    invoice_id=str(fee.invoice_id),
+                    merchant=merchant,
+                    charged_date=fee.charged_date,
+                    schedule_version=fee.schedule_version,
+                )
+                for fee, merchant in fee_rows
+            ),
         )
+
+    def pause_invoice(self, customer_id: str, invoice_id: str, *, until: date) -> date:
+        if not _is_plain_date(until):
+            raise ValueError(f"until must be a date, not {type(until).__name__}")
+        customer = self._customer(customer_id)
+        if customer is None:
+            raise UnknownCustomerError("no customer with this id")
+        if not isinstance(invoice_id, str) or not invoice_id.isascii() or not invoice_id.isdigit():
+            raise CannotPauseError("not an invoice id")
+        with Session(self._engine) as session:
+            invoice = session.exec(
+                select(Invoice)
+                .where(Invoice.id == int(invoice_id), Invoice.customer_id == customer.id)
+                .with_for_update()
+            ).first()
+            if invoice is None:
+                raise CannotPauseError("no such invoice of this customer")
+            has_instalments = session.exec(select(Instalment.id).where(Instalment.invoice_id == invoice.id)).first()
+            if invoice.status == PaymentStatus.PAID or has_instalments is not None:
+                raise CannotPauseError("the invoice is paid or paid in instalments")
+            invoice.status = PaymentStatus.PAUSED
+            invoice.paused_until = until
+            invoice.due_date = max(invoice.due_date, until)
+            new_due_date = invoice.due_date
+            session.add(invoice)
+            session.commit()
+        log.info("invoice paused")
+        return new_due_date
 
     def _customer(self, customer_id: str) -> Customer | None:
         if not isinstance(customer_id, str) or not customer_id.isascii() or not customer_id.isdigit():

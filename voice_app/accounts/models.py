@@ -1,4 +1,4 @@
-"""Demo account tables: customers, their orders, invoices, instalments, payments and returns.
+"""Demo account tables: customers, their orders, invoices, instalments, payments, returns and charged fees.
 
 A company with its own billing system does not need these tables: it implements `AccountDirectory`
 (directory.py) on its system instead. They exist so the assistant can be demonstrated and tested end to end.
@@ -19,6 +19,7 @@ from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
+from voice_app.accounts.fee_schedule import FeeKind
 from voice_app.config import SUPPORTED_LANGUAGES
 from voice_app.rows import table_of
 
@@ -120,6 +121,9 @@ class Invoice(SQLModel, table=True):
     due_date: date
     status: str = Field(max_length=16)
     paid_date: date | None = None
+    # While paused (a return the merchant has not confirmed yet): no reminders or fees until this day, to which
+    # the due date has moved.
+    paused_until: date | None = None
 
 
 class Instalment(SQLModel, table=True):
@@ -186,10 +190,33 @@ class ReturnRefund(SQLModel, table=True):
     refunded_date: date | None = None
 
 
+class ChargedFee(SQLModel, table=True):
+    """A fee charged on an invoice under the fee schedule (voice_app/accounts/data/fee_schedule.toml): which one,
+    how much, when, and under which version of the schedule, so an old charge is explained by the terms it was
+    charged under."""
+
+    __tablename__ = "account_fees"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="ck_account_fees_amount"),
+        _currency_check("account_fees"),
+        CheckConstraint(_one_of("kind", FeeKind), name="ck_account_fees_kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="account_invoices.id", index=True)
+    customer_id: int = Field(foreign_key="account_customers.id", index=True)
+    kind: str = Field(max_length=16)
+    amount_cents: int
+    currency: str = Field(max_length=3)
+    charged_date: date
+    schedule_version: str = Field(max_length=16)
+
+
 # Children before parents: the order in which rows can be deleted with foreign keys enforced.
 ACCOUNT_TABLES_CHILDREN_FIRST: tuple[type[SQLModel], ...] = (
     PaymentReceived,
     ReturnRefund,
+    ChargedFee,
     Instalment,
     Invoice,
     Order,

@@ -51,7 +51,15 @@ from voice_app.call.stream_machine import (
 )
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
 from voice_app.call.turn_taking import Gate, TurnTaking
-from voice_app.dialogue.messages import CallerSpoke, EndCall, PromptFinished, RecordConsent, Say, StoreTurn
+from voice_app.dialogue.messages import (
+    CallerSpoke,
+    EndCall,
+    PauseInvoice,
+    PromptFinished,
+    RecordConsent,
+    Say,
+    StoreTurn,
+)
 from voice_app.dialogue.prompts import APOLOGIES
 from voice_app.models import Call, CallOutcome, HandoffReason
 from voice_app.services import Services
@@ -192,6 +200,8 @@ class CallExecutor:
                 self.observers.observe(TurnStored(records.store_turn(self.services.engine, self.call, action)))
             case EndCall():
                 self._end(action)
+            case PauseInvoice():
+                self._pause_invoice(action)
             case RecordFailure():
                 record_failure(self.services, self.call, action.reason, self.observers)
             case RecordHandOver(reason=reason):
@@ -225,6 +235,9 @@ class CallExecutor:
     def _record_consent(self, record: RecordConsent) -> None:
         records.record_consent(self.services.engine, self.services.notices, self.call, record)
         self.observers.observe(ConsentRecorded(record.decision, record.method, now()))
+
+    def _pause_invoice(self, pause: PauseInvoice) -> None:
+        records.pause_invoice(self.services.engine, self.services.accounts, self.call, pause)
 
     def _end(self, end: EndCall) -> None:
         records.record_end(

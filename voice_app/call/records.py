@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from consent.ledger import ConsentRecord, append_event
 from consent.models import ConsentEvent, NoticeVersion
 from voice_app import calls
-from voice_app.accounts.directory import AccountSummary
-from voice_app.dialogue.messages import EndCall, RecordConsent, Say, StoreTurn
+from voice_app.accounts.directory import AccountDirectory, AccountSummary
+from voice_app.dialogue.messages import EndCall, PauseInvoice, RecordConsent, Say, StoreTurn
 from voice_app.handoff.briefing import record_transfer
 from voice_app.models import Call, CallOutcome
 
@@ -71,6 +71,15 @@ def store_turn(engine: Engine, call: Call, turn: StoreTurn) -> int | None:
         route=turn.route,
         reply=turn.reply,
     )
+
+
+def pause_invoice(engine: Engine, accounts: AccountDirectory, call: Call, pause: PauseInvoice) -> None:
+    """Moves the invoice's due date for a return the merchant has not registered, and notes it on the call.
+
+    A refusal by the directory (the invoice was paid or changed meanwhile) raises: the caller then goes to a person
+    rather than hear that it was paused."""
+    due = accounts.pause_invoice(pause.customer_id, pause.invoice_id, until=pause.until)
+    calls.add_event(engine, calls.id_of(call), "invoice_paused", f"invoice {pause.invoice_id} due {due.isoformat()}")
 
 
 def record_end(engine: Engine, call: Call, end: EndCall, account: AccountSummary | None, *, dial_target: str) -> None:

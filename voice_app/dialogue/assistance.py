@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
 from voice_app.answers.account_answers import answer, requires_verification
+from voice_app.answers.returns import PauseOffer, kept_answer, paused_answer
+from voice_app.answers.terms_and_merchants import needs_account, terms_reply
 from voice_app.dialogue.caller_details import (
     DATE_OF_BIRTH_DIGITS,
     date_from_keypad,
@@ -23,15 +25,21 @@ from voice_app.dialogue.caller_details import (
     postcode_from_speech,
 )
 from voice_app.dialogue.keypad import AGENT_DIGIT, END_OF_ENTRY, RESTART_ENTRY
-from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCall, Say, StoreTurn
+from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCall, PauseInvoice, Say, StoreTurn
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
 from voice_app.understanding.intents import IntentClassifier, Route, Understanding
 from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
-from voice_app.understanding.vocabulary import CONVERSATION_INTENTS, SENSITIVE_INTENTS, Intent
+from voice_app.understanding.vocabulary import (
+    CONVERSATION_INTENTS,
+    SENSITIVE_INTENTS,
+    TERMS_AND_MERCHANT_INTENTS,
+    Intent,
+)
 
 MAX_VERIFICATION_ATTEMPTS = 3
+DEFAULT_RETURN_PAUSE_DAYS = 21  # config.toml [returns] pause_days
 MAX_CUSTOMER_NUMBER_DIGITS = 12
 WITHHELD = "[verification details withheld]"
 
@@ -44,6 +52,7 @@ class Asking(StrEnum):
     MORE_ITEMS = "more_items"  # "shall I read out the other N?"
     CUSTOMER_NUMBER = "customer_number"
     DATE_OF_BIRTH = "date_of_birth"
+    PAUSE_CONFIRMATION = "pause_confirmation"  # "shall I pause the invoice from X for 21 days?"
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,9 @@ class Assistance:
         caller: CustomerRef | None,
         today: date,
         withdraw_consent: Withdraw,
+        *,
+        caller_number: str | None = None,
+        return_pause_days: int = DEFAULT_RETURN_PAUSE_DAYS,
     ):
         self.speaker = speaker
         self.classifier = classifier
@@ -83,6 +95,10 @@ class Assistance:
         self.silences_in_a_row = 0
         self.last_topic: Intent | None = None  # what the caller last asked about, for the agent's briefing
         self.ended = False
+        # Only its country code is used (the currency and merchant number to quote); it is never stored.
+        self.caller_number = caller_number
+        self.return_pause_days = return_pause_days
+        self.pause_offered: PauseOffer | None = None
 
     @property
     def verified(self) -> bool:
@@ -181,6 +197,8 @@ class Assistance:
                 self.speaker.last_text or prompt_text(Prompt.WHAT_ELSE, language), language, interruptible=True
             )
             return [self._turn(event, understood, again.text), again]
+        if self.asking is Asking.PAUSE_CONFIRMATION and intent in (Intent.AFFIRM, Intent.DENY):
+            return self._pause_confirmed(event, understood, language)
         if intent is Intent.AFFIRM and self.asking is Asking.MORE_ITEMS and self.offer:
             return [self._turn(event, understood, "(more items)"), *self._tell(self.offer, language)]
         if intent in (Intent.AFFIRM, Intent.DENY):
@@ -189,6 +207,8 @@ class Assistance:
             say = self.speaker.prompt(prompt, language, interruptible=True)
             return [self._turn(event, understood, say.text), say]
         request = PendingRequest(intent, event.text)
+        if intent in TERMS_AND_MERCHANT_INTENTS:
+            return self._terms_or_merchant(event, understood, request, language)
         if requires_verification(intent) and not self.verified:
             self.pending = request
             return [self._turn(event, understood, "(verification)"), *self._start_verification(language)]
@@ -196,6 +216,8 @@ class Assistance:
         return [self._turn(event, understood, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
 
     def _tell(self, request: PendingRequest, language: str, opening: str = "") -> list[Action]:
+        if request.intent in TERMS_AND_MERCHANT_INTENTS:
+            return self._tell_terms_or_merchant(request, language, opening)
         spoken = answer(
             request.intent, self.summary, request.transcript, language, self.today, skip_items=request.items_said
         )
@@ -207,6 +229,51 @@ class Assistance:
             self.offer, self.asking = None, Asking.ANYTHING_ELSE
             parts.append(prompt_text(Prompt.ANYTHING_ELSE, language))
         return [self.speaker.text(" ".join(part for part in parts if part), language, interruptible=True)]
+
+    # -- fees, merchants, unregistered returns (issue 12) -------------------------------------------------
+
+    def _terms_or_merchant(
+        self, event: CallerSpoke, understood: Understanding, request: PendingRequest, language: str
+    ) -> list[Action]:
+        if not self.verified and needs_account(request.intent, request.transcript, language, self.summary):
+            self.pending = request
+            return [self._turn(event, understood, "(verification)"), *self._start_verification(language)]
+        actions = self._tell(request, language)
+        reply = " ".join(action.text for action in actions if isinstance(action, Say))
+        return [self._turn(event, understood, reply), *actions]
+
+    def _tell_terms_or_merchant(self, request: PendingRequest, language: str, opening: str) -> list[Action]:
+        reply = terms_reply(
+            request.intent,
+            request.transcript,
+            language,
+            self.summary,
+            self.today,
+            caller_number=self.caller_number,
+            pause_days=self.return_pause_days,
+        )
+        if reply.hand_over:
+            return self._transfer(Prompt.TRANSFER, HandoffReason.OUT_OF_SCOPE, language, request.intent)
+        if reply.pause is None:
+            return [self._said(opening, reply.text, language)]
+        self.pause_offered, self.offer, self.asking = reply.pause, None, Asking.PAUSE_CONFIRMATION
+        text = " ".join(part for part in (opening, reply.text) if part)
+        return [self.speaker.text(text, language, interruptible=True)]
+
+    def _said(self, opening: str, text: str, language: str) -> Say:
+        self.offer, self.asking = None, Asking.ANYTHING_ELSE
+        parts = (opening, text, prompt_text(Prompt.ANYTHING_ELSE, language))
+        return self.speaker.text(" ".join(part for part in parts if part), language, interruptible=True)
+
+    def _pause_confirmed(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Action]:
+        offer, self.pause_offered = self.pause_offered, None
+        if offer is None or self.summary is None or understood.intent is Intent.DENY:
+            said = self._said("", kept_answer(language), language)
+            return [self._turn(event, understood, said.text), said]
+        pause = PauseInvoice(self.summary.customer_id, offer.invoice.invoice_id, offer.until)
+        said = self._said("", paused_answer(offer.invoice.merchant, offer.until, language, self.today), language)
+        # The change first: if it fails, the executor hands the caller over before anything claims it was made.
+        return [pause, self._turn(event, understood, said.text), said]
 
     # -- verification --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from consent.ledger import Decision, Method
 from voice_app.accounts.directory import AccountDirectory, CustomerRef
-from voice_app.dialogue.assistance import Assistance
+from voice_app.dialogue.assistance import DEFAULT_RETURN_PAUSE_DAYS, Assistance
 from voice_app.dialogue.keypad import AGENT_DIGIT, CONSENT_DIGITS
 from voice_app.dialogue.messages import (
     Action,
@@ -65,6 +65,8 @@ class Dialogue:
         accounts: AccountDirectory,
         caller: CustomerRef | None,
         today: date,
+        caller_number: str | None = None,
+        return_pause_days: int = DEFAULT_RETURN_PAUSE_DAYS,
     ):
         if language not in notices:
             raise ValueError(f"no notice texts for language {language!r}")
@@ -74,7 +76,16 @@ class Dialogue:
         self.state = State.NEW
         self.consent_granted = False
         self.speaker = Speaker()
-        self.assistance = Assistance(self.speaker, classifier, accounts, caller, today, self._withdrawal)
+        self.assistance = Assistance(
+            self.speaker,
+            classifier,
+            accounts,
+            caller,
+            today,
+            self._withdrawal,
+            caller_number=caller_number,
+            return_pause_days=return_pause_days,
+        )
         self._notice_prompt_id: str | None = None
         self._notice_played_at: datetime | None = None
         self._consent_prompts = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from consent.ledger import Decision, Method
 from voice_app.models import CallOutcome, HandoffReason
@@ -94,4 +94,14 @@ class EndCall:
     topic: str | None = None  # the intent behind a handoff, for the agent
 
 
-Action = Say | RecordConsent | StoreTurn | EndCall
+@dataclass(frozen=True)
+class PauseInvoice:
+    """Pause the verified caller's invoice until `until` (a return the merchant has not registered yet), after the
+    caller confirmed it. Stored in the account and as a call event, like any change made on a call."""
+
+    customer_id: str
+    invoice_id: str
+    until: date
+
+
+Action = Say | RecordConsent | StoreTurn | EndCall | PauseInvoice

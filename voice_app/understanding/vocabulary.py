@@ -26,6 +26,10 @@ class Intent(StrEnum):
     COMPLAINT = "complaint"
     FINANCIAL_HARDSHIP = "financial_hardship"
     OUT_OF_SCOPE = "out_of_scope"
+    # Issue 12, answered from the fee schedule, the merchant directory and the account:
+    FEES = "fees"  # what does a reminder / late payment / instalment plan cost, why was I charged a fee?
+    MERCHANT_QUESTION = "merchant_question"  # delivery, product, size, warranty: the merchant's contact
+    RETURN_NOT_REGISTERED = "return_not_registered"  # sent it back, the merchant has not registered it, invoice due
 
 
 # Routine questions the assistant answers itself.
@@ -41,7 +45,10 @@ ROUTINE_INTENTS = frozenset(
 # The routine questions answered from the caller's account, so only once the caller is verified.
 ACCOUNT_INTENTS = ROUTINE_INTENTS - {Intent.PAYMENT_OPTIONS}
 CONVERSATION_INTENTS = frozenset({Intent.GOODBYE, Intent.AFFIRM, Intent.DENY, Intent.REPEAT})
-ANSWERED_INTENTS = ROUTINE_INTENTS | CONVERSATION_INTENTS
+# Issue 12's questions, answered by voice_app/answers/fees.py, merchants.py and returns.py. Fees and merchants
+# are answered generally without verification, from the caller's account after it; a return needs the account.
+TERMS_AND_MERCHANT_INTENTS = frozenset({Intent.FEES, Intent.MERCHANT_QUESTION, Intent.RETURN_NOT_REGISTERED})
+ANSWERED_INTENTS = ROUTINE_INTENTS | CONVERSATION_INTENTS | TERMS_AND_MERCHANT_INTENTS
 SENSITIVE_INTENTS = frozenset(
     {
         Intent.FRAUD,
