@@ -16,6 +16,7 @@ from tests.databases import query_sql
 from tests.support import settings_with_database, signed_post
 from voice_app import calls
 from voice_app.local_server import LocalServer
+from voice_app.models import Call
 
 AUTH_TOKEN = secrets.token_hex(16)
 ACCOUNT = "AC" + "0" * 32
@@ -50,12 +51,24 @@ def answers(responses: list[requests.Response]) -> list[str]:
 
 
 def count(server, table: str, call_sid: str, where: str = "") -> int:
-    call = calls.find_call(server.services.engine, call_sid)
-    assert call is not None
     (row,) = query_sql(
-        server.settings.database_url, f"SELECT count(*) FROM {table} WHERE call_id = :call_id {where}", call_id=call.id
+        server.settings.database_url,
+        f"SELECT count(*) FROM {table} WHERE call_id = :call_id {where}",
+        call_id=stored_call(server, call_sid).id,
     )
     return row[0]
+
+
+def stored_call(server, call_sid: str) -> Call:
+    call = calls.find_call(server.services.engine, call_sid)
+    assert call is not None
+    return call
+
+
+def whisper_path(server, dial_answer: str) -> str:
+    (dial,) = parse_twiml(dial_answer)
+    assert isinstance(dial, Dial) and dial.whisper_url is not None
+    return dial.whisper_url.removeprefix(server.url)
 
 
 def events(server, call_sid: str, kind: str) -> int:
@@ -90,26 +103,23 @@ def test_the_voice_webhook_at_once_registers_one_call(server):
 
 def test_the_connect_action_at_once_hands_over_once_with_one_whisper_for_every_answer(server):
     params = new_call(server)
-    texts = answers(at_once(server, "/twilio/after-stream", params))
-    dials = [parse_twiml(text)[0] for text in texts]
-    assert all(isinstance(dial, Dial) for dial in dials)
+    paths = {whisper_path(server, text) for text in answers(at_once(server, "/twilio/after-stream", params))}
     # Whichever answer Twilio acts on, the agent hears the briefing: every answer names the same whisper.
-    assert len({dial.whisper_url for dial in dials}) == 1
+    assert len(paths) == 1
     assert count(server, "handoffs", params["CallSid"]) == 1
-    whisper = signed_post(server, dials[0].whisper_url.removeprefix(server.url), params)
+    whisper = signed_post(server, paths.pop(), params)
     assert whisper.status_code == 200 and isinstance(parse_twiml(whisper.text)[0], Play)
 
 
 def test_the_whisper_at_once_plays_the_briefing_to_every_request_and_records_one_answer(server):
     params = transferred(server)
-    dial = parse_twiml(signed_post(server, "/twilio/after-stream", params).text)[0]
-    path = dial.whisper_url.removeprefix(server.url)
+    path = whisper_path(server, signed_post(server, "/twilio/after-stream", params).text)
     plays = {parse_twiml(text)[0] for text in answers(at_once(server, path, params))}
     assert len(plays) == 1
     (row,) = query_sql(
         server.settings.database_url,
         "SELECT count(*) FROM handoffs WHERE call_id = :call_id AND agent_answered_at IS NOT NULL",
-        call_id=calls.find_call(server.services.engine, params["CallSid"]).id,
+        call_id=stored_call(server, params["CallSid"]).id,
     )
     assert row[0] == 1
 
@@ -174,10 +184,10 @@ def test_status_callbacks_at_once_and_out_of_order_keep_the_call_ended(server):
     params = new_call(server)
     completed = {**params, "CallStatus": "completed"}
     assert {response.status_code for response in at_once(server, "/twilio/status", completed)} == {204}
-    ended = calls.find_call(server.services.engine, params["CallSid"])
+    ended = stored_call(server, params["CallSid"])
     assert ended.status == "completed" and ended.ended_at is not None
     # Delivered late, an earlier status does not bring an ended call back to life, nor a retry move its end.
     for late in ("ringing", "in-progress", "completed"):
         assert signed_post(server, "/twilio/status", {**params, "CallStatus": late}).status_code == 204
-    again = calls.find_call(server.services.engine, params["CallSid"])
+    again = stored_call(server, params["CallSid"])
     assert again.status == "completed" and again.ended_at == ended.ended_at

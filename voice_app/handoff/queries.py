@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, insert, literal, update
+from sqlalchemy import DateTime, exists, insert, literal, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -202,7 +202,7 @@ def note_once(engine: Engine, call_id: int, kind: str, detail: str = "") -> bool
             insert(CallEvent).from_select(
                 ["call_id", "kind", "detail", "at"],
                 select(
-                    literal(call_id), literal(kind), literal(detail), literal(utcnow(), CallEvent.__table__.c.at.type)
+                    literal(call_id), literal(kind), literal(detail), literal(utcnow(), DateTime(timezone=True))
                 ).where(~noted),
             )
         )
