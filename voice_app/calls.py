@@ -6,6 +6,8 @@ because Twilio's next request may reach another server instance.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -117,9 +119,10 @@ def update_status(engine: Engine, call_sid: str, status: str) -> bool:
         return session.exec(select(Call.id).where(Call.call_sid == call_sid)).first() is not None
 
 
-def add_event(engine: Engine, call_id: int, kind: str, detail: str = "") -> None:
+def add_event(engine: Engine, call_id: int, kind: str, detail: str = "", at: datetime | None = None) -> None:
+    """Adds to the call's timeline; `at` when it happened, if not now (a prompt's end, as its mark came back)."""
     with Session(engine) as session:
-        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail))
+        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail, at=at or utcnow()))
         session.commit()
 
 

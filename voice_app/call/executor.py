@@ -46,7 +46,7 @@ from voice_app.call.stream_machine import (
 )
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
 from voice_app.call.turn_taking import TurnTaking
-from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StoreTurn
+from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StopPlaying, StoreTurn
 from voice_app.handoff.briefing import record_transfer
 from voice_app.models import Call, CallOutcome, HandoffReason
 from voice_app.services import Services
@@ -138,7 +138,10 @@ class CallExecutor:
             case PostGate():
                 self.turn_taking.post(action.gate)
             case MachinePromptHeard():
-                self.observers.observe(PromptHeard(action.say))
+                self.observers.observe(PromptHeard(action.say, action.at))
+            case StopPlaying():
+                # What it drops was not heard: its marks are not fed back as finished (unlike a barge-in's).
+                self.player.clear()
             case RecordConsent():
                 self._record_consent(action)
             case StoreTurn():

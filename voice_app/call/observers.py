@@ -56,9 +56,10 @@ class UtteranceAnswered:
 
 @dataclass(frozen=True)
 class PromptHeard:
-    """The caller heard the prompt to its end, while the conversation went on."""
+    """The caller heard the prompt to its end; its mark came back at `at`."""
 
     say: Say
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ class NoticeEvidence:
             self.call_id,
             f"{say.evidence}_played",
             f"{notice.kind} {notice.language} v{notice.version} sha256:{notice.sha256}",
+            at=observation.at,
         )
 
 

@@ -94,4 +94,9 @@ class EndCall:
     topic: str | None = None  # the intent behind a handoff, for the agent
 
 
-Action = Say | RecordConsent | StoreTurn | EndCall
+@dataclass(frozen=True)
+class StopPlaying:
+    """Stop what is playing now and drop what is queued (Twilio's `clear`): none of it counts as heard."""
+
+
+Action = Say | RecordConsent | StoreTurn | EndCall | StopPlaying
