@@ -21,6 +21,7 @@ from voice_app.dialogue.messages import (
     CallStarted,
     DigitPressed,
     EndCall,
+    Event,
     PromptFinished,
     RecordConsent,
     Say,
@@ -137,7 +138,7 @@ def drive(dialogue: Dialogue, script, watch: Watch) -> None:
 def person_reached(dialogue: Dialogue, watch: Watch) -> bool:
     """Asks for a person the ways the caller is told of (0, saying so), and lets prompts end and silence pass."""
     at = AT + timedelta(hours=1)
-    probes = [
+    probes: list[Event] = [
         DigitPressed("0", at),
         CallerSpoke("I want to speak to an agent.", "en", 0.99, 0.9, at),
         *[PromptFinished(say.prompt_id, at) for say in watch.outstanding],
