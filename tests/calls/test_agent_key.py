@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,14 +26,17 @@ PROMPT_TRANSFER_SECONDS = 6.0
 
 @pytest.fixture(scope="module")
 def zero_pressed(tmp_path_factory, base_settings, speech):
-    """Two calls: 0 a second into the disclosure, and 0 a second after the disclosure ended."""
+    """Three calls: 0 a second into the disclosure, a second into the consent notice, and once it was heard."""
     settings = settings_with_database(base_settings, tmp_path_factory.mktemp("agent-key") / "calls.db")
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key="k" * 40, speech=speech) as server:
-        disclosure = speech.synthesizer.synthesize(server.services.notice_texts()["en"].disclosure, "en")
+        texts = server.services.notice_texts()["en"]
+        disclosure = len(speech.synthesizer.synthesize(texts.disclosure, "en")) / PHONE_RATE
+        notice = len(speech.synthesizer.synthesize(texts.consent, "en")) / PHONE_RATE
         scripts: dict[str, list[ScriptItem]] = {
             "during_disclosure": [Press("0", barge_in=True)],
-            "during_notice": [Silence(len(disclosure) / PHONE_RATE + 1.5), Press("0", immediately=True)],
+            "during_notice": [Silence(disclosure + 1.5), Press("0", immediately=True)],
+            "at_the_question": [Silence(disclosure + notice + 2.5), Press("0", immediately=True)],
         }
 
         def place(name: str) -> CallResult:
@@ -41,6 +45,10 @@ def zero_pressed(tmp_path_factory, base_settings, speech):
 
         with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
             yield server, dict(zip(scripts, pool.map(place, scripts), strict=True))
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def seconds_from_key_to_dial(result: CallResult) -> float:
@@ -72,3 +80,20 @@ def test_the_evidence_holds_what_finished_playing_and_flags_nothing(zero_pressed
         assert "notice_played" not in kinds, (name, kinds)
         timeline = build_timeline(engine, call.call_sid, call_activities(engine, call), verify_chain(engine))
         assert FlagCode.NO_DISCLOSURE not in {flag.code for flag in timeline.flags}
+
+
+def test_zero_at_the_question_records_the_refusal_with_the_notices_end_as_its_mark_came_back(zero_pressed):
+    server, results = zero_pressed
+    result = results["at_the_question"]
+    assert result.outcome == "transferred", result.events[-5:]
+    assert seconds_from_key_to_dial(result) < PROMPT_TRANSFER_SECONDS, result.events
+    (event,) = events_for_call(server.services.engine, result.call_sid)
+    assert (event.decision, event.method) == ("refused", "keypad")
+    call = calls.find_call(server.services.engine, result.call_sid)
+    assert call is not None
+    (notice_played,) = [
+        e for e in calls.events_of(server.services.engine, calls.id_of(call)) if e.kind == "notice_played"
+    ]
+    # The same instant in the ledger and on the timeline, to the microsecond: when the notice's mark came back.
+    assert utc(event.notice_played_at) == utc(notice_played.at)
+    assert event.answered_at is not None and utc(event.notice_played_at) < utc(event.answered_at)
