@@ -51,6 +51,7 @@ class Decision(StrEnum):
 class Method(StrEnum):
     KEYPAD = "keypad"
     SPEECH = "speech"
+    TEXT = "text"  # typed words, on a text channel instead of a phone call
     NONE = "none"
 
 
@@ -108,8 +109,10 @@ class ConsentRecord:
             raise InvalidConsentRecord(f"decision {self.decision.value} needs an answer, but method is none")
         if self.recognised_answer is None:
             return
-        if self.method is not Method.SPEECH:
-            raise InvalidConsentRecord(f"recognised_answer is only kept for speech, not for {self.method.value}")
+        if self.method not in (Method.SPEECH, Method.TEXT):
+            raise InvalidConsentRecord(
+                f"recognised_answer is only kept for speech or text, not for {self.method.value}"
+            )
         if not isinstance(self.recognised_answer, str) or not self.recognised_answer.strip():
             raise InvalidConsentRecord("recognised_answer must be non-blank text or None")
         if len(self.recognised_answer) > ANSWER_MAX_LENGTH:

@@ -253,6 +253,63 @@ def demo(context: CliContext, language) -> None:
         sys.exit(1)
 
 
+# -- text chat ----------------------------------------------------------------------------------------------
+
+
+def _phone_number_option(value: str | None, option: str) -> str | None:
+    """An E.164 number, or a clear error that does not repeat what was typed (it may be someone's number)."""
+    from voice_app.pseudonyms import normalise_phone_number
+
+    if value is None:
+        return None
+    if not value.strip().startswith("+") or normalise_phone_number(value) is None:
+        raise click.BadParameter("not a valid phone number in E.164 form, e.g. +4915123456789", param_hint=option)
+    return value.strip()
+
+
+@main.command()
+@click.option("--from", "from_number", help="the caller's number, E.164 (a demo customer's finds their account)")
+@click.option("--to", "to_number", help="the hotline number written to, E.164; picks the language like a call's")
+@click.option("--language", type=click.Choice(SUPPORTED_LANGUAGES), help="language of the chat")
+@click.option("--jsonl", is_flag=True, help='one JSON object a line: {"say": ...}, at the end {"end", "reason"}')
+@click.pass_obj
+def chat(context: CliContext, from_number, to_number, language, jsonl: bool) -> None:
+    """A conversation with the assistant in typed text instead of speech, recorded like a call (consent, turns,
+    hand-over). Reads one caller turn a line on stdin: words, or 'press:DIGITS' for keys; an empty line or the
+    end of the input hangs up."""
+    from datetime import date
+
+    from voice_app.accounts.directory import SqlAccountDirectory
+    from voice_app.chat import ChatContext, ChatPrinter, ChatSession, run_chat, typed_lines
+    from voice_app.services import sync_notice_versions
+    from voice_app.understanding.intents import IntentClassifier
+
+    caller = _phone_number_option(from_number, "--from")
+    called = _phone_number_option(to_number, "--to")
+    settings = context.settings
+    secret_key = _demo_secret_key(settings)
+    engine = context.engine
+    try:
+        classifier = IntentClassifier.load_default()
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot train the intent classifier: {error}") from None
+    chat_context = ChatContext(
+        settings=settings,
+        engine=engine,
+        notices=sync_notice_versions(engine, settings),
+        accounts=SqlAccountDirectory(engine, secret_key),
+        classifier=classifier,
+        secret_key=secret_key,
+    )
+    session = ChatSession(
+        chat_context, caller_number=caller, called_number=called, language=language, today=date.today()
+    )
+    printer = ChatPrinter(sys.stdout.buffer, jsonl=jsonl)
+    end = run_chat(session, typed_lines(sys.stdin.buffer), printer, sys.stderr.buffer)
+    if end.reason == "internal_error":
+        sys.exit(1)
+
+
 # -- consent ledger ---------------------------------------------------------------------------------------
 
 

@@ -15,9 +15,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from consent.ledger import ConsentRecord, append_event
 from telephony.outbound import OutboundPlayer
 from voice_app import calls
+from voice_app.call import records
 from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest
 from voice_app.call.observers import (
     CallEnded,
@@ -47,7 +47,6 @@ from voice_app.call.stream_machine import (
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
 from voice_app.call.turn_taking import TurnTaking
 from voice_app.dialogue.messages import CallerSpoke, EndCall, RecordConsent, Say, StopPlaying, StoreTurn
-from voice_app.handoff.briefing import record_transfer
 from voice_app.models import Call, CallOutcome, HandoffReason
 from voice_app.services import Services
 
@@ -145,18 +144,7 @@ class CallExecutor:
             case RecordConsent():
                 self._record_consent(action)
             case StoreTurn():
-                turn_id = calls.store_turn(
-                    self.services.engine,
-                    self.call_id,
-                    transcript=action.transcript,
-                    confidence=action.confidence,
-                    language=action.language,
-                    intent=action.intent,
-                    intent_confidence=action.intent_confidence,
-                    route=action.route,
-                    reply=action.reply,
-                )
-                self.observers.observe(TurnStored(turn_id))
+                self.observers.observe(TurnStored(records.store_turn(self.services.engine, self.call, action)))
             case EndCall():
                 self._end(action)
             case RecordFailure():
@@ -190,43 +178,16 @@ class CallExecutor:
         self.observers.observe(Said(say, now()))
 
     def _record_consent(self, record: RecordConsent) -> None:
-        notices = self.services.notices
-        event = append_event(
-            self.services.engine,
-            ConsentRecord(
-                call_ref=self.call.call_sid,
-                subject=self.call.caller,
-                notice=notices[("consent", record.language)],
-                disclosure=notices[("disclosure", record.language)],
-                language=record.language,
-                decision=record.decision,
-                method=record.method,
-                recognised_answer=record.recognised_answer,
-                prompt_count=record.prompt_count,
-                notice_played_at=record.notice_played_at,
-                answered_at=record.answered_at,
-            ),
-        )
-        calls.record_consent_decision(self.services.engine, self.call_id, record.decision.value)
-        calls.add_event(
-            self.services.engine, self.call_id, "consent_recorded", f"{record.decision.value} seq {event.seq}"
-        )
+        records.record_consent(self.services.engine, self.services.notices, self.call, record)
         self.observers.observe(ConsentRecorded(record.decision, record.method, now()))
 
     def _end(self, end: EndCall) -> None:
-        outcome, reason = end.outcome, end.reason
-        calls.decide_outcome(self.services.engine, self.call_id, outcome, reason, end.topic)
-        if outcome is CallOutcome.TRANSFER and reason is not None:
-            account = self.machine.dialogue.assistance.summary
-            record_transfer(
-                self.services.engine,
-                self.call_id,
-                reason=reason,
-                topic=end.topic,
-                customer_name=f"{account.first_name} {account.last_name}" if account else None,
-                verified=account is not None,
-                dial_target=self.services.settings.telephony.agent_target.label,
-            )
-        calls.add_event(self.services.engine, self.call_id, outcome.value, reason.value if reason else "")
-        self.observers.observe(CallEnded(outcome, reason, now()))
+        records.record_end(
+            self.services.engine,
+            self.call,
+            end,
+            self.machine.dialogue.assistance.summary,
+            dial_target=self.services.settings.telephony.agent_target.label,
+        )
+        self.observers.observe(CallEnded(end.outcome, end.reason, now()))
         self._feed(PlaybackQueued(self.player.queued_seconds))

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from consent.ledger import Decision, Method
 from voice_app import calls
+from voice_app.call import records
 from voice_app.call.inputs import PromptStarted
 from voice_app.dialogue.messages import Say
 from voice_app.models import Call, CallOutcome, HandoffReason
@@ -195,20 +196,13 @@ class NoticeEvidence:
 
     def __init__(self, services: Services, call: Call) -> None:
         self.services = services
-        self.call_id = calls.id_of(call)
+        self.call = call
 
     def observe(self, observation: Observation) -> None:
-        if not isinstance(observation, PromptHeard) or not observation.say.evidence:
-            return
-        say, evidence = observation.say, observation.say.evidence
-        notice = self.services.notices[("consent" if evidence == "notice" else evidence, say.language)]
-        calls.add_event(
-            self.services.engine,
-            self.call_id,
-            f"{say.evidence}_played",
-            f"{notice.kind} {notice.language} v{notice.version} sha256:{notice.sha256}",
-            at=observation.at,
-        )
+        if isinstance(observation, PromptHeard):
+            records.record_notice_played(
+                self.services.engine, self.services.notices, self.call, observation.say, at=observation.at
+            )
 
 
 def call_observers(services: Services, call: Call) -> list[Observer]:
