@@ -5,16 +5,20 @@ Against the real server on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 
 import pytest
 import requests
 
+from telephony.signatures import SignatureChecker
 from telephony.twiml import ConnectStream, Dial, Gather, Play, parse_twiml
 from tests.databases import query_sql
 from tests.support import settings_with_database, signed_post
 from voice_app import calls
+from voice_app.app import create_app
 from voice_app.local_server import LocalServer
 from voice_app.models import Call
 
@@ -99,6 +103,32 @@ def test_the_voice_webhook_at_once_registers_one_call(server):
         server.settings.database_url, "SELECT count(*) FROM calls WHERE call_sid = :sid", sid=params["CallSid"]
     )
     assert row[0] == 1
+
+
+class Draining:
+    """The drain signal of an instance shutting down: every new call goes to a person at once."""
+
+    draining = True
+
+    def serving(self, _session) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
+def test_the_voice_webhook_at_once_while_draining_hands_over_once(server):
+    app = create_app(dataclasses.replace(server.services, drain=Draining()))
+    params = {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": ACCOUNT, "From": "+4915112340003", "To": LINE}
+    signature = SignatureChecker(AUTH_TOKEN).sign(server.url + "/twilio/voice", params)
+
+    def post(_):
+        return app.test_client().post("/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+
+    with ThreadPoolExecutor(max_workers=RETRIES) as pool:
+        responses = list(pool.map(post, range(RETRIES)))
+    assert [response.status_code for response in responses] == [200] * RETRIES
+    assert len({response.get_data(as_text=True) for response in responses}) == 1
+    assert isinstance(parse_twiml(responses[0].get_data(as_text=True))[0], Dial)
+    assert events(server, params["CallSid"], "handed_over") == 1
+    assert count(server, "handoffs", params["CallSid"]) == 1
 
 
 def test_the_connect_action_at_once_hands_over_once_with_one_whisper_for_every_answer(server):
