@@ -6,6 +6,8 @@ because Twilio's next request may reach another server instance.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -101,18 +103,26 @@ def record_consent_decision(engine: Engine, call_id: int, decision: str) -> None
 def update_status(engine: Engine, call_sid: str, status: str) -> bool:
     if status not in CALL_STATUSES:
         raise ValueError(f"unknown call status {status!r}")
-    values = {"status": status, "updated_at": utcnow()}
+    """Records the status Twilio reports; False for a call we do not know. Callbacks come late, twice and out of
+    order: an ended call stays ended, with the time it was first reported ended."""
+    now = utcnow()
+    values = {"status": status, "updated_at": now}
     if status in TERMINAL_CALL_STATUSES:
-        values["ended_at"] = utcnow()
+        values["ended_at"] = now
     with Session(engine) as session:
-        result = session.exec(update(Call).where(col(Call.call_sid) == call_sid).values(**values))
+        session.exec(
+            update(Call)
+            .where(col(Call.call_sid) == call_sid, col(Call.status).not_in(sorted(TERMINAL_CALL_STATUSES)))
+            .values(**values)
+        )
         session.commit()
-        return result.rowcount == 1
+        return session.exec(select(Call.id).where(Call.call_sid == call_sid)).first() is not None
 
 
-def add_event(engine: Engine, call_id: int, kind: str, detail: str = "") -> None:
+def add_event(engine: Engine, call_id: int, kind: str, detail: str = "", at: datetime | None = None) -> None:
+    """Adds to the call's timeline; `at` when it happened, if not now (a prompt's end, as its mark came back)."""
     with Session(engine) as session:
-        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail))
+        session.add(CallEvent(call_id=call_id, kind=kind, detail=detail, at=at or utcnow()))
         session.commit()
 
 

@@ -41,6 +41,7 @@ from voice_app.dialogue.messages import (
     PromptFinished,
     RecordConsent,
     Say,
+    StopPlaying,
     StoreTurn,
 )
 from voice_app.models import Call, CallOutcome, HandoffReason
@@ -205,6 +206,8 @@ class ChatSession:
                 records.store_turn(engine, self.call, action)
             case PauseInvoice():
                 records.pause_invoice(engine, self.context.accounts, self.call, action)
+            case StopPlaying():
+                pass  # printed text was read as it came: nothing is still playing to stop
             case EndCall():
                 records.record_end(
                     engine,

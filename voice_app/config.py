@@ -207,23 +207,22 @@ class _Section:
 def _business_hours(section: _Section) -> BusinessHours:
     table = _Section(section.values, "business_hours", Path("config.toml"))
     table.name = "telephony.business_hours"
+    # Read before parsing: a ConfigError is a ValueError too, and a missing key must be reported as missing.
+    timezone = table.text("timezone")
     try:
-        zone = ZoneInfo(table.text("timezone"))
+        zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"telephony.business_hours.timezone is not a known time zone: {table.values['timezone']!r}"
-        ) from None
+        raise ConfigError(f"telephony.business_hours.timezone is not a known time zone: {timezone!r}") from None
     days = table._get("days", list)
     if not days or any(day not in WEEKDAYS for day in days):
         raise ConfigError(f"telephony.business_hours.days must list some of {', '.join(WEEKDAYS)}, not {days!r}")
     times = {}
     for key in ("opens", "closes"):
+        text = table.text(key)
         try:
-            times[key] = time.fromisoformat(table.text(key))
+            times[key] = time.fromisoformat(text)
         except ValueError:
-            raise ConfigError(
-                f"telephony.business_hours.{key} must be a time like 08:00, not {table.values[key]!r}"
-            ) from None
+            raise ConfigError(f"telephony.business_hours.{key} must be a time like 08:00, not {text!r}") from None
     if times["opens"] >= times["closes"]:
         raise ConfigError("telephony.business_hours.opens must be before closes")
     return BusinessHours(zone, frozenset(WEEKDAYS.index(day) for day in days), times["opens"], times["closes"])

@@ -88,6 +88,15 @@ def test_a_transfer_by_key_leaves_a_handoff_with_its_briefing(chat_context):
     assert verify_chain(chat_context.engine).ok
 
 
+def test_zero_at_the_consent_question_of_a_chat_refuses_and_transfers(chat_context):
+    """The dialogue stops what plays before the transfer; in a chat nothing is still playing, and nothing fails."""
+    session, records, _ = chat(chat_context, ["press:0"], caller=None, language="en")
+
+    assert records[-1] == {"end": "transfer", "reason": "caller_asked"}
+    event = next(event for event in latest_events(chat_context.engine, 50) if event.call_ref == session.call.call_sid)
+    assert (event.decision, event.method) == ("refused", "text")
+
+
 def test_an_empty_line_hangs_up_and_bad_keys_are_refused_without_ending_the_chat(chat_context):
     session, records, errors = chat(chat_context, ["yes", "press:12a", "", "how can I pay"], language="en")
 

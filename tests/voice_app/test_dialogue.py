@@ -1,5 +1,7 @@
 """The consent part of the conversation as a state machine, driven by text events alone."""
 
+from datetime import timedelta
+
 import pytest
 
 from consent.ledger import Decision, Method
@@ -14,8 +16,10 @@ from voice_app.dialogue.messages import (
     RecordConsent,
     Say,
     SilenceElapsed,
+    StopPlaying,
     StoreTurn,
 )
+from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.models import CallOutcome, HandoffReason
 
 
@@ -95,12 +99,36 @@ def test_anything_but_a_clear_yes_goes_to_a_person_and_records_refusal(new_dialo
     assert dialogue.handle(spoke("yes")) == []
 
 
-def test_zero_during_the_notice_reaches_a_person_at_once(new_dialogue):
+@pytest.mark.parametrize("heard_before", [0, 1], ids=["during the disclosure", "during the consent notice"])
+def test_zero_before_the_consent_question_stops_the_notice_and_transfers_without_a_consent_record(
+    new_dialogue, heard_before
+):
     dialogue = new_dialogue("en")
-    dialogue.handle(CallStarted(AT))
+    says = of(dialogue.handle(CallStarted(AT)), Say)
+    for say in says[:heard_before]:
+        dialogue.handle(PromptFinished(say.prompt_id, AT))
     actions = dialogue.handle(DigitPressed("0", AT))
-    assert of(actions, RecordConsent)[0].decision is Decision.REFUSED
-    assert of(actions, EndCall)[0].reason is HandoffReason.CALLER_ASKED
+    # Stop what plays, one short line, then a person: no question was put, so no consent is recorded.
+    assert [type(action) for action in actions] == [StopPlaying, Say, EndCall]
+    assert of(actions, Say)[0].text == prompt_text(Prompt.TRANSFER, "en")
+    assert of(actions, EndCall) == [EndCall(CallOutcome.TRANSFER, HandoffReason.CALLER_ASKED)]
+    assert not dialogue.listening
+    assert dialogue.handle(PromptFinished(says[-1].prompt_id, AT)) == []
+    assert dialogue.handle(DigitPressed("1", AT)) == []
+
+
+def test_zero_at_the_consent_question_records_when_the_notice_ended_not_when_the_key_came(new_dialogue):
+    dialogue = new_dialogue("en")
+    says = of(dialogue.handle(CallStarted(AT)), Say)
+    notice_ended = AT + timedelta(seconds=31, microseconds=417_000)
+    dialogue.handle(PromptFinished(says[0].prompt_id, AT + timedelta(seconds=12)))
+    dialogue.handle(PromptFinished(says[1].prompt_id, notice_ended))
+    pressed = notice_ended + timedelta(seconds=2, microseconds=5_000)
+    actions = dialogue.handle(DigitPressed("0", pressed))
+    assert isinstance(actions[0], StopPlaying)
+    record = of(actions, RecordConsent)[0]
+    assert (record.decision, record.method) == (Decision.REFUSED, Method.KEYPAD)
+    assert record.notice_played_at == notice_ended and record.answered_at == pressed
 
 
 def test_two_unclear_answers_record_no_answer_and_transfer(new_dialogue):

@@ -3,6 +3,8 @@ what the reader may do, how the call waits for its last prompts and how a broken
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.support import AT, of
@@ -28,6 +30,7 @@ from voice_app.dialogue.messages import (
     PromptFinished,
     RecordConsent,
     Say,
+    StopPlaying,
 )
 from voice_app.models import CallOutcome, HandoffReason
 
@@ -59,7 +62,7 @@ def test_the_notice_plays_without_listening_and_is_reported_heard(machine):
     assert len(says) == 2 and list(machine.outstanding) == [say.prompt_id for say in says]
     assert PostGate(Gate(listening=False, interruptible=False)) not in actions  # unchanged: not posted
     first = machine.handle(PromptFinished(says[0].prompt_id, AT), 0.0)
-    assert first[0] == PromptHeard(says[0])
+    assert first[0] == PromptHeard(says[0], AT)
     last = machine.handle(PromptFinished(says[1].prompt_id, AT), 0.0)
     assert PostGate(Gate(listening=True, interruptible=False)) in last
 
@@ -124,3 +127,20 @@ def test_a_stop_ends_the_call_once(machine, event, recorded):
     consented(machine)
     assert machine.handle(event, 1.0) == [*recorded, Finish()]
     assert machine.handle(DigitPressed("0", AT), 1.0) == [] and machine.finished
+
+
+def test_zero_during_the_notice_stops_it_and_only_what_finished_counts_as_heard(machine):
+    disclosure, notice = of(machine.handle(CallStarted(AT), 0.0), Say)
+    disclosure_ended = AT + timedelta(seconds=12, microseconds=345_000)
+    assert PromptHeard(disclosure, disclosure_ended) in machine.handle(
+        PromptFinished(disclosure.prompt_id, disclosure_ended), 12.3
+    )
+    actions = machine.handle(DigitPressed("0", AT + timedelta(seconds=14)), 14.0)
+    assert isinstance(actions[0], StopPlaying) and machine.ending
+    (transfer_line,) = of(actions, Say)
+    assert list(machine.outstanding) == [transfer_line.prompt_id]
+    # Twilio echoes the dropped notice's mark on the clear: it was not heard, so it is no evidence.
+    assert machine.handle(PromptFinished(notice.prompt_id, AT + timedelta(seconds=14)), 14.0) == []
+    machine.handle(PlaybackQueued(2.0), 14.0)
+    ended = machine.handle(PromptFinished(transfer_line.prompt_id, AT + timedelta(seconds=16)), 16.0)
+    assert PromptHeard(transfer_line, AT + timedelta(seconds=16)) in ended and ended[-1] == Finish()

@@ -58,6 +58,7 @@ from voice_app.dialogue.messages import (
     PromptFinished,
     RecordConsent,
     Say,
+    StopPlaying,
     StoreTurn,
 )
 from voice_app.dialogue.prompts import APOLOGIES
@@ -193,7 +194,10 @@ class CallExecutor:
             case PostGate():
                 self.turn_taking.post(action.gate)
             case MachinePromptHeard():
-                self.observers.observe(PromptHeard(action.say))
+                self.observers.observe(PromptHeard(action.say, action.at))
+            case StopPlaying():
+                # What it drops was not heard: its marks are not fed back as finished (unlike a barge-in's).
+                self.player.clear()
             case RecordConsent():
                 self._record_consent(action)
             case StoreTurn():

@@ -24,7 +24,7 @@ from voice_app.call.transfer_flow import (
 )
 from voice_app.handoff.briefing import record_transfer
 from voice_app.handoff.models import HandoffOutcome
-from voice_app.handoff.queries import finish_handoff, handoff_of_call, request_callback
+from voice_app.handoff.queries import finish_handoff, handoff_of_call, note_once, request_callback
 from voice_app.handoff.voicemails import reserve_voicemail, voicemail_of_call
 from voice_app.models import Call, CallOutcome, utcnow
 from voice_app.observability import metrics
@@ -86,9 +86,9 @@ def _carry_out(services: Services, call: Call | None, action: FlowAction, callba
     engine, call_id = services.engine, calls.id_of(call)
     match action:
         case DecideTransfer(reason=reason):
-            if action.failure:
+            # Counted once, by the request that decided: retries of it find the decision made.
+            if calls.decide_outcome(engine, call_id, CallOutcome.TRANSFER, reason) and action.failure:
                 metrics.error(reason.value)
-            calls.decide_outcome(engine, call_id, CallOutcome.TRANSFER, reason)
         case Brief():
             record_transfer(
                 engine,
@@ -104,7 +104,8 @@ def _carry_out(services: Services, call: Call | None, action: FlowAction, callba
         case FinishHandoff():
             finish_handoff(engine, call_id, action.outcome, utcnow())
         case Note():
-            calls.add_event(engine, call_id, action.kind, action.detail)
+            # Each note tells of a step taken once per call; a retried request must not tell it again.
+            note_once(engine, call_id, action.kind, action.detail)
         case ReserveVoicemail():
             return reserve_voicemail(engine, call_id) is not None
     return None

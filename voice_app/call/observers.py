@@ -57,9 +57,10 @@ class UtteranceAnswered:
 
 @dataclass(frozen=True)
 class PromptHeard:
-    """The caller heard the prompt to its end, while the conversation went on."""
+    """The caller heard the prompt to its end; its mark came back at `at`."""
 
     say: Say
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,9 @@ class NoticeEvidence:
 
     def observe(self, observation: Observation) -> None:
         if isinstance(observation, PromptHeard):
-            records.record_notice_played(self.services.engine, self.services.notices, self.call, observation.say)
+            records.record_notice_played(
+                self.services.engine, self.services.notices, self.call, observation.say, at=observation.at
+            )
 
 
 def call_observers(services: Services, call: Call) -> list[Observer]:

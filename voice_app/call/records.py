@@ -7,6 +7,7 @@ One place for these side effects, so that a typed conversation is recorded exact
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -21,8 +22,9 @@ from voice_app.models import Call, CallOutcome
 Notices = Mapping[tuple[str, str], NoticeVersion]
 
 
-def record_notice_played(engine: Engine, notices: Notices, call: Call, say: Say) -> None:
-    """Proof that the disclosure or the consent notice reached the caller to its end, naming the exact version."""
+def record_notice_played(engine: Engine, notices: Notices, call: Call, say: Say, at: datetime | None = None) -> None:
+    """Proof that the disclosure or the consent notice reached the caller to its end, naming the exact version;
+    `at` when it ended (a call's mark came back), if not now."""
     if not say.evidence:
         return
     notice = notices[("consent" if say.evidence == "notice" else say.evidence, say.language)]
@@ -31,6 +33,7 @@ def record_notice_played(engine: Engine, notices: Notices, call: Call, say: Say)
         calls.id_of(call),
         f"{say.evidence}_played",
         f"{notice.kind} {notice.language} v{notice.version} sha256:{notice.sha256}",
+        at=at,
     )
 
 

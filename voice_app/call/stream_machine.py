@@ -28,6 +28,7 @@ from voice_app.dialogue.messages import (
     RecordConsent,
     Say,
     SilenceElapsed,
+    StopPlaying,
 )
 from voice_app.models import HandoffReason
 
@@ -79,9 +80,10 @@ class Recognise:
 
 @dataclass(frozen=True)
 class PromptHeard:
-    """The caller heard the prompt to its end while the conversation went on."""
+    """The caller heard the prompt to its end: its mark came back at `at`, and it was not stopped before."""
 
     say: Say
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class StreamMachine:
         say = self.outstanding.pop(event.prompt_id, None)
         if say is None:
             return []
-        return [*self._gate_changed(), PromptHeard(say), *self._dispatch(event)]
+        return [*self._gate_changed(), PromptHeard(say, event.at), *self._dispatch(event)]
 
     def _dispatch(self, event: Event) -> list[StreamAction]:
         actions: list[StreamAction] = []
@@ -178,6 +180,10 @@ class StreamMachine:
             match action:
                 case Say():
                     self.outstanding[action.prompt_id] = action
+                    actions += self._gate_changed()
+                case StopPlaying():
+                    # Twilio echoes the marks of what it drops, too: forgotten here, their echoes count for nothing.
+                    self.outstanding.clear()
                     actions += self._gate_changed()
                 case RecordConsent(decision=decision) if decision is not Decision.GRANTED:
                     # Nothing more the caller says is to be heard by the assistant.
@@ -198,8 +204,11 @@ class StreamMachine:
             case PlaybackQueued():
                 self._ending_by = now + event.seconds + PLAYBACK_GRACE_SECONDS
             case PromptFinished():
-                self.outstanding.pop(event.prompt_id, None)
-                actions = self._gate_changed()
+                # Heard to its end although the call is decided (the notice before a hang-up, the transfer line):
+                # still evidence of what the caller was told.
+                say = self.outstanding.pop(event.prompt_id, None)
+                if say is not None:
+                    actions = [*self._gate_changed(), PromptHeard(say, event.at)]
         return actions + self._end_when_heard(now)
 
     def _end_when_heard(self, now: float) -> list[StreamAction]:

@@ -27,6 +27,7 @@ from voice_app.dialogue.messages import (
     RecordConsent,
     Say,
     SilenceElapsed,
+    StopPlaying,
 )
 from voice_app.dialogue.prompts import Prompt
 from voice_app.dialogue.speaker import Speaker
@@ -147,8 +148,17 @@ class Dialogue:
         return []
 
     def _digit(self, event: DigitPressed) -> list[Action]:
-        if event.digit == AGENT_DIGIT and self.state in (State.NEW, State.NOTICE_PLAYING, State.AWAITING_CONSENT):
-            return self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED)
+        if event.digit == AGENT_DIGIT and self.state in (State.NEW, State.NOTICE_PLAYING):
+            # 0 reaches a person at any time, so the caller does not sit through the rest of the notice. Enough
+            # disclosure is what they heard before pressing: they talk to the assistant no further than its one
+            # transfer line, and no consent is recorded, as no question was put to them.
+            self.state = State.ENDING
+            return [StopPlaying(), *self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED)]
+        if event.digit == AGENT_DIGIT and self.state == State.AWAITING_CONSENT:
+            return [
+                StopPlaying(),
+                *self._decide_consent(Decision.REFUSED, Method.KEYPAD, None, event.at, HandoffReason.CALLER_ASKED),
+            ]
         if self.state == State.AWAITING_CONSENT:
             answer = CONSENT_DIGITS.get(event.digit)
             if answer is ShortAnswer.YES:
@@ -236,7 +246,7 @@ class Dialogue:
             language=self.language,
             recognised_answer=heard if method is Method.SPEECH else None,
             prompt_count=max(self._consent_prompts, 1),
-            notice_played_at=self._notice_played_at or at,
+            notice_played_at=self._notice_heard_at(),
             answered_at=at if method is not Method.NONE else None,
         )
         if decision is Decision.GRANTED:
@@ -254,11 +264,18 @@ class Dialogue:
             language=self.language,
             recognised_answer=event.text,
             prompt_count=max(self._consent_prompts, 1),
-            notice_played_at=self._notice_played_at or event.at,
+            notice_played_at=self._notice_heard_at(),
             answered_at=event.at,
         )
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    def _notice_heard_at(self) -> datetime:
+        """When the consent notice finished playing, as its mark came back: a decision is only ever taken after
+        it, so this is what the proof records, never the time of the answer."""
+        if self._notice_played_at is None:
+            raise RuntimeError("consent decided before the notice was heard")
+        return self._notice_played_at
 
     def _transfer(self, closing: Prompt, reason: HandoffReason) -> list[Action]:
         self.state = State.ENDING

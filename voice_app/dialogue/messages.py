@@ -104,4 +104,9 @@ class PauseInvoice:
     until: date
 
 
-Action = Say | RecordConsent | StoreTurn | EndCall | PauseInvoice
+@dataclass(frozen=True)
+class StopPlaying:
+    """Stop what is playing now and drop what is queued (Twilio's `clear`): none of it counts as heard."""
+
+
+Action = Say | RecordConsent | StoreTurn | EndCall | PauseInvoice | StopPlaying

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -138,14 +138,22 @@ def record_transfer(
 
 
 def issue_whisper_token(engine: Engine, call_id: int, valid_for: timedelta) -> str:
-    token = secrets.token_urlsafe(32)
+    """The token under which the agent hears the call's briefing. A token still valid is kept: Twilio retries the
+    request that dials, may act on any of the answers, and each must lead to the briefing."""
+    now = utcnow()
     with Session(engine) as session:
         session.exec(
             update(Handoff)
-            .where(col(Handoff.call_id) == call_id)
-            .values(whisper_token=token, whisper_expires_at=utcnow() + valid_for)
+            .where(
+                col(Handoff.call_id) == call_id,
+                or_(col(Handoff.whisper_token).is_(None), col(Handoff.whisper_expires_at) <= now),
+            )
+            .values(whisper_token=secrets.token_urlsafe(32), whisper_expires_at=now + valid_for)
         )
         session.commit()
+        token = session.exec(select(Handoff.whisper_token).where(Handoff.call_id == call_id)).first()
+    if token is None:
+        raise LookupError(f"call {call_id} has no hand-over to brief an agent on")
     return token
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import DateTime, exists, insert, literal, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -188,6 +188,26 @@ def request_callback(engine: Engine, call_id: int, callback_number: str | None =
             return session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).one()
         session.refresh(callback)
         return callback
+
+
+def note_once(engine: Engine, call_id: int, kind: str, detail: str = "") -> bool:
+    """Adds an event of the hand-over to the call's timeline unless the call has one of that kind already (a
+    retried request); False then. Retries may run at once on several instances: the call's row, locked until the
+    commit, lets one at a time look and write on PostgreSQL; SQLite takes the insert below whole, one writer at a
+    time."""
+    with Session(engine) as session:
+        session.exec(select(Call.id).where(col(Call.id) == call_id).with_for_update())
+        noted = exists().where(col(CallEvent.call_id) == call_id, col(CallEvent.kind) == kind)
+        result = session.exec(
+            insert(CallEvent).from_select(
+                ["call_id", "kind", "detail", "at"],
+                select(
+                    literal(call_id), literal(kind), literal(detail), literal(utcnow(), DateTime(timezone=True))
+                ).where(~noted),
+            )
+        )
+        session.commit()
+        return result.rowcount == 1
 
 
 def find_callback(engine: Engine, callback_id: int) -> CallbackRequest | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from telephony.audio import PHONE_RATE, mulaw_wav_file, read_mulaw_wav
@@ -60,15 +61,25 @@ def reserve_voicemail(engine: Engine, call_id: int) -> int | None:
     with Session(engine) as session:
         existing = session.exec(select(Voicemail).where(Voicemail.call_id == call_id)).first()
         if existing is not None:
-            return existing.id if existing.status == VoicemailStatus.RECORDING and existing.stream_sid is None else None
+            return _open_slot(existing)
         callback = session.exec(select(CallbackRequest).where(CallbackRequest.call_id == call_id)).first()
         if callback is None:
             return None
         voicemail = Voicemail(call_id=call_id, callback_id=stored_id(callback))
         session.add(voicemail)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # A concurrent retry of the same choice reserved it first (one message per call): answer as it did.
+            session.rollback()
+            return _open_slot(session.exec(select(Voicemail).where(Voicemail.call_id == call_id)).one())
         session.refresh(voicemail)
         return voicemail.id
+
+
+def _open_slot(voicemail: Voicemail) -> int | None:
+    """The reserved slot's id while no stream records into it yet, else None."""
+    return voicemail.id if voicemail.status == VoicemailStatus.RECORDING and voicemail.stream_sid is None else None
 
 
 def bind_voicemail_stream(engine: Engine, call_id: int, stream_sid: str) -> int | None:
