@@ -157,11 +157,15 @@ def test_out_of_scope_is_never_answered(new_dialogue):
         ("de", "Ich widerrufe meine Einwilligung."),
     ],
 )
-def test_withdrawing_consent_is_recorded_and_nothing_of_it_kept(new_dialogue, language, words):
+def test_withdrawing_consent_is_confirmed_then_recorded_and_nothing_of_it_kept(new_dialogue, language, words):
     dialogue = consented(new_dialogue, language)
-    actions = dialogue.handle(spoke(words, language))
+    asked = dialogue.handle(spoke(words, language))
+    assert not of(asked, RecordConsent) and not of(asked, StoreTurn) and not of(asked, EndCall)
+    assert ("withdraw your consent?" if language == "en" else "Einwilligung widerrufen?") in said(asked)
+    actions = dialogue.handle(spoke("Yes." if language == "en" else "Ja.", language))
     (record,) = of(actions, RecordConsent)
     assert record.decision is Decision.WITHDRAWN
+    assert words in (record.recognised_answer or "")
     assert of(actions, EndCall)[0].reason is HandoffReason.CONSENT_WITHDRAWN
     assert not of(actions, StoreTurn)
     assert not dialogue.listening

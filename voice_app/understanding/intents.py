@@ -95,6 +95,8 @@ MIN_ANSWER_THRESHOLD = 0.5
 # Maximum-likelihood fits on 286-320 synthetic transcripts each gave 0.34, 0.39 and 0.40 (see the module
 # docstring); their mean, until real calls give a better estimate.
 TRANSCRIPT_CONFIDENCE_REFERENCE = 0.37
+# How many of the likeliest intents an Understanding lists.
+CANDIDATES = 3
 
 
 class Route(StrEnum):
@@ -110,6 +112,9 @@ class Understanding:
     intent: Intent
     confidence: float  # calibrated probability of `intent`, before the transcript's confidence
     route: Route
+    # The likeliest intents with their calibrated probabilities, best first (`intent` among them): what the
+    # dialogue weighs when the best alone is not sure enough, e.g. a half-heard request to block an account.
+    candidates: tuple[tuple[Intent, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,9 @@ class IntentClassifier:
         best = int(probabilities.argmax())
         intent, confidence = self._classes[best], float(probabilities[best])
         route = Route.CLARIFY if noise > confidence else self.route_for(intent, confidence, transcript_confidence)
-        return Understanding(text, language, intent, confidence, route)
+        likeliest = np.argsort(probabilities)[::-1][:CANDIDATES]
+        candidates = tuple((self._classes[index], float(probabilities[index])) for index in likeliest)
+        return Understanding(text, language, intent, confidence, route, candidates)
 
     def probabilities(self, text: str) -> dict[Intent, float]:
         """Calibrated probability of every intent, given that the text is a request at all (sums to 1)."""
