@@ -5,8 +5,8 @@ requests, in both languages."""
 import pytest
 
 from consent.ledger import Decision
+from tests.dialogue_support import ENGLISH, GERMAN, consented, keypad_date, press, said, spoke
 from tests.support import AT, of
-from tests.voice_app.test_assistance import ENGLISH, GERMAN, consented, keypad_date, press, said, spoke
 from voice_app.dialogue.messages import CallerInterrupted, DigitPressed, EndCall, RecordConsent, StoreTurn
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.models import CallOutcome, HandoffReason
