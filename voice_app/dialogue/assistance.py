@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
@@ -171,7 +171,7 @@ class Assistance:
     def pressed(self, event: DigitPressed, language: str) -> list[Action]:
         self.silences_in_a_row = 0
         if self.asking is Asking.WITHDRAWAL and event.digit != AGENT_DIGIT:
-            return self._withdrawal_answer(None, CONSENT_DIGITS.get(event.digit), language)
+            return self._withdrawal_answer(None, CONSENT_DIGITS.get(event.digit), language, event.at)
         if not self.collecting_digits:
             if event.digit == AGENT_DIGIT:
                 return self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED, language)
@@ -368,18 +368,21 @@ class Assistance:
         self.asking, self.pending, self.offer, self.digits = Asking.WITHDRAWAL, [], None, ""
         return [self.speaker.prompt(Prompt.CONFIRM_WITHDRAWAL, language, interruptible=True)]
 
-    def _withdrawal_answer(self, event: CallerSpoke | None, reply: ShortAnswer | None, language: str) -> list[Action]:
+    def _withdrawal_answer(
+        self, event: CallerSpoke | None, reply: ShortAnswer | None, language: str, at: datetime | None = None
+    ) -> list[Action]:
+        """`event`: the spoken answer, if it was spoken; `at`: when a key gave it."""
         request = self.withdrawal
         assert request is not None, "only asked after a request to withdraw"
         if reply is ShortAnswer.YES:
             self.ended = True
-            confirmation = event or request
+            # The ledger keeps both the request and its confirmation, at the time of the confirmation.
             heard = f"{request.text} / {event.text}" if event else request.text
+            confidence = event.confidence if event else request.confidence
+            confirmed_at = event.at if event else at or request.at
             return [
                 self.withdraw_consent(
-                    CallerSpoke(
-                        heard, request.language, request.language_probability, confirmation.confidence, confirmation.at
-                    )
+                    CallerSpoke(heard, request.language, request.language_probability, confidence, confirmed_at)
                 ),
                 self.speaker.prompt(Prompt.WITHDRAWN_TRANSFER, language, interruptible=False),
                 EndCall(CallOutcome.TRANSFER, HandoffReason.CONSENT_WITHDRAWN, Intent.WITHDRAW_CONSENT.value),
