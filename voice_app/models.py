@@ -39,6 +39,7 @@ class HandoffReason(StrEnum):
     STREAM_LOST = "stream_lost"
     INTERNAL_ERROR = "internal_error"
     SERVER_SHUTDOWN = "server_shutdown"  # the instance stopped; the call was handed over, not dropped
+    CALLER_FRUSTRATED = "caller_frustrated"  # insults, "this is useless", asked again and again, talked over
 
 
 class Call(SQLModel, table=True):

@@ -12,6 +12,7 @@ from voice_app.accounts.demo_data import (
     WELL_KNOWN_ENGLISH,
     WELL_KNOWN_GERMAN,
     demo_customer,
+    demo_customers,
     seed_demo,
 )
 from voice_app.accounts.directory import (
@@ -24,13 +25,14 @@ from voice_app.accounts.directory import (
 from voice_app.accounts.models import PaymentStatus
 from voice_app.answers.account_answers import (
     DEMO_PAYMENT_INSTRUCTIONS,
-    MAX_ITEMS_SPOKEN,
+    MAX_REPLY_WORDS,
     answer,
     requires_verification,
 )
 from voice_app.answers.caller_criteria import criteria_from_transcript
 from voice_app.answers.spoken import say_amount, say_characters, say_date, say_number
 from voice_app.database import make_engine
+from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
 from voice_app.understanding.vocabulary import ACCOUNT_INTENTS, MONTH_NAMES, Intent
 
@@ -44,8 +46,10 @@ def summaries(module_database_url):
     seed_demo(engine, SECRET_KEY, today=TODAY)
     directory = SqlAccountDirectory(engine, SECRET_KEY)
     found = {}
-    for number in (WELL_KNOWN_GERMAN, WELL_KNOWN_ENGLISH, MANY_OPEN_ITEMS):
-        found[number] = directory.summary(directory.find_by_customer_number(number).customer_id)
+    for customer in demo_customers(TODAY):
+        found[customer.customer_number] = directory.summary(
+            directory.find_by_customer_number(customer.customer_number).customer_id
+        )
     yield found
     engine.dispose()
 
@@ -91,14 +95,15 @@ def test_open_payments_of_the_english_customer_include_the_instalment_plan(summa
     currys = _order(WELL_KNOWN_ENGLISH, "Currys")
     next_part = currys.instalments[2]
     outstanding = sum(part.amount_cents for part in currys.instalments if part.paid_date is None)
-    reply = answer("open_payments", summaries[WELL_KNOWN_ENGLISH], "what do I still owe", "en", TODAY)
-    assert (reply.items_total, reply.items_said) == (2, 2)
-    assert reply.text.startswith(f"You have two open payments, {_said(4990 + outstanding, 'GBP', 'en')} in total.")
-    assert "forty-nine pounds ninety for argos" in reply.text.lower()
-    assert f"{_said(outstanding, 'GBP', 'en')} for currys in instalments" in reply.text.lower()
+    first, second = _all_parts("open_payments", summaries[WELL_KNOWN_ENGLISH], "en")
+    # Both at once would be over twenty seconds of speech: the earlier due date first, then the offer.
+    assert (first.items_total, first.items_said, second.items_said) == (2, 1, 1)
+    assert first.text.startswith(f"You have two open payments, {_said(4990 + outstanding, 'GBP', 'en')} in total.")
+    assert "forty-nine pounds ninety for argos" in first.text.lower()
+    assert first.text.endswith("Shall I read out the other one?")
+    assert f"{_said(outstanding, 'GBP', 'en')} for currys in instalments" in second.text.lower()
     next_amount, next_due = _said(next_part.amount_cents, "GBP", "en"), _on(next_part.due_date, "en")
-    assert f"the next one, {next_amount}, is due {next_due}" in reply.text
-    assert reply.text.index("Argos") < reply.text.index("Currys")  # the earlier due date first
+    assert f"the next one, {next_amount}, is due {next_due}" in second.text
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
@@ -147,14 +152,19 @@ def test_refund_received_by_the_merchant(summaries):
     assert f"Bonprix hat Ihre Rücksendung {_on(bonprix.refund.received_date, 'de')} erhalten" in reply.text
 
 
-@pytest.mark.parametrize("language", ["de", "en"])
-def test_payment_options_need_no_account(language, summaries):
-    reply = answer("payment_options", None, "how can I pay", language, TODAY)
-    assert (reply.items_total, reply.items_said, reply.needs_verification) == (0, 0, False)
-    assert say_characters(DEMO_PAYMENT_INSTRUCTIONS.iban, language) in reply.text
-    assert DEMO_PAYMENT_INSTRUCTIONS.account_holder in reply.text
+@pytest.mark.parametrize("language, details", [("de", "Bankverbindung"), ("en", "bank details")])
+def test_payment_options_need_no_account_and_give_the_bank_details_on_request(language, summaries, details):
+    general = answer("payment_options", None, "how can I pay", language, TODAY)
+    assert (general.items_total, general.items_said, general.needs_verification) == (2, 1, False)
+    assert details in general.text and "IBAN" not in general.text
+    iban = say_characters(DEMO_PAYMENT_INSTRUCTIONS.iban, language)
+    offered = answer("payment_options", None, "how can I pay", language, TODAY, skip_items=1)
+    assert (offered.items_total, offered.items_said) == (2, 1)
+    assert iban in offered.text and DEMO_PAYMENT_INSTRUCTIONS.account_holder in offered.text
+    asked = answer("payment_options", None, "what is your IBAN", language, TODAY)
+    assert (asked.items_total, asked.items_said, asked.text) == (1, 1, offered.text)
     with_summary = answer("payment_options", summaries[WELL_KNOWN_GERMAN], "how can I pay", language, TODAY)
-    assert with_summary == reply  # the summary adds nothing: the answer is the same for everyone
+    assert with_summary == general  # the summary adds nothing: the answer is the same for everyone
 
 
 def test_verification_is_required_exactly_for_account_intents(summaries):
@@ -224,62 +234,86 @@ def test_a_named_item_that_does_not_exist_is_said_so_before_the_default(summarie
     assert german.text.startswith("Dazu habe ich keine passende Rücksendung gefunden.") and "H&M" in german.text
 
 
-# --- at most three, then an offer ----------------------------------------------------------------------------------
+# --- short replies: a summary first, then the rest in parts ------------------------------------------------------
+
+
+def _all_parts(intent, summary, language):
+    parts, skip = [], 0
+    while True:
+        reply = answer(intent, summary, "", language, TODAY, skip_items=skip)
+        parts.append(reply)
+        if not reply.items_said or skip + reply.items_said >= reply.items_total:
+            return parts
+        skip += reply.items_said
 
 
 @pytest.mark.parametrize(
-    "language, offer",
-    [
-        ("en", "I can read out the other two, or connect you to a colleague."),
-        ("de", "Ich kann Ihnen auch die anderen zwei vorlesen"),
-    ],
+    "language, offer", [("en", "Shall I read out the other four?"), ("de", "Soll ich Ihnen die anderen vier auch")]
 )
-def test_at_most_three_items_then_an_offer(summaries, language, offer):
+def test_a_long_list_starts_with_a_summary_then_reads_the_rest_in_parts(summaries, language, offer):
     summary = summaries[MANY_OPEN_ITEMS]
     unpaid = summary.unpaid_invoices
-    reply = answer("open_payments", summary, "", language, TODAY)
-    assert (reply.items_total, reply.items_said) == (len(unpaid), MAX_ITEMS_SPOKEN) == (5, 3)
-    assert offer in reply.text
-    said = [invoice.merchant for invoice in unpaid if invoice.merchant in reply.text]
-    assert len(said) == 3 and "Thomann" in said  # the overdue one is among the first
-    assert reply.text.index("Thomann") < min(reply.text.index(name) for name in said if name != "Thomann")
+    first, *rest = _all_parts("open_payments", summary, language)
+    assert (first.items_total, first.items_said) == (len(unpaid), 1) == (5, 1)
+    assert offer in first.text
     total = sum(invoice.outstanding.cents for invoice in unpaid)
-    assert _said(total, "EUR", language) in reply.text
-
-    rest = answer("open_payments", summary, "", language, TODAY, skip_items=3)
-    assert (rest.items_total, rest.items_said) == (5, 2)
-    assert {invoice.merchant for invoice in unpaid if invoice.merchant in rest.text} == (
-        {invoice.merchant for invoice in unpaid} - set(said)
+    assert _said(total, "EUR", language) in first.text
+    assert "Thomann" in first.text  # the overdue one is the one named in the summary
+    assert sum(part.items_said for part in rest) == 4
+    assert {invoice.merchant for invoice in unpaid if any(invoice.merchant in part.text for part in rest)} == (
+        {invoice.merchant for invoice in unpaid} - {"Thomann"}
     )
-    assert "other" not in rest.text and "anderen" not in rest.text and _said(total, "EUR", language) not in rest.text
-
+    assert not any(_said(total, "EUR", language) in part.text for part in rest)
     done = answer("open_payments", summary, "", language, TODAY, skip_items=5)
     assert (done.items_total, done.items_said) == (5, 0)
     assert done.text in ("That's everything I have.", "Das war alles.")
 
 
+def test_no_reply_is_longer_than_about_twenty_seconds_of_speech(summaries):
+    """Over every demo customer, language, question and part: the answer with the question the dialogue adds
+    after it ("Is there anything else…?") stays within MAX_REPLY_WORDS (55 words, about 20 s at 165 words a
+    minute)."""
+    longest = (0, "")
+    for number, summary in summaries.items():
+        for language in ("en", "de"):
+            frame = prompt_text(Prompt.ANYTHING_ELSE, language)
+            for intent in ("payment_status", "open_payments", "next_due_date", "refund_status", "payment_options"):
+                parts = _all_parts(intent, summary, language)
+                for part in parts:
+                    # The question comes after the last part only; the others end with an offer of their own.
+                    words = len(f"{part.text} {frame}".split() if part is parts[-1] else part.text.split())
+                    longest = max(longest, (words, f"{number} {language} {intent}: {part.text}"))
+    assert 30 < longest[0] <= MAX_REPLY_WORDS, longest
+
+
 @pytest.mark.parametrize(
     "language, words", [("en", "isn't assigned to an invoice yet"), ("de", "noch keiner Rechnung zugeordnet")]
 )
-def test_an_unassigned_payment_is_mentioned_when_an_unpaid_item_is_read_out(summaries, language, words):
+def test_an_unassigned_payment_is_mentioned_once_when_unpaid_items_are_read_out(summaries, language, words):
     facts = demo_customer(MANY_OPEN_ITEMS, TODAY)
     (payment,) = facts.unmatched_payments
     reply = answer("payment_status", summaries[MANY_OPEN_ITEMS], "", language, TODAY)
     assert words in reply.text
     assert _said(payment.amount_cents, payment.currency, language) in reply.text
     assert _on(payment.received_date, language) in reply.text
-    listing = answer("open_payments", summaries[MANY_OPEN_ITEMS], "", language, TODAY)
-    assert words in listing.text  # and the offer of the other items still comes last:
-    assert listing.text.endswith(("or connect you to a colleague.", "mit einem Mitarbeiter verbinden."))
+    listing = _all_parts("open_payments", summaries[MANY_OPEN_ITEMS], language)
+    assert sum(words in part.text for part in listing) == 1
+    for part in listing[:-1]:  # and the offer of the other items still comes last:
+        assert part.text.endswith(("?", "vorlesen?"))
     assert words not in answer("refund_status", summaries[MANY_OPEN_ITEMS], "", language, TODAY).text
     assert words not in answer("open_payments", summaries[WELL_KNOWN_GERMAN], "", language, TODAY).text
 
 
 def test_one_remaining_item_is_offered_as_the_other_one(summaries):
-    reply = answer("next_due_date", summaries[MANY_OPEN_ITEMS], "", "en", TODAY)
-    assert (reply.items_total, reply.items_said) == (4, 3)  # the paused invoice has no due date
-    assert reply.text.endswith("I can read out the other one, or connect you to a colleague.")
-    assert reply.text.startswith("The payment of two hundred and forty-nine euros for Thomann is overdue")
+    parts = _all_parts(
+        "next_due_date",
+        summaries[MANY_OPEN_ITEMS],
+        "en",
+    )
+    assert parts[0].items_total == 4  # the paused invoice has no due date
+    assert parts[0].text.startswith("The payment of two hundred and forty-nine euros for Thomann is overdue")
+    offers = [part.text for part in parts if part.text.endswith("?")]
+    assert offers and all(text.endswith(("the other one?", "the other two?", "the other three?")) for text in offers)
 
 
 def test_a_filter_that_matches_several_items_reads_them_all(summaries):

@@ -15,6 +15,7 @@ from tests.support import settings_with_database
 from voice_app import calls
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer, seed_demo
 from voice_app.answers.spoken import say_amount
+from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.local_server import LocalServer
 
 TODAY = date.today()
@@ -95,6 +96,18 @@ SCENARIOS = {
         ],
     ),
     "two_unclear_turns": (ENGLISH.phones[0], "+4420555010", [("press", "1"), ("press", "5"), ("press", "5")]),
+    "greeting_question_thanks_goodbye": (
+        ENGLISH.phones[0],
+        "+4420555010",
+        [
+            ("press", "1"),
+            ("say-en", "Hello."),
+            ("say-en", "Have I paid my invoice?"),
+            ("press", birth_digits(ENGLISH)),
+            ("say-en", "Thank you."),
+            ("say-en", "No, that's all. Goodbye."),
+        ],
+    ),
 }
 
 
@@ -164,7 +177,8 @@ def test_every_routine_question_is_answered_with_the_customers_figures(account_c
     refunded_merchants = [order.merchant.lower() for order, _ in customer.refunds]
     assert any(merchant in answered["refund_status"] for merchant in refunded_merchants)
     assert customer.latest_order.merchant.lower() in answered["payment_status"]
-    assert "iban" in answered["payment_options"]
+    # How to pay, with the bank details or the offer to read them out ("bank details", "Bankverbindung").
+    assert "iban" in answered["payment_options"] or "bank" in answered["payment_options"]
 
 
 def test_the_verification_answer_is_not_kept_as_said(account_calls):
@@ -206,3 +220,13 @@ def test_calls_that_go_to_a_person_store_why(account_calls, name, reason, topic)
     if name == "verification_fails_three_times":
         said = " ".join(turn.reply for turn in turns).lower()
         assert all(order.merchant.lower() not in said for order in ENGLISH.orders), "nothing said before verification"
+
+
+def test_a_greeting_and_thanks_keep_the_call_going_until_the_goodbye(account_calls):
+    turns, call, result = turns_and_call(account_calls, "greeting_question_thanks_goodbye")
+    assert result.outcome == "hangup", (call.handoff_reason, [(turn.intent, turn.transcript) for turn in turns])
+    spoken = [(turn.intent, turn.reply) for turn in turns if turn.intent != "verification"]
+    assert spoken[0] == ("greeting", prompt_text(Prompt.GREETING_BACK, "en")), spoken
+    assert spoken[1][0] == "payment_status"
+    assert ("thanks", prompt_text(Prompt.YOU_ARE_WELCOME, "en")) in spoken, spoken
+    assert spoken[-1][1] == prompt_text(Prompt.GOODBYE, "en")

@@ -34,5 +34,9 @@ CALLS = {
     "english_to_a_person": (ENGLISH.phones[0], [("press", "1"), ("press", "0")]),
     # Nobody answers the transfer, so the German caller leaves a voice message and ends it with #.
     "german_refuses": (GERMAN.phones[0], [("press", "2"), ("press", "2"), ("say", VOICE_MESSAGE), ("hash", "#")]),
-    "unknown_caller_withdraws": (UNKNOWN_NUMBER, [("say", "Yes, I agree."), ("say", "I withdraw my consent.")]),
+    # The withdrawal is confirmed before it is recorded; the key, so that the confirmation cannot be misheard.
+    "unknown_caller_withdraws": (
+        UNKNOWN_NUMBER,
+        [("say", "Yes, I agree."), ("say", "I withdraw my consent."), ("press", "1")],
+    ),
 }

@@ -1,8 +1,10 @@
 """Short spoken answers to routine account questions, in the caller's language, from an AccountSummary.
 
 The most relevant item comes first: the one the caller named (a merchant, an amount or a month in the
-transcript), else the latest or most urgent. At most three items are read out, then the assistant offers the
-rest or a colleague, because a long list is lost on the phone.
+transcript), else the latest or most urgent. No reply is longer than about twenty seconds of speech, because a
+long list is lost on the phone: items are read out only as far as they fit (at most three), then the assistant
+offers the rest or a colleague; a list longer than three starts with a summary (how many, how much in all, the
+most urgent one) and offers the rest. How to pay is said first in general, the bank details on request.
 
 Account answers need a summary, and the dialogue fetches one only after the caller is verified: without it they
 refuse (ValueError) instead of saying anything. Only `payment_options` is general and needs no account.
@@ -21,9 +23,14 @@ from voice_app.answers.caller_criteria import CallerCriteria, criteria_from_tran
 from voice_app.answers.phrases import ANSWER_PHRASES
 from voice_app.answers.spoken import Gender, say_amount, say_characters, say_date, say_number
 from voice_app.config import SUPPORTED_LANGUAGES
+from voice_app.understanding.text import fold_for_matching
 from voice_app.understanding.vocabulary import ACCOUNT_INTENTS, ROUTINE_INTENTS, Intent
 
 MAX_ITEMS_SPOKEN = 3
+# About twenty seconds of speech at 165 words a minute is 55 words; the dialogue adds up to nine after an answer
+# ("Is there anything else I can help you with?"), and "Thank you." before the first answer after verification.
+MAX_REPLY_WORDS = 55
+MAX_ANSWER_WORDS = 46
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def answer(
     if isinstance(skip_items, bool) or not isinstance(skip_items, int) or skip_items < 0:
         raise ValueError(f"skip_items must be a non-negative int, not {skip_items!r}")
     if chosen is Intent.PAYMENT_OPTIONS:
-        return SpokenAnswer(_payment_options(payment_instructions, language), 0, 0, needs_verification=False)
+        return _payment_options(payment_instructions, transcript, language, skip_items)
     if summary is None:
         raise ValueError(f"{chosen} needs the account summary of a verified caller")
     if not isinstance(summary, AccountSummary):
@@ -85,31 +92,85 @@ def answer(
     say = _Sayer(language, today)
     items, default_count, intro = _ITEM_BUILDERS[chosen](summary, say)
     selected, criteria_missed = _select(items, criteria, default_count)
-    parts = []
-    if criteria_missed and skip_items == 0:
-        parts.append(phrases["not_found"][chosen])
+    lead = []
+    if criteria_missed:
+        lead.append(phrases["not_found"][chosen])
     if not selected:
-        parts.append(phrases["none"][chosen])
-        return SpokenAnswer(" ".join(parts), 0, 0, needs_verification=True)
+        return SpokenAnswer(" ".join([*lead, phrases["none"][chosen]]), 0, 0, needs_verification=True)
+    summarised = len(selected) == len(items) and intro is not None
+    if summarised:
+        lead.append(intro)
+    unmatched = next((payment for payment in summary.recent_payments if payment.merchant is None), None)
+    # "I paid but it is still open" often means a transfer we could not assign: say so rather than leave the
+    # caller to argue with the list.
+    note = (
+        phrases["unmatched_payment"].format(amount=say.money(unmatched.amount), date=say.date(unmatched.received_date))
+        if unmatched is not None and any(item.unpaid for item in selected)
+        else None
+    )
+    sentences = [item.sentence(position) for position, item in enumerate(selected)]
+    offers = [
+        phrases["offer_one"] if remaining == 1 else phrases["offer_many"].format(n=say.number(remaining))
+        for remaining in range(len(selected) + 1)
+    ]
+    parts = _read_out(lead, sentences, [item.unpaid for item in selected], note, offers, summarised)
     if skip_items >= len(selected):
         return SpokenAnswer(phrases["that_was_all"], len(selected), 0, needs_verification=True)
-    if skip_items == 0 and len(selected) == len(items) and intro:
-        parts.append(intro)
-    said = selected[skip_items : skip_items + MAX_ITEMS_SPOKEN]
-    parts.extend(item.sentence(skip_items + position) for position, item in enumerate(said))
-    unmatched = next((payment for payment in summary.recent_payments if payment.merchant is None), None)
-    if unmatched is not None and skip_items == 0 and any(item.unpaid for item in said):
-        # "I paid but it is still open" often means a transfer we could not assign: say so rather than leave
-        # the caller to argue with the list.
-        parts.append(
-            phrases["unmatched_payment"].format(
-                amount=say.money(unmatched.amount), date=say.date(unmatched.received_date)
-            )
-        )
-    remaining = len(selected) - skip_items - len(said)
-    if remaining:
-        parts.append(phrases["offer_one"] if remaining == 1 else phrases["offer_many"].format(n=say.number(remaining)))
-    return SpokenAnswer(" ".join(parts), len(selected), len(said), needs_verification=True)
+    first, count, text = next(part for part in parts if part[0] + part[1] > skip_items)
+    if first != skip_items:
+        # A caller's own count that does not fall on a part's start: carry on from there, one item a part.
+        first, count = skip_items, 1
+        remaining = len(selected) - skip_items - 1
+        text = " ".join([sentences[skip_items], *([offers[remaining]] if remaining else [])])
+    return SpokenAnswer(text, len(selected), count, needs_verification=True)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _read_out(
+    lead: list[str],
+    sentences: list[str],
+    unpaid: list[bool],
+    note: str | None,
+    offers: list[str],
+    summarised: bool,
+) -> list[tuple[int, int, str]]:
+    """The list cut into replies that each fit MAX_ANSWER_WORDS: (first item, item count, text) for each.
+
+    The first reply carries the lead (a miss, the summary) and, after a summary of a list longer than
+    MAX_ITEMS_SPOKEN, only the most relevant item, so that it stays a summary. The note goes into the first
+    reply that reads out an unpaid item and still has room for it (else the last); at least one item is said in
+    every reply, whatever its length."""
+    parts: list[tuple[int, int, str]] = []
+    first = 0
+    pending_note = note
+    while first < len(sentences):
+        said: list[str] = list(lead) if first == 0 else []
+        cap = 1 if first == 0 and summarised and len(sentences) > MAX_ITEMS_SPOKEN else MAX_ITEMS_SPOKEN
+        count = 0
+        while first + count < len(sentences) and count < cap:
+            candidate = [*said, sentences[first + count]]
+            remaining = len(sentences) - first - count - 1
+            if (
+                count
+                and _words(" ".join([*candidate, offers[remaining]] if remaining else candidate)) > MAX_ANSWER_WORDS
+            ):
+                break
+            said, count = candidate, count + 1
+        if pending_note and any(unpaid[first : first + count]):
+            remaining = len(sentences) - first - count
+            fitted = [*said, pending_note, *([offers[remaining]] if remaining else [])]
+            if _words(" ".join(fitted)) <= MAX_ANSWER_WORDS or first + count == len(sentences):
+                said.append(pending_note)
+                pending_note = None
+        remaining = len(sentences) - first - count
+        if remaining:
+            said.append(offers[remaining])
+        parts.append((first, count, " ".join(said)))
+        first += count
+    return parts
 
 
 # --- items ------------------------------------------------------------------------------------------------------
@@ -347,11 +408,27 @@ _ITEM_BUILDERS: dict[Intent, Callable[[AccountSummary, _Sayer], tuple[list[_Item
 }
 
 
-def _payment_options(instructions: PaymentInstructions, language: str) -> str:
-    return ANSWER_PHRASES[language]["payment_options"].format(
-        holder=instructions.account_holder,
-        iban=say_characters(instructions.iban, language),
+def _payment_options(
+    instructions: PaymentInstructions, transcript: str, language: str, skip_items: int
+) -> SpokenAnswer:
+    """The ways to pay, then, if the caller wants them, the bank details: the IBAN alone takes ten seconds to read.
+    Asked for the bank details (or a transfer) outright, they come at once."""
+    phrases = ANSWER_PHRASES[language]
+    details = phrases["bank_details"].format(
+        holder=instructions.account_holder, iban=say_characters(instructions.iban, language)
     )
+    asked_for_details = any(
+        word in fold_for_matching(transcript) for word in map(fold_for_matching, phrases["bank_details_words"])
+    )
+    if asked_for_details and skip_items == 0:
+        return SpokenAnswer(details, 1, 1, needs_verification=False)
+    if skip_items == 0:
+        return SpokenAnswer(
+            f"{phrases['payment_options']} {phrases['offer_bank_details']}", 2, 1, needs_verification=False
+        )
+    if skip_items == 1:
+        return SpokenAnswer(details, 2, 1, needs_verification=False)
+    return SpokenAnswer(phrases["that_was_all"], 2, 0, needs_verification=False)
 
 
 def _capitalise(sentence: str) -> str:

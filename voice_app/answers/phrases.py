@@ -36,8 +36,7 @@ ANSWER_PHRASES: dict[str, dict] = {
         "confirmed receiving it yet; we'll process your refund as soon as they do.",
         "refund_received": "{merchant} received your return {date}; the refund of {amount} is being processed.",
         "refund_refunded": "for your return to {merchant}, we refunded {amount} {date}.",
-        "unmatched_payment": "We also received a payment of {amount} {date} that isn't assigned to an invoice "
-        "yet; a colleague can sort that out for you.",
+        "unmatched_payment": "We also received {amount} {date} that isn't assigned to an invoice yet.",
         "none": {
             Intent.PAYMENT_STATUS: "I can't see any invoices on your account.",
             Intent.OPEN_PAYMENTS: "You have no open payments: everything is paid.",
@@ -50,12 +49,15 @@ ANSWER_PHRASES: dict[str, dict] = {
             Intent.NEXT_DUE_DATE: "I couldn't find a payment matching that.",
             Intent.REFUND_STATUS: "I couldn't find a return matching that.",
         },
-        "offer_one": "I can read out the other one, or connect you to a colleague.",
-        "offer_many": "I can read out the other {n}, or connect you to a colleague.",
+        "offer_one": "Shall I read out the other one?",
+        "offer_many": "Shall I read out the other {n}?",
         "that_was_all": "That's everything I have.",
-        "payment_options": "You can pay in the app or online, by card or direct debit, or by bank transfer. "
-        "For a transfer, the account holder is {holder}. The IBAN is {iban}. "
+        "payment_options": "You can pay in the app or online, by card or direct debit, or by bank transfer.",
+        "offer_bank_details": "Shall I read out our bank details for a transfer?",
+        "bank_details": "For a transfer, the account holder is {holder}. The IBAN is {iban}. "
         "Please give your customer number as the reference.",
+        # Words that show the caller asked for the transfer details themselves, not how to pay in general.
+        "bank_details_words": ("iban", "bank details", "account number", "transfer", "sort code", "bank account"),
     },
     "de": {
         "invoice_latest": "Ihre letzte Rechnung, von {merchant} über {amount},",
@@ -86,8 +88,7 @@ ANSWER_PHRASES: dict[str, dict] = {
         "refund_received": "{merchant} hat Ihre Rücksendung {date} erhalten; die Erstattung über {amount} wird "
         "bearbeitet.",
         "refund_refunded": "für Ihre Rücksendung an {merchant} haben wir Ihnen {amount} {date} erstattet.",
-        "unmatched_payment": "Außerdem ist {date} eine Zahlung über {amount} eingegangen, die noch keiner Rechnung "
-        "zugeordnet ist; ein Mitarbeiter kann das für Sie klären.",
+        "unmatched_payment": "Außerdem sind {date} {amount} eingegangen, die noch keiner Rechnung zugeordnet sind.",
         "none": {
             Intent.PAYMENT_STATUS: "Ich sehe auf Ihrem Konto keine Rechnungen.",
             Intent.OPEN_PAYMENTS: "Sie haben keine offenen Zahlungen, alles ist bezahlt.",
@@ -100,11 +101,14 @@ ANSWER_PHRASES: dict[str, dict] = {
             Intent.NEXT_DUE_DATE: "Dazu habe ich keine passende Zahlung gefunden.",
             Intent.REFUND_STATUS: "Dazu habe ich keine passende Rücksendung gefunden.",
         },
-        "offer_one": "Ich kann Ihnen auch die andere vorlesen oder Sie mit einem Mitarbeiter verbinden.",
-        "offer_many": "Ich kann Ihnen auch die anderen {n} vorlesen oder Sie mit einem Mitarbeiter verbinden.",
+        "offer_one": "Soll ich Ihnen die andere auch vorlesen?",
+        "offer_many": "Soll ich Ihnen die anderen {n} auch vorlesen?",
         "that_was_all": "Das war alles.",
         "payment_options": "Sie können in der App oder online bezahlen, per Karte oder Lastschrift, oder per "
-        "Überweisung. Für eine Überweisung: Empfänger ist {holder}. Die IBAN lautet {iban}. "
+        "Überweisung.",
+        "offer_bank_details": "Soll ich Ihnen unsere Bankverbindung für eine Überweisung vorlesen?",
+        "bank_details": "Für eine Überweisung: Empfänger ist {holder}. Die IBAN lautet {iban}. "
         "Bitte geben Sie Ihre Kundennummer als Verwendungszweck an.",
+        "bank_details_words": ("iban", "bankverbindung", "kontonummer", "überweis", "bankdaten", "kontodaten"),
     },
 }

@@ -5,13 +5,20 @@ Verification: a caller recognised by caller ID proves who they are with their da
 or postcode (spoken); an unknown caller first types their customer number. Three failed attempts go to a
 person. No account detail is said before verification, and a failure never says which detail was wrong.
 While digits are being typed, 0 is a digit; saying "agent" still reaches a person.
+
+Conversation glue (a greeting, "thanks", "one more thing", "a question about my invoice") is answered with a
+question back and never ends or transfers the call; a goodbye ends it only when it is clearly one. Two
+questions in one turn are both answered. A withdrawal of consent is confirmed before it is recorded. A caller
+who is frustrated (insults, "this is useless", a person asked for after the assistant struggled, two unclear
+turns after an answer, the same question again, talking over the assistant again and again) goes to a person at
+once, and so does a request that may be about someone misusing the account, even half understood.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
@@ -24,15 +31,20 @@ from voice_app.dialogue.caller_details import (
     date_from_speech,
     postcode_from_speech,
 )
-from voice_app.dialogue.keypad import AGENT_DIGIT, END_OF_ENTRY, RESTART_ENTRY
+from voice_app.dialogue.keypad import AGENT_DIGIT, CONSENT_DIGITS, END_OF_ENTRY, RESTART_ENTRY
 from voice_app.dialogue.messages import Action, CallerSpoke, DigitPressed, EndCall, PauseInvoice, Say, StoreTurn
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.dialogue.speaker import Speaker
 from voice_app.models import CallOutcome, HandoffReason
-from voice_app.understanding.intents import IntentClassifier, Route, Understanding
-from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
+from voice_app.understanding.clauses import clause_pairs
+from voice_app.understanding.intents import MIN_ANSWER_THRESHOLD, IntentClassifier, Route, Understanding
+from voice_app.understanding.short_answers import ShortAnswer, consent_answer
+from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS, lowercase_words
 from voice_app.understanding.vocabulary import (
     CONVERSATION_INTENTS,
+    GLUE_INTENTS,
+    ROUTINE_INTENTS,
+    SECURITY_INTENTS,
     SENSITIVE_INTENTS,
     TERMS_AND_MERCHANT_INTENTS,
     Intent,
@@ -42,6 +54,18 @@ MAX_VERIFICATION_ATTEMPTS = 3
 DEFAULT_RETURN_PAUSE_DAYS = 21  # config.toml [returns] pause_days
 MAX_CUSTOMER_NUMBER_DIGITS = 12
 WITHHELD = "[verification details withheld]"
+# A goodbye ends the call only this sure (the calibrated probability of the text); below it, but still answered,
+# the caller is asked whether there is anything else, as ending a call by mistake costs a call back.
+CLEAR_GOODBYE_CONFIDENCE = 0.8
+# A half-understood request (asked again otherwise) goes to a person at once when one of the likeliest intents is
+# misuse of the account or its data with at least this probability: "could you say that again" is the wrong
+# answer to "block my account".
+SECURITY_CANDIDATE_PROBABILITY = 0.2
+# Talking over the assistant this often in one call is taken as impatience: a person takes over.
+MAX_INTERRUPTIONS = 3
+# The same question again right after its answer: the same intent with at least this share of the words in
+# common (Jaccard), so "and the one from March?" is a new question, "is my invoice paid" twice is not.
+SAME_QUESTION_WORD_OVERLAP = 0.6
 
 
 class Asking(StrEnum):
@@ -53,6 +77,7 @@ class Asking(StrEnum):
     CUSTOMER_NUMBER = "customer_number"
     DATE_OF_BIRTH = "date_of_birth"
     PAUSE_CONFIRMATION = "pause_confirmation"  # "shall I pause the invoice from X for 21 days?"
+    WITHDRAWAL = "withdrawal"  # "do you want to withdraw your consent?"
 
 
 @dataclass(frozen=True)
@@ -86,7 +111,7 @@ class Assistance:
         self.withdraw_consent = withdraw_consent
         self.asking = Asking.REQUEST
         self.summary: AccountSummary | None = None
-        self.pending: PendingRequest | None = None
+        self.pending: list[PendingRequest] = []
         self.offer: PendingRequest | None = None
         self.customer_number = ""
         self.digits = ""
@@ -99,6 +124,15 @@ class Assistance:
         self.caller_number = caller_number
         self.return_pause_days = return_pause_days
         self.pause_offered: PauseOffer | None = None
+        # For noticing frustration: whether the caller got an answer yet, whether the assistant had to ask again,
+        # the last question answered, and how often the caller talked over the assistant.
+        self.answered = False
+        self.struggled = False
+        self.last_question: PendingRequest | None = None
+        self.interruptions = 0
+        # A withdrawal of consent waiting for the caller's confirmation, and how many unclear answers it got.
+        self.withdrawal: CallerSpoke | None = None
+        self.unclear_confirmations = 0
 
     @property
     def verified(self) -> bool:
@@ -112,22 +146,44 @@ class Assistance:
 
     def spoke(self, event: CallerSpoke, language: str) -> list[Action]:
         self.silences_in_a_row = 0
-        understood = self.classifier.classify(
-            event.text[:MAX_TRANSCRIPT_CHARS], language, transcript_confidence=event.confidence
-        )
-        if understood.route is not Route.CLARIFY and understood.intent not in CONVERSATION_INTENTS:
+        if self.asking is Asking.WITHDRAWAL:
+            return self._withdrawal_answer(
+                event, consent_answer(event.text, language) if event.text else None, language
+            )
+        understood = self._classify(event.text, language, event.confidence)
+        if (
+            understood.route is not Route.CLARIFY
+            and understood.intent not in CONVERSATION_INTENTS
+            and understood.intent is not Intent.FRUSTRATED
+        ):
             self.last_topic = understood.intent
         if self.collecting_digits:
             return self._verification_speech(event, understood, language)
         if understood.route is Route.HUMAN:
             return self._hand_over(event, understood, language)
+        if event.text:
+            questions = self._two_questions(event, understood, language)
+            if questions:
+                self.unclear_in_a_row = 0
+                return self._answer_all(event, questions, language)
         if understood.route is Route.CLARIFY or not event.text:
+            suspected = self._security_suspected(understood) if event.text else None
+            if suspected is not None:
+                self.last_topic = suspected
+                return self._hand_over(event, understood, language, suspected)
+            plainly_glue = understood.intent in GLUE_INTENTS | {Intent.GOODBYE}
+            if event.text and plainly_glue and understood.confidence >= MIN_ANSWER_THRESHOLD:
+                # The words are plainly glue, only the transcript or the threshold is unsure: a question back is
+                # harmless, and a greeting must never count towards a hand-over.
+                return self._glue(event, understood, language)
             return self._unclear(event, understood, language)
         self.unclear_in_a_row = 0
         return self._answer(event, understood, language)
 
     def pressed(self, event: DigitPressed, language: str) -> list[Action]:
         self.silences_in_a_row = 0
+        if self.asking is Asking.WITHDRAWAL and event.digit != AGENT_DIGIT:
+            return self._withdrawal_answer(None, CONSENT_DIGITS.get(event.digit), language, event.at)
         if not self.collecting_digits:
             if event.digit == AGENT_DIGIT:
                 return self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED, language)
@@ -146,6 +202,8 @@ class Assistance:
         return []
 
     def silence(self, language: str) -> list[Action]:
+        if self.asking is Asking.WITHDRAWAL:
+            return self._withdrawal_answer(None, None, language)
         if self.collecting_digits and self.digits:
             # The caller stopped typing without the hash key: take what was typed as the attempt.
             if self.asking is Asking.CUSTOMER_NUMBER:
@@ -158,40 +216,101 @@ class Assistance:
             return [self._repeat_question(language)]
         return [self.speaker.prompt(Prompt.STILL_THERE, language, interruptible=True)]
 
+    def interrupted(self, language: str) -> list[Action]:
+        """The caller started talking over the assistant."""
+        self.interruptions += 1
+        if self.interruptions >= MAX_INTERRUPTIONS and not self.collecting_digits:
+            return self._frustrated(language)
+        return []
+
     # -- understanding -------------------------------------------------------------------------------
 
-    def _hand_over(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Action]:
-        intent = understood.intent
+    def _classify(self, text: str, language: str, transcript_confidence: float) -> Understanding:
+        return self.classifier.classify(
+            text[:MAX_TRANSCRIPT_CHARS], language, transcript_confidence=transcript_confidence
+        )
+
+    def _security_suspected(self, understood: Understanding) -> Intent | None:
+        return next(
+            (
+                intent
+                for intent, probability in understood.candidates
+                if intent in SECURITY_INTENTS and probability >= SECURITY_CANDIDATE_PROBABILITY
+            ),
+            None,
+        )
+
+    def _two_questions(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Understanding]:
+        """Two different routine questions in one turn, each understood confidently; else none."""
+        if understood.route is Route.ANSWER and understood.intent not in ROUTINE_INTENTS:
+            return []
+        for first, second in clause_pairs(event.text[:MAX_TRANSCRIPT_CHARS], language):
+            parts = [self._classify(clause, language, event.confidence) for clause in (first, second)]
+            if all(part.route is Route.ANSWER and part.intent in ROUTINE_INTENTS for part in parts) and (
+                parts[0].intent is not parts[1].intent
+            ):
+                return parts
+        return []
+
+    def _hand_over(
+        self, event: CallerSpoke, understood: Understanding, language: str, intent: Intent | None = None
+    ) -> list[Action]:
+        intent = intent or understood.intent
         if intent is Intent.WITHDRAW_CONSENT:
-            # Nothing of this utterance is kept: the caller is taking their consent back.
-            self.ended = True
+            # Nothing of this utterance is kept, whatever the answer: the caller may be taking their consent back.
+            return self._confirm_withdrawal(event, language)
+        if intent is Intent.FRUSTRATED or (intent is Intent.HUMAN and self.struggled):
             return [
-                self.withdraw_consent(event),
-                self.speaker.prompt(Prompt.WITHDRAWN_TRANSFER, language, interruptible=False),
-                EndCall(CallOutcome.TRANSFER, HandoffReason.CONSENT_WITHDRAWN, intent.value),
+                self._turn(event, understood, Prompt.FRUSTRATED_TRANSFER, language),
+                *self._frustrated(language),
             ]
         if intent is Intent.HUMAN:
             closing, reason = Prompt.TRANSFER, HandoffReason.CALLER_ASKED
+        elif intent in SECURITY_INTENTS:
+            closing, reason = Prompt.SECURITY_TRANSFER, HandoffReason.SENSITIVE_TOPIC
         elif intent in SENSITIVE_INTENTS:
             closing, reason = Prompt.SENSITIVE_TRANSFER, HandoffReason.SENSITIVE_TOPIC
         else:
             closing, reason = Prompt.CANNOT_HELP, HandoffReason.OUT_OF_SCOPE
         return [self._turn(event, understood, closing, language), *self._transfer(closing, reason, language, intent)]
 
+    def _frustrated(self, language: str) -> list[Action]:
+        topic = self.last_topic or Intent.FRUSTRATED
+        return self._transfer(Prompt.FRUSTRATED_TRANSFER, HandoffReason.CALLER_FRUSTRATED, language, topic)
+
     def _unclear(self, event: CallerSpoke | None, understood: Understanding | None, language: str) -> list[Action]:
         self.unclear_in_a_row += 1
+        self.struggled = True
         stored = [self._turn(event, understood, Prompt.NOT_UNDERSTOOD, language)] if event and event.text else []
         if self.unclear_in_a_row >= 2:
+            if self.answered:
+                # Asked again twice after an answer that did not help: the caller has waited long enough.
+                return [*stored, *self._frustrated(language)]
             topic = understood.intent if understood else None
             return [*stored, *self._transfer(Prompt.TRANSFER, HandoffReason.UNCLEAR_TWICE, language, topic)]
         return [*stored, self.speaker.prompt(Prompt.NOT_UNDERSTOOD, language, interruptible=True)]
 
+    def _glue(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Action]:
+        """Greetings, thanks, "one more thing", a topic without a question, an unsure goodbye: a question back."""
+        prompt, self.asking = {
+            Intent.GREETING: (Prompt.GREETING_BACK, Asking.REQUEST),
+            Intent.THANKS: (Prompt.YOU_ARE_WELCOME, Asking.ANYTHING_ELSE),
+            Intent.ONE_MORE_THING: (Prompt.GO_AHEAD, Asking.REQUEST),
+            Intent.VAGUE_QUESTION: (Prompt.ASK_ABOUT_TOPIC, Asking.REQUEST),
+        }.get(understood.intent, (Prompt.ANYTHING_ELSE, Asking.ANYTHING_ELSE))
+        self.offer = None
+        say = self.speaker.prompt(prompt, language, interruptible=True)
+        return [self._turn(event, understood, say.text), say]
+
     def _answer(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Action]:
         intent = understood.intent
-        if intent is Intent.GOODBYE or (intent is Intent.DENY and self.asking is Asking.ANYTHING_ELSE):
+        clear_goodbye = intent is Intent.GOODBYE and understood.confidence >= CLEAR_GOODBYE_CONFIDENCE
+        if clear_goodbye or (intent is Intent.DENY and self.asking is Asking.ANYTHING_ELSE):
             self.ended = True
             say = self.speaker.prompt(Prompt.GOODBYE, language, interruptible=False)
             return [self._turn(event, understood, say.text), say, EndCall(CallOutcome.HANGUP, None)]
+        if intent in GLUE_INTENTS or intent is Intent.GOODBYE:
+            return self._glue(event, understood, language)
         if intent is Intent.REPEAT:
             again = self.speaker.text(
                 self.speaker.last_text or prompt_text(Prompt.WHAT_ELSE, language), language, interruptible=True
@@ -206,14 +325,41 @@ class Assistance:
             prompt = Prompt.WHAT_ELSE if intent is Intent.AFFIRM else Prompt.ANYTHING_ELSE
             say = self.speaker.prompt(prompt, language, interruptible=True)
             return [self._turn(event, understood, say.text), say]
-        request = PendingRequest(intent, event.text)
         if intent in TERMS_AND_MERCHANT_INTENTS:
-            return self._terms_or_merchant(event, understood, request, language)
-        if requires_verification(intent) and not self.verified:
-            self.pending = request
-            return [self._turn(event, understood, "(verification)"), *self._start_verification(language)]
-        actions = self._tell(request, language)
-        return [self._turn(event, understood, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
+            return self._terms_or_merchant(event, understood, PendingRequest(intent, event.text), language)
+        return self._answer_all(event, [understood], language)
+
+    def _answer_all(self, event: CallerSpoke, questions: list[Understanding], language: str) -> list[Action]:
+        """One routine question, or several from one turn: verified once, answered in the order asked."""
+        requests = [PendingRequest(question.intent, question.text) for question in questions]
+        if len(requests) == 1 and self._asked_again(requests[0]):
+            self.struggled = True
+            return [self._turn(event, questions[0], Prompt.FRUSTRATED_TRANSFER, language), *self._frustrated(language)]
+        self.last_question = requests[-1]
+        first = questions[0]
+        if any(requires_verification(request.intent) for request in requests) and not self.verified:
+            self.pending = requests
+            return [self._turn(event, first, "(verification)"), *self._start_verification(language)]
+        actions = self._tell_all(requests, language)
+        return [self._turn(event, first, " ".join(a.text for a in actions if isinstance(a, Say))), *actions]
+
+    def _asked_again(self, request: PendingRequest) -> bool:
+        """The caller asks the question just answered once more, in mostly the same words."""
+        before = self.last_question
+        if before is None or before.intent is not request.intent or self.asking is Asking.MORE_ITEMS:
+            return False
+        old, new = set(lowercase_words(before.transcript).split()), set(lowercase_words(request.transcript).split())
+        return bool(old | new) and len(old & new) / len(old | new) >= SAME_QUESTION_WORD_OVERLAP
+
+    def _tell_all(self, requests: list[PendingRequest], language: str, opening: str = "") -> list[Action]:
+        if len(requests) == 1:
+            return self._tell(requests[0], language, opening)
+        # Each answer but the last is said whole; an offer to read more belongs to the last one only.
+        earlier = [
+            answer(request.intent, self.summary, request.transcript, language, self.today).text
+            for request in requests[:-1]
+        ]
+        return self._tell(requests[-1], language, " ".join(part for part in (opening, *earlier) if part))
 
     def _tell(self, request: PendingRequest, language: str, opening: str = "") -> list[Action]:
         if request.intent in TERMS_AND_MERCHANT_INTENTS:
@@ -221,9 +367,10 @@ class Assistance:
         spoken = answer(
             request.intent, self.summary, request.transcript, language, self.today, skip_items=request.items_said
         )
+        self.answered = True
         told = request.items_said + spoken.items_said
         parts = [opening, spoken.text]
-        if spoken.items_said and told < spoken.items_total:
+        if spoken.items_total > told:
             self.offer, self.asking = PendingRequest(request.intent, request.transcript, told), Asking.MORE_ITEMS
         else:
             self.offer, self.asking = None, Asking.ANYTHING_ELSE
@@ -236,7 +383,7 @@ class Assistance:
         self, event: CallerSpoke, understood: Understanding, request: PendingRequest, language: str
     ) -> list[Action]:
         if not self.verified and needs_account(request.intent, request.transcript, language, self.summary):
-            self.pending = request
+            self.pending = [request]
             return [self._turn(event, understood, "(verification)"), *self._start_verification(language)]
         actions = self._tell(request, language)
         reply = " ".join(action.text for action in actions if isinstance(action, Say))
@@ -275,6 +422,42 @@ class Assistance:
         # The change first: if it fails, the executor hands the caller over before anything claims it was made.
         return [pause, self._turn(event, understood, said.text), said]
 
+    # -- withdrawal of consent -----------------------------------------------------------------------
+
+    def _confirm_withdrawal(self, event: CallerSpoke, language: str) -> list[Action]:
+        """Recording a withdrawal cannot be undone within the call, and a misheard phrase once was recorded as
+        one: the caller confirms it first."""
+        self.withdrawal, self.unclear_confirmations = event, 0
+        self.asking, self.pending, self.offer, self.digits = Asking.WITHDRAWAL, [], None, ""
+        return [self.speaker.prompt(Prompt.CONFIRM_WITHDRAWAL, language, interruptible=True)]
+
+    def _withdrawal_answer(
+        self, event: CallerSpoke | None, reply: ShortAnswer | None, language: str, at: datetime | None = None
+    ) -> list[Action]:
+        """`event`: the spoken answer, if it was spoken; `at`: when a key gave it."""
+        request = self.withdrawal
+        assert request is not None, "only asked after a request to withdraw"
+        if reply is ShortAnswer.YES:
+            self.ended = True
+            # The ledger keeps both the request and its confirmation, at the time of the confirmation.
+            heard = f"{request.text} / {event.text}" if event else request.text
+            confidence = event.confidence if event else request.confidence
+            confirmed_at = event.at if event else at or request.at
+            return [
+                self.withdraw_consent(
+                    CallerSpoke(heard, request.language, request.language_probability, confidence, confirmed_at)
+                ),
+                self.speaker.prompt(Prompt.WITHDRAWN_TRANSFER, language, interruptible=False),
+                EndCall(CallOutcome.TRANSFER, HandoffReason.CONSENT_WITHDRAWN, Intent.WITHDRAW_CONSENT.value),
+            ]
+        if reply is not ShortAnswer.NO:
+            self.unclear_confirmations += 1
+            if self.unclear_confirmations < 2:
+                return [self.speaker.prompt(Prompt.CONFIRM_WITHDRAWAL_AGAIN, language, interruptible=True)]
+        # A "no", or no clear answer twice: consent stays as it was, and so does the call.
+        self.withdrawal, self.asking = None, Asking.REQUEST
+        return [self.speaker.prompt(Prompt.CONSENT_KEPT, language, interruptible=True)]
+
     # -- verification --------------------------------------------------------------------------------
 
     def _start_verification(self, language: str) -> list[Action]:
@@ -288,7 +471,9 @@ class Assistance:
         return self.speaker.prompt(prompt, language, interruptible=True)
 
     def _verification_speech(self, event: CallerSpoke, understood: Understanding, language: str) -> list[Action]:
-        if understood.intent in (Intent.HUMAN, Intent.WITHDRAW_CONSENT) and understood.route is Route.HUMAN:
+        if understood.intent in (Intent.HUMAN, Intent.WITHDRAW_CONSENT, Intent.FRUSTRATED) and (
+            understood.route is Route.HUMAN
+        ):
             return self._hand_over(event, understood, language)
         if self.asking is Asking.DATE_OF_BIRTH:
             born = date_from_speech(event.text, language)
@@ -330,13 +515,13 @@ class Assistance:
             return self._failed_attempt(language)
         self.summary = self.accounts.summary(claimed.customer_id)
         thanks = prompt_text(Prompt.VERIFIED, language)
-        pending, self.pending = self.pending, None
-        if pending is None:
+        pending, self.pending = self.pending, []
+        if not pending:
             self.asking = Asking.REQUEST
             return [
                 self.speaker.text(f"{thanks} {prompt_text(Prompt.WHAT_ELSE, language)}", language, interruptible=True)
             ]
-        return self._tell(pending, language, opening=thanks)
+        return self._tell_all(pending, language, opening=thanks)
 
     def _failed_attempt(self, language: str) -> list[Action]:
         self.failed_attempts += 1

@@ -18,6 +18,7 @@ from voice_app.dialogue.assistance import DEFAULT_RETURN_PAUSE_DAYS, Assistance
 from voice_app.dialogue.keypad import AGENT_DIGIT, CONSENT_DIGITS
 from voice_app.dialogue.messages import (
     Action,
+    CallerInterrupted,
     CallerSpoke,
     CallStarted,
     DigitPressed,
@@ -124,6 +125,8 @@ class Dialogue:
                 return self._spoke(event)
             case SilenceElapsed():
                 return self._silence(event)
+            case CallerInterrupted():
+                return self.assistance.interrupted(self.language) if self.state == State.CONVERSATION else []
         raise TypeError(f"unknown dialogue event {event!r}")
 
     # -- phases ----------------------------------------------------------------------------------

@@ -46,7 +46,15 @@ class SilenceElapsed:
     at: datetime
 
 
-Event = CallStarted | PromptFinished | CallerSpoke | DigitPressed | SilenceElapsed
+@dataclass(frozen=True)
+class CallerInterrupted:
+    """The caller started talking while an interruptible prompt was playing (barge-in). The dialogue counts
+    these: a caller who talks over the assistant again and again goes to a person."""
+
+    at: datetime
+
+
+Event = CallStarted | PromptFinished | CallerSpoke | DigitPressed | SilenceElapsed | CallerInterrupted
 
 
 # Actions -------------------------------------------------------------------------------------------

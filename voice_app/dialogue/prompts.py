@@ -31,6 +31,16 @@ class Prompt(StrEnum):
     AFTER_HOURS_CALLBACK_PROMISED = "after_hours_callback_promised"
     VOICEMAIL_INSTRUCTIONS = "voicemail_instructions"
     VOICEMAIL_THANKS = "voicemail_thanks"
+    # Conversation glue, confirmations and hand-overs of issue 12.
+    GREETING_BACK = "greeting_back"
+    YOU_ARE_WELCOME = "you_are_welcome"
+    GO_AHEAD = "go_ahead"
+    ASK_ABOUT_TOPIC = "ask_about_topic"
+    CONFIRM_WITHDRAWAL = "confirm_withdrawal"
+    CONFIRM_WITHDRAWAL_AGAIN = "confirm_withdrawal_again"
+    CONSENT_KEPT = "consent_kept"
+    FRUSTRATED_TRANSFER = "frustrated_transfer"
+    SECURITY_TRANSFER = "security_transfer"
 
 
 PROMPTS: dict[str, dict[Prompt, str]] = {
@@ -71,6 +81,18 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.VOICEMAIL_INSTRUCTIONS: "After the tone, please say your name, a number to call you back on, and what "
         "it is about. Your message is recorded for a colleague to listen to. To finish, press the hash key or hang up.",
         Prompt.VOICEMAIL_THANKS: "Thank you. A colleague will listen to your message and get back to you. Goodbye.",
+        Prompt.GREETING_BACK: "Hello! How can I help you?",
+        Prompt.YOU_ARE_WELCOME: "You're welcome. Is there anything else I can help you with?",
+        Prompt.GO_AHEAD: "Yes, please go ahead.",
+        Prompt.ASK_ABOUT_TOPIC: "Gladly. What would you like to know about it?",
+        Prompt.CONFIRM_WITHDRAWAL: "Do you want to withdraw your consent? Then nothing more you say is turned into "
+        "text, and I connect you to a colleague. Please say yes or no, or press one for yes, two for no.",
+        Prompt.CONFIRM_WITHDRAWAL_AGAIN: "Sorry, I did not catch that. Do you want to withdraw your consent? Please "
+        "say yes or no.",
+        Prompt.CONSENT_KEPT: "Fine, your consent stays. How can I help?",
+        Prompt.FRUSTRATED_TRANSFER: "I'm sorry this is taking long. I'll put you through to a colleague, please hold.",
+        Prompt.SECURITY_TRANSFER: "I'll put you through to a colleague right away, who can secure your account. "
+        "Please hold.",
     },
     "de": {
         Prompt.CONSENT_THANKS: "Vielen Dank. Wie kann ich Ihnen helfen?",
@@ -117,6 +139,20 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         "oder legen Sie auf.",
         Prompt.VOICEMAIL_THANKS: "Vielen Dank. Ein Mitarbeiter hört sich Ihre Nachricht an und meldet sich bei Ihnen. "
         "Auf Wiederhören.",
+        Prompt.GREETING_BACK: "Guten Tag! Wie kann ich Ihnen helfen?",
+        Prompt.YOU_ARE_WELCOME: "Gern geschehen. Kann ich sonst noch etwas für Sie tun?",
+        Prompt.GO_AHEAD: "Ja, bitte, worum geht es?",
+        Prompt.ASK_ABOUT_TOPIC: "Gern. Was möchten Sie dazu wissen?",
+        Prompt.CONFIRM_WITHDRAWAL: "Möchten Sie Ihre Einwilligung widerrufen? Dann wird nichts mehr von dem, was Sie "
+        "sagen, in Text umgewandelt, und ich verbinde Sie mit einem Mitarbeiter. Bitte sagen Sie Ja oder Nein, oder "
+        "drücken Sie die Eins für Ja, die Zwei für Nein.",
+        Prompt.CONFIRM_WITHDRAWAL_AGAIN: "Entschuldigung, das habe ich nicht verstanden. Möchten Sie Ihre Einwilligung "
+        "widerrufen? Bitte sagen Sie Ja oder Nein.",
+        Prompt.CONSENT_KEPT: "Gut, Ihre Einwilligung bleibt bestehen. Wie kann ich Ihnen helfen?",
+        Prompt.FRUSTRATED_TRANSFER: "Es tut mir leid, dass es so lange dauert. Ich verbinde Sie mit einem Mitarbeiter, "
+        "bitte bleiben Sie dran.",
+        Prompt.SECURITY_TRANSFER: "Ich verbinde Sie sofort mit einem Mitarbeiter, der Ihr Konto absichern kann. Bitte "
+        "bleiben Sie dran.",
     },
 }
 

@@ -18,9 +18,10 @@ the same settings, on all examples, and keeps that T and the thresholds below: c
 examples gave it 1-1.5 points more accuracy than the 85 % model, with no worse calibration (a model trained
 on 15 % more of the same data is, if anything, slightly more accurate than the one T was fitted to, so the
 thresholds err on the careful side). The vectorisers are fitted once, on all examples; the calibration
-model gives the development split's own n-grams no weight, as it never saw them in training. The 17
-one-vs-rest SVMs are independent and are trained in parallel threads (liblinear releases the GIL), which
-keeps training at start within a few seconds although two models are trained.
+model gives the development split's own n-grams no weight, as it never saw them in training. The
+one-vs-rest SVMs (one per intent and one for noise) are independent and are trained in parallel threads
+(liblinear releases the GIL), which keeps training at start within a few seconds although two models are
+trained.
 
 Routing: `route_for` combines the calibrated confidence p of the intent with the transcript's confidence
 c from speech recognition (voice_app.speech.stt: exp(avg_logprob) * (1 - no_speech_prob)) as
@@ -34,13 +35,15 @@ held-out utterances spoken by espeak-ng, sent through 8 kHz mu-law and transcrib
 intent accuracy on transcripts falls in proportion to c below a reference level and equals the accuracy on
 typed text above it; the reference is the maximum-likelihood fit of that model to whether each transcript's
 intent was right. It was fitted on a synthetic voice, so it should be refitted on real calls. Then
-  - intents the assistant answers (routine questions, goodbye, yes, no, repeat): answer if combined >= the
-    answer threshold, else clarify;
+  - intents the assistant answers (routine questions, goodbye, yes, no, repeat, and the glue of greetings,
+    thanks, "one more thing" and a topic without a question): answer if combined >= the answer threshold, else
+    clarify;
   - everything else (a person, consent withdrawal, sensitive topics, out of scope): human if combined >=
     the handoff threshold, else clarify.
 Both thresholds are picked on the development split at training time:
   - answer threshold: the lowest value at which at most MAX_WRONG_ANSWER_SHARE of the development
-    utterances the assistant would answer (those at or above it) get the wrong intent;
+    utterances the assistant would answer (those at or above it) get the wrong intent, glue not counted
+    (a wrong question back costs nothing);
     never below 0.5, so the assistant never answers unless the intent is likelier than all others together;
   - handoff threshold: HANDOFF_MISS_SHARE quantile of the confidence of correctly recognised hand-over
     utterances, i.e. at most that share of real hand-overs is asked to rephrase first; never above the
@@ -76,7 +79,7 @@ from voice_app.understanding.training_data import (
     banking77_dir,
     default_training_examples,
 )
-from voice_app.understanding.vocabulary import ANSWERED_INTENTS, HANDED_OVER_INTENTS, Intent
+from voice_app.understanding.vocabulary import ANSWERED_INTENTS, GLUE_INTENTS, HANDED_OVER_INTENTS, Intent
 
 SVM_C = 1.0
 # A training-only class for input that is no request at all (see noise_texts): generated gibberish plus the
@@ -95,6 +98,8 @@ MIN_ANSWER_THRESHOLD = 0.5
 # Maximum-likelihood fits on 286-320 synthetic transcripts each gave 0.34, 0.39 and 0.40 (see the module
 # docstring); their mean, until real calls give a better estimate.
 TRANSCRIPT_CONFIDENCE_REFERENCE = 0.37
+# How many of the likeliest intents an Understanding lists.
+CANDIDATES = 3
 
 
 class Route(StrEnum):
@@ -110,6 +115,9 @@ class Understanding:
     intent: Intent
     confidence: float  # calibrated probability of `intent`, before the transcript's confidence
     route: Route
+    # The likeliest intents with their calibrated probabilities, best first (`intent` among them): what the
+    # dialogue weighs when the best alone is not sure enough, e.g. a half-heard request to block an account.
+    candidates: tuple[tuple[Intent, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,12 +194,15 @@ def _fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _answer_threshold(intents: Sequence[str], confidences: np.ndarray, truth: Sequence[str]) -> float:
-    """The lowest confidence at which at most MAX_WRONG_ANSWER_SHARE of the answers would be wrong."""
+    """The lowest confidence at which at most MAX_WRONG_ANSWER_SHARE of the answers would be wrong.
+
+    Glue (a greeting, thanks, "one more thing") is left out: its answer is a question back, which costs the caller
+    nothing when it was wrong, so its confusions (thanks or goodbye?) must not make routine questions wait."""
     answered = sorted(
         (
             (confidence, intent == true)
             for intent, confidence, true in zip(intents, confidences, truth, strict=True)
-            if intent in ANSWERED_INTENTS
+            if intent in ANSWERED_INTENTS - GLUE_INTENTS
         ),
         key=lambda pair: pair[0],
         reverse=True,
@@ -300,7 +311,9 @@ class IntentClassifier:
         best = int(probabilities.argmax())
         intent, confidence = self._classes[best], float(probabilities[best])
         route = Route.CLARIFY if noise > confidence else self.route_for(intent, confidence, transcript_confidence)
-        return Understanding(text, language, intent, confidence, route)
+        likeliest = np.argsort(probabilities)[::-1][:CANDIDATES]
+        candidates = tuple((self._classes[index], float(probabilities[index])) for index in likeliest)
+        return Understanding(text, language, intent, confidence, route, candidates)
 
     def probabilities(self, text: str) -> dict[Intent, float]:
         """Calibrated probability of every intent, given that the text is a request at all (sums to 1)."""

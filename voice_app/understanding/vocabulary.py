@@ -30,6 +30,12 @@ class Intent(StrEnum):
     FEES = "fees"  # what does a reminder / late payment / instalment plan cost, why was I charged a fee?
     MERCHANT_QUESTION = "merchant_question"  # delivery, product, size, warranty: the merchant's contact
     RETURN_NOT_REGISTERED = "return_not_registered"  # sent it back, the merchant has not registered it, invoice due
+    # Conversation glue and frustration (issue 12).
+    GREETING = "greeting"  # hello, good morning
+    THANKS = "thanks"  # thanks, on its own: not yet a goodbye
+    ONE_MORE_THING = "one_more_thing"  # wait, one more thing
+    VAGUE_QUESTION = "vague_question"  # I have a question about my invoice (but not which)
+    FRUSTRATED = "frustrated"  # this is useless, insults: to a person at once
 
 
 # Routine questions the assistant answers itself.
@@ -44,7 +50,10 @@ ROUTINE_INTENTS = frozenset(
 )
 # The routine questions answered from the caller's account, so only once the caller is verified.
 ACCOUNT_INTENTS = ROUTINE_INTENTS - {Intent.PAYMENT_OPTIONS}
-CONVERSATION_INTENTS = frozenset({Intent.GOODBYE, Intent.AFFIRM, Intent.DENY, Intent.REPEAT})
+# Turns that keep the conversation going without asking anything yet: answered with a question back, and they
+# never end or transfer a call.
+GLUE_INTENTS = frozenset({Intent.GREETING, Intent.THANKS, Intent.ONE_MORE_THING, Intent.VAGUE_QUESTION})
+CONVERSATION_INTENTS = frozenset({Intent.GOODBYE, Intent.AFFIRM, Intent.DENY, Intent.REPEAT}) | GLUE_INTENTS
 # Issue 12's questions, answered by voice_app/answers/fees.py, merchants.py and returns.py. Fees and merchants
 # are answered generally without verification, from the caller's account after it; a return needs the account.
 TERMS_AND_MERCHANT_INTENTS = frozenset({Intent.FEES, Intent.MERCHANT_QUESTION, Intent.RETURN_NOT_REGISTERED})
@@ -58,6 +67,9 @@ SENSITIVE_INTENTS = frozenset(
         Intent.FINANCIAL_HARDSHIP,
     }
 )
+# Someone may be misusing the caller's account or payment data: a person at once, even when the words were only
+# half understood.
+SECURITY_INTENTS = frozenset({Intent.FRAUD, Intent.STOLEN_DATA})
 HANDED_OVER_INTENTS = frozenset(Intent) - ANSWERED_INTENTS
 
 # As the assistant says them; compare them with a caller's words in lower case (and folded, where accents

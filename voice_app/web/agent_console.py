@@ -77,6 +77,7 @@ REASON_LABELS = {
     "stream_lost": "Audio stream lost",
     "internal_error": "Assistant error",
     "server_shutdown": "Assistant server shut down",
+    "caller_frustrated": "Caller frustrated",
 }
 OUTCOME_LABELS: dict[str, str] = {
     HandoffOutcome.CONNECTED: "Connected",
