@@ -144,7 +144,7 @@ def main() -> None:
                 print(f"{clip.text!r} [{name}]: {heard}", flush=True)
 
     columns = ["window", "clips", "encode p50", "total p50", "with language detection p50", "WER"]
-    columns += ["language detected", "fell back to full"]
+    columns += ["switched to the spoken language", "fell back to full"]
     print("| " + " | ".join(columns) + " |")
     print("|---|---|---|---|---|---|---|---|")
     for (name, group), tally in tallies.items():
