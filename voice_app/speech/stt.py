@@ -239,7 +239,7 @@ class Transcriber:
         return self._languages
 
     def warm_up(self) -> None:
-        """Runs one short transcription so the first caller does not pay for lazy initialisation."""
+        """Decodes a short tone in each window size used, so the first caller does not pay for lazy initialisation."""
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE).astype(np.float32)
         features = self.log_mel(tone)
         with self._slots:
