@@ -66,6 +66,9 @@ class SpeechSettings:
     compute_type: str
     cpu_threads: int
     stt_workers: int
+    encoder_window: str
+    encoder_floor_seconds: float
+    encoder_margin_seconds: float
     vad_aggressiveness: int
     end_of_turn_silence_ms: int
     min_speech_ms: int
@@ -362,6 +365,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             compute_type=speech.choice("compute_type", ("int8", "int8_float32", "float32")),
             cpu_threads=speech.integer("cpu_threads", 0, 64),
             stt_workers=speech.integer("stt_workers", 1, 16),
+            encoder_window=speech.choice("encoder_window", ("utterance", "full")),
+            encoder_floor_seconds=speech.number("encoder_floor_seconds", 1.0, 30.0),
+            encoder_margin_seconds=speech.number("encoder_margin_seconds", 0.0, 10.0),
             vad_aggressiveness=speech.integer("vad_aggressiveness", 0, 3),
             end_of_turn_silence_ms=speech.integer("end_of_turn_silence_ms", 200, 5000),
             min_speech_ms=speech.integer("min_speech_ms", 40, 2000),

@@ -92,6 +92,9 @@ def load_speech(settings: Settings) -> Speech:
         compute_type=speech.compute_type,
         cpu_threads=speech.cpu_threads,
         workers=speech.stt_workers,
+        encoder_window=speech.encoder_window,
+        encoder_floor_seconds=speech.encoder_floor_seconds,
+        encoder_margin_seconds=speech.encoder_margin_seconds,
     )
     transcriber.warm_up()
     synthesizer = Synthesizer({"en": speech.voice_en, "de": speech.voice_de}, rate_wpm=speech.speaking_rate_wpm)

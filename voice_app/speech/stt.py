@@ -18,6 +18,12 @@ language spoken by espeak-ng (tests/speech/hotline_phrases.json) and jfk.flac.
 - Greedy decoding at temperature 0 only, with a token budget from the audio's length: Whisper's
   temperature fallback re-decoded noise and garbled German up to six times (19 s for 2 s of noise,
   11 s for one German phrase) without a better WER; loops are dropped by their compression ratio.
+- The encoder sees the utterance plus 1 s, at least 10 s, not faster-whisper's fixed 30 s window
+  (benchmarks/transcription_window.py). Floors of 1, 3 and 5 s made German worse than the full
+  window (WER 0.84-0.94 against 0.81 over espeak-ng phrases; English 0.29-0.44 against 0.31);
+  10 s did not (German 0.82, English 0.26), at a tenth of the encoder time or less. What a sized window
+  decodes into a loop or with low log-probability is decoded again from the full window; language
+  detection reads the same encoder output instead of encoding the audio a second time.
 - Text on silence and noise is dropped (see _is_hallucination): segments Whisper itself rates as
   not speech, loops, subtitle credits, and the phrases Whisper invents on silence ("you",
   "Thank you", "Vielen Dank") when a sign of "not speech" is there, so a real "thank you" stays.
@@ -29,17 +35,24 @@ import math
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
-from faster_whisper.transcribe import Segment
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import Segment, TranscriptionOptions, get_suppressed_tokens
 
 from voice_app.speech.model_store import BUNDLED_MODELS, ModelUnavailable
 
 SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100  # Whisper's log-mel frames: one per 10 ms
+FULL_WINDOW_SECONDS = 30  # what Whisper was trained on, and what faster-whisper pads every input to
+ENCODER_WINDOWS = ("utterance", "full")
 
 DEFAULT_DOMAIN_PROMPTS: Mapping[str, str] = MappingProxyType(
     {
@@ -77,6 +90,12 @@ MAX_COMPRESSION_RATIO = 2.4  # gzip ratio above which a segment is a loop ("a re
 # there. Measured: noise gave "you" with no_speech 0.71-0.75 and logprob -1.3; a real espeak
 # "thank you" had 0.24 and -0.66, "bye" 0.19 and -0.54.
 SUSPECT_NO_SPEECH_PROB = 0.5
+# The encoder window sized to the utterance (see benchmarks/transcription_window.py for the numbers):
+# the audio plus a margin, never shorter than the floor. Whatever comes back looping or with a low
+# average log-probability is decoded again from the full 30 s window.
+DEFAULT_ENCODER_FLOOR_SECONDS = 10.0
+DEFAULT_ENCODER_MARGIN_SECONDS = 1.0
+REPEATED_WORDS = 3  # a word said this often in a row, or a group of words this often at all, is a loop
 
 _ALWAYS_HALLUCINATED = re.compile(r"untertitel|amara\.org|www\.|\.com\b|zdf|copyright", re.IGNORECASE)
 _SILENCE_PHRASES = frozenset(
@@ -115,6 +134,9 @@ class Transcript:
     language_probability is 1.0 when the caller of transcribe() gave the language, else the
     detected probability of the reported language. When no text is kept, avg_logprob is -inf,
     no_speech_prob 1.0, and language the given language or the fallback.
+
+    encoder_window_seconds is the encoder window the kept output came from: 30 for the full window
+    (configured, or fallen back to), less when sized to the utterance; 0 when the model was not asked.
     """
 
     text: str
@@ -125,6 +147,7 @@ class Transcript:
     confidence: float
     audio_seconds: float
     processing_seconds: float
+    encoder_window_seconds: float = 0.0
 
 
 _models: dict[tuple[str, str, int, int], tuple[WhisperModel, threading.BoundedSemaphore]] = {}
@@ -162,6 +185,9 @@ class Transcriber:
 
     `workers` decodes run at once (CTranslate2's num_workers); further callers wait for a free slot.
     `domain_prompts` and `hotwords` map a language code to its hint text; None means the defaults.
+    `encoder_window` "utterance" encodes the audio plus `encoder_margin_seconds`, at least
+    `encoder_floor_seconds`, and falls back to the full window when that output loops or is unsure;
+    "full" always encodes Whisper's 30 s window, as faster-whisper does.
     """
 
     def __init__(
@@ -175,6 +201,9 @@ class Transcriber:
         domain_prompts: Mapping[str, str] | None = None,
         hotwords: Mapping[str, str] | None = None,
         supported_languages: Sequence[str] = ("de", "en"),
+        encoder_window: str = "utterance",
+        encoder_floor_seconds: float = DEFAULT_ENCODER_FLOOR_SECONDS,
+        encoder_margin_seconds: float = DEFAULT_ENCODER_MARGIN_SECONDS,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -184,6 +213,16 @@ class Transcriber:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if not supported_languages:
             raise ValueError("supported_languages must name at least one language")
+        if encoder_window not in ENCODER_WINDOWS:
+            raise ValueError(f"encoder_window must be one of {', '.join(ENCODER_WINDOWS)}, got {encoder_window!r}")
+        if not 0 < encoder_floor_seconds <= FULL_WINDOW_SECONDS:
+            raise ValueError(
+                f"encoder_floor_seconds must be in (0, {FULL_WINDOW_SECONDS}], got {encoder_floor_seconds}"
+            )
+        if not 0 <= encoder_margin_seconds <= FULL_WINDOW_SECONDS:
+            raise ValueError(
+                f"encoder_margin_seconds must be in [0, {FULL_WINDOW_SECONDS}], got {encoder_margin_seconds}"
+            )
         self._model, self._slots = _shared_model(model_path, compute_type, cpu_threads, workers)
         if not self._model.model.is_multilingual and tuple(supported_languages) != ("en",):
             raise ValueError(f"{model_path} is an English-only model: pass supported_languages=('en',)")
@@ -191,16 +230,22 @@ class Transcriber:
         self._prompts = dict(DEFAULT_DOMAIN_PROMPTS if domain_prompts is None else domain_prompts)
         self._hotwords = dict(DEFAULT_HOTWORDS if hotwords is None else hotwords)
         self._languages = tuple(supported_languages)
+        self._sized_window = encoder_window == "utterance"
+        self._floor_seconds = encoder_floor_seconds
+        self._margin_seconds = encoder_margin_seconds
 
     @property
     def supported_languages(self) -> tuple[str, ...]:
         return self._languages
 
     def warm_up(self) -> None:
-        """Runs one short transcription so the first caller does not pay for lazy initialisation."""
+        """Decodes a short tone in each window size used, so the first caller does not pay for lazy initialisation."""
         tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE).astype(np.float32)
+        features = self.log_mel(tone)
         with self._slots:
-            self._decode(tone, self._languages[0])
+            # Both windows: the first full-window fallback would otherwise pay for it during a call.
+            for window in {self.window_seconds(tone.size / SAMPLE_RATE), FULL_WINDOW_SECONDS}:
+                self._decode(features, self.encode(features, window), self._languages[0])
 
     def transcribe(
         self, audio_16k: np.ndarray, language: str | None = None, *, fallback_language: str | None = None
@@ -212,9 +257,9 @@ class Transcriber:
         at least SWITCH_MIN_PROBABILITY, otherwise `fallback_language` (default: the first supported
         language) is used. So the dialogue passes its current language as the fallback and
         learns from `Transcript.language` when the caller clearly speaks another supported language.
-        Detection costs one more encoder pass: for base it took a 2 s clip from 1.0 to 2.0 s here
-        (see benchmarks/stt_latency.py), so pass the language whenever the dialogue knows it. An empty
-        transcript reports the given or fallback language, since nothing was heard to switch on.
+        Detection reads the same encoder output the decoder uses, so it costs one decoder step, not
+        another encoder pass. An empty transcript reports the given or fallback language, since
+        nothing was heard to switch on.
         """
         started = time.perf_counter()
         audio = self._validate_audio(audio_16k)
@@ -225,15 +270,16 @@ class Transcriber:
         if audio.size == 0 or _rms_dbfs(audio) < SILENCE_RMS_DBFS:
             return _empty(language or fallback, audio_seconds, started)
         with self._slots:
-            if language is None:
-                chosen, language_probability = self._choose_language(audio, fallback)
-            else:
-                chosen, language_probability = language, 1.0
-            segments = self._decode(audio, chosen)
+            features = self.log_mel(audio)
+            window = self.window_seconds(audio_seconds)
+            chosen, language_probability, segments = self._transcribe_window(features, window, language, fallback)
+            if window < FULL_WINDOW_SECONDS and needs_full_window(segments):
+                window = FULL_WINDOW_SECONDS
+                chosen, language_probability, segments = self._transcribe_window(features, window, language, fallback)
         kept = [s for s in segments if not _is_hallucination(s)]
         text = " ".join(s.text.strip() for s in kept).strip()
         if not text:
-            return _empty(language or fallback, audio_seconds, started)
+            return _empty(language or fallback, audio_seconds, started, window)
         weights = [max(s.end - s.start, 0.01) for s in kept]
         avg_logprob = float(np.average([s.avg_logprob for s in kept], weights=weights))
         no_speech_prob = max(s.no_speech_prob for s in kept)
@@ -246,40 +292,94 @@ class Transcriber:
             confidence=_confidence(avg_logprob, no_speech_prob),
             audio_seconds=audio_seconds,
             processing_seconds=time.perf_counter() - started,
+            encoder_window_seconds=window,
         )
 
-    def _choose_language(self, audio: np.ndarray, fallback: str) -> tuple[str, float]:
+    def window_seconds(self, audio_seconds: float) -> float:
+        """The encoder window for an utterance this long: sized to it, or Whisper's full 30 s."""
+        if not self._sized_window:
+            return FULL_WINDOW_SECONDS
+        return min(FULL_WINDOW_SECONDS, max(self._floor_seconds, audio_seconds + self._margin_seconds))
+
+    def _transcribe_window(
+        self, features: np.ndarray, window_seconds: float, language: str | None, fallback: str
+    ) -> tuple[str, float, list[Segment]]:
+        encoded = self.encode(features, window_seconds)
+        if language is None:
+            chosen, language_probability = self._choose_language(encoded, fallback)
+        else:
+            chosen, language_probability = language, 1.0
+        return chosen, language_probability, self._decode(features, encoded, chosen)
+
+    def log_mel(self, audio_16k: np.ndarray) -> np.ndarray:
+        """The model's log-mel features of the audio (mels x frames, one frame more than 10 ms steps)."""
+        return self._model.feature_extractor(self._validate_audio(audio_16k))
+
+    def encode(self, features: np.ndarray, window_seconds: float) -> ctranslate2.StorageView:
+        """One encoder pass over `log_mel` features, padded or cut to a window of this length."""
+        # Whisper's first convolution halves the frames: an even count keeps every frame.
+        frames = 2 * math.ceil(window_seconds * FRAMES_PER_SECOND / 2)
+        return self._model.encode(pad_or_trim(features[:, :-1], frames))
+
+    def _choose_language(self, encoded: ctranslate2.StorageView, fallback: str) -> tuple[str, float]:
         if len(self._languages) == 1:
             return self._languages[0], 1.0
-        _, _, all_probs = self._model.detect_language(audio)
-        probs = dict(all_probs)
+        probs = {token.strip("<|>"): p for token, p in self._model.model.detect_language(encoded)[0]}
         best = max(self._languages, key=lambda code: probs.get(code, 0.0))
         if best != fallback and probs.get(best, 0.0) >= SWITCH_MIN_PROBABILITY:
             return best, probs[best]
         return fallback, probs.get(fallback, 0.0)
 
-    def _decode(self, audio: np.ndarray, language: str) -> list[Segment]:
-        prompt = self._prompts.get(language) if audio.size >= PROMPT_MIN_SECONDS * SAMPLE_RATE else None
+    def _decode(self, features: np.ndarray, encoded: ctranslate2.StorageView, language: str) -> list[Segment]:
+        audio_seconds = (features.shape[-1] - 1) / FRAMES_PER_SECOND
+        prompt = self._prompts.get(language) if audio_seconds >= PROMPT_MIN_SECONDS else None
         hotwords = self._hotwords.get(language)
-        segments = self._run(audio, language, prompt, hotwords)
+        segments = self._run(features, encoded, language, prompt, hotwords)
         hints = " ".join(h for h in (prompt, hotwords) if h)
         if hints and _echoes(" ".join(s.text for s in segments), hints):
-            segments = self._run(audio, language, None, None)
+            segments = self._run(features, encoded, language, None, None)
         return segments
 
-    def _run(self, audio: np.ndarray, language: str, prompt: str | None, hotwords: str | None) -> list[Segment]:
-        segments, _ = self._model.transcribe(
-            audio,
-            language=language,
+    def _run(
+        self,
+        features: np.ndarray,
+        encoded: ctranslate2.StorageView,
+        language: str,
+        prompt: str | None,
+        hotwords: str | None,
+    ) -> list[Segment]:
+        """faster-whisper's own segment loop, handed the encoder output of the first window."""
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, "transcribe", language)
+        audio_seconds = (features.shape[-1] - 1) / FRAMES_PER_SECOND
+        options = TranscriptionOptions(
             beam_size=self._beam_size,
-            initial_prompt=prompt,
-            hotwords=hotwords,
-            temperature=TEMPERATURE,
-            max_new_tokens=_token_budget(audio.size / SAMPLE_RATE),
+            best_of=1,
+            patience=1.0,
+            length_penalty=1.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            log_prob_threshold=LOW_AVG_LOGPROB,
+            no_speech_threshold=NO_SPEECH_PROB,
+            compression_ratio_threshold=MAX_COMPRESSION_RATIO,
             condition_on_previous_text=False,
-            vad_filter=False,
+            prompt_reset_on_temperature=0.5,
+            temperatures=[TEMPERATURE],
+            initial_prompt=prompt,
+            prefix=None,
+            suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or ()),
+            without_timestamps=False,
+            max_initial_timestamp=1.0,
+            word_timestamps=False,
+            prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、",
+            multilingual=False,
+            max_new_tokens=_token_budget(audio_seconds),
+            clip_timestamps="0",
+            hallucination_silence_threshold=None,
+            hotwords=hotwords,
         )
-        return list(segments)
+        return list(self._model.generate_segments(features, tokenizer, options, False, encoded))
 
     def _validate_language(self, code: str, what: str) -> str:
         if code not in self._languages:
@@ -322,6 +422,32 @@ def _is_hallucination(segment: Segment) -> bool:
     )
 
 
+def needs_full_window(segments: Sequence[Segment]) -> bool:
+    """Whether a sized window's output looks broken: looping, or decoded with low confidence.
+
+    Text-free output is left alone: noise comes back empty from either window, and the full window
+    would only cost time on it.
+    """
+    return any(
+        segment.compression_ratio > MAX_COMPRESSION_RATIO
+        or segment.avg_logprob < LOW_AVG_LOGPROB
+        or _repeats(_normalise(segment.text).split())
+        for segment in segments
+        if segment.text.strip()
+    )
+
+
+def _repeats(words: list[str]) -> bool:
+    """A loop: one word said REPEATED_WORDS times in a row, or a group of words that often anywhere."""
+    if any(len(set(words[i : i + REPEATED_WORDS])) == 1 for i in range(len(words) - REPEATED_WORDS + 1)):
+        return True
+    for size in range(2, len(words) // REPEATED_WORDS + 1):
+        groups = Counter(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+        if max(groups.values()) >= REPEATED_WORDS:
+            return True
+    return False
+
+
 def _echoes(text: str, hints: str) -> bool:
     words, hint_words = _normalise(text).split(), _normalise(hints).split()
     n = PROMPT_ECHO_WORDS
@@ -338,7 +464,7 @@ def _rms_dbfs(audio: np.ndarray) -> float:
     return 20 * math.log10(max(rms, 1e-10))
 
 
-def _empty(language: str, audio_seconds: float, started: float) -> Transcript:
+def _empty(language: str, audio_seconds: float, started: float, window_seconds: float = 0.0) -> Transcript:
     return Transcript(
         text="",
         language=language,
@@ -348,4 +474,5 @@ def _empty(language: str, audio_seconds: float, started: float) -> Transcript:
         confidence=0.0,
         audio_seconds=audio_seconds,
         processing_seconds=time.perf_counter() - started,
+        encoder_window_seconds=window_seconds,
     )
