@@ -34,6 +34,7 @@ _REASONS = {
         HandoffReason.STREAM_LOST: "a technical fault",
         HandoffReason.INTERNAL_ERROR: "a technical fault",
         HandoffReason.SERVER_SHUTDOWN: "server maintenance",
+        HandoffReason.CALLER_FRUSTRATED: "the caller was frustrated",
     },
     "de": {
         HandoffReason.CALLER_ASKED: "der Anrufer wollte einen Mitarbeiter",
@@ -50,6 +51,7 @@ _REASONS = {
         HandoffReason.STREAM_LOST: "ein technischer Fehler",
         HandoffReason.INTERNAL_ERROR: "ein technischer Fehler",
         HandoffReason.SERVER_SHUTDOWN: "eine Wartung des Servers",
+        HandoffReason.CALLER_FRUSTRATED: "der Anrufer war verärgert",
     },
 }
 _TOPICS = {
@@ -67,6 +69,10 @@ _TOPICS = {
         "human": "talking to a person",
         "withdraw_consent": "withdrawing consent",
         "out_of_scope": "something outside the hotline's topics",
+        "fees": "fees and charges",
+        "merchant_question": "a question for a merchant",
+        "return_not_registered": "a return the merchant has not registered",
+        "frustrated": "being frustrated with the assistant",
     },
     "de": {
         "payment_status": "ob eine Rechnung bezahlt ist",
@@ -82,6 +88,10 @@ _TOPICS = {
         "human": "ein Gespräch mit einem Mitarbeiter",
         "withdraw_consent": "den Widerruf der Einwilligung",
         "out_of_scope": "ein anderes Thema",
+        "fees": "Gebühren",
+        "merchant_question": "eine Frage an einen Händler",
+        "return_not_registered": "eine Rücksendung, die der Händler nicht erfasst hat",
+        "frustrated": "Unzufriedenheit mit dem Assistenten",
     },
 }
 _TEMPLATES = {
