@@ -28,12 +28,13 @@ from voice_app.call.inputs import CallInput, HandOverRequested, StreamEnded, Str
 from voice_app.call.observers import CallFailed, MetricsObserver, Observers, call_observers
 from voice_app.call.stream_machine import StreamMachine
 from voice_app.call.streams import call_of_start, conversation_token
-from voice_app.call.turn_taking import TurnTaking
+from voice_app.call.turn_taking import SmartTurn, TurnTaking
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
 from voice_app.models import Call, HandoffReason
 from voice_app.observability.logs import bind_call
 from voice_app.services import Services
+from voice_app.speech.turn_completion import shared_turn_completion
 from voice_app.speech.turns import TurnDetector
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,24 @@ class MediaSession:
             caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
             today=date.today(),
         )
+        speech = settings.speech
+        smart_turn = None
+        if speech.end_of_turn == "smart_turn":
+            smart_turn = SmartTurn(
+                shared_turn_completion(speech.model_cache_dir),
+                speech.turn_complete_threshold,
+                speech.short_answer_fallback_ms,
+            )
         detector = TurnDetector(
-            end_silence_ms=settings.speech.end_of_turn_silence_ms,
-            vad_aggressiveness=settings.speech.vad_aggressiveness,
-            min_speech_ms=settings.speech.min_speech_ms,
-            max_utterance_ms=settings.speech.max_utterance_ms,
+            end_silence_ms=speech.turn_fallback_ms if smart_turn else speech.end_of_turn_silence_ms,
+            pause_ms=speech.turn_pause_ms if smart_turn else None,
+            vad_aggressiveness=speech.vad_aggressiveness,
+            min_speech_ms=speech.min_speech_ms,
+            max_utterance_ms=speech.max_utterance_ms,
         )
         self.observers.add(call_observers(self.services, call))
         inputs: queue.Queue[CallInput] = queue.Queue()
-        self.turn_taking = TurnTaking(detector, self.player, inputs.put)
+        self.turn_taking = TurnTaking(detector, self.player, inputs.put, smart_turn)
         machine = StreamMachine(
             dialogue,
             silence_timeout_seconds=settings.dialogue.silence_timeout_seconds,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from consent.ledger import ConsentRecord, append_event
 from telephony.outbound import OutboundPlayer
 from voice_app import calls
-from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest
+from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest, TurnPaused
 from voice_app.call.observers import (
     CallEnded,
     CallFailed,
@@ -118,6 +118,8 @@ class CallExecutor:
                         continue
                     case PromptStarted():
                         self.observers.observe(item)
+                    case TurnPaused():
+                        self.recogniser.start_early(item.pcm16, *self.machine.recognition_languages())
                     case _:
                         self._feed(item)
         except Exception:
@@ -169,8 +171,12 @@ class CallExecutor:
     def _recognise(self, recognise: Recognise) -> None:
         self.observers.observe(UtteranceTaken(recognise.utterance.ended_at))
         try:
+            utterance = recognise.utterance
             recognised = self.recogniser.recognise(
-                recognise.utterance.pcm16, recognise.known_language, recognise.fallback_language
+                utterance.pcm16,
+                recognise.known_language,
+                recognise.fallback_language,
+                speech_bytes=utterance.speech_bytes,
             )
             heard = recognised.transcript
             self.observers.observe(Heard(heard, recognised.seconds, now()))
