@@ -31,7 +31,16 @@ from telephony.audio import (
 )
 from telephony.outbound import OutboundPlayer
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
-from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator, route_by_path
+from telephony.simulator import (
+    HangUp,
+    Press,
+    Silence,
+    Speak,
+    TwilioSimulator,
+    insert_pauses,
+    join_with_pauses,
+    route_by_path,
+)
 
 AUTH_TOKEN = "simulator-test-token-0123456789ab"
 CALLER = "+4915112345678"
@@ -389,6 +398,102 @@ def test_script_items_validate_their_input():
         Silence(0)
     with pytest.raises(ValueError):
         TwilioSimulator("not a url", AUTH_TOKEN, from_number=CALLER, to_number=LINE)
+
+
+def test_pauses_go_in_whole_frames_where_asked(speech):
+    parts = join_with_pauses([speech[:1000], speech[:320]], [0.5])
+    assert len(parts) == 7 * 160 + 25 * 160 + 2 * 160, "the first part padded to whole frames, 0.5 s of silence"
+    assert parts[7 * 160 : 32 * 160] == MULAW_SILENCE_FRAME * 25
+    inserted = insert_pauses(speech, [(0.2, 0.1), (0.1, 0.04)])
+    frames = split_frames(inserted)
+    assert len(frames) == len(split_frames(speech)) + 7
+    assert frames[5:7] == [MULAW_SILENCE_FRAME] * 2 and frames[12:17] == [MULAW_SILENCE_FRAME] * 5
+    for bad in (lambda: join_with_pauses([speech], [0.5]), lambda: join_with_pauses([speech, b""], [0.5])):
+        with pytest.raises(ValueError):
+            bad()
+    for pauses in ([(0.1, -1.0)], [(30.0, 0.5)], [(0.1, float("nan"))]):
+        with pytest.raises(ValueError):
+            insert_pauses(speech, pauses)
+
+
+# -- voice-to-voice: the caller's last sound to the first frame of the reply ------------------------------------
+
+
+def wait_for_quiet(session: StreamSession, seconds: float) -> float:
+    """Reads until the caller has spoken and then been quiet for `seconds`; when the last sound arrived."""
+    session.read_until(is_speech)
+    last_sound_at, quiet_frames = time.monotonic(), 0
+    while quiet_frames * 0.02 < seconds - 1e-9:
+        message = session.read_until(lambda message: isinstance(message, mp.Media))
+        if is_speech(message):
+            last_sound_at, quiet_frames = time.monotonic(), 0
+        else:
+            quiet_frames += 1
+    return last_sound_at
+
+
+def greet_then(answer: Callable[[StreamSession, OutboundPlayer], None]) -> Callable[[object, StreamSession], None]:
+    def bot(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+        player.play(MULAW_SILENCE_FRAME * 10, "greeting")
+        session.read_until(is_mark("greeting"))
+        answer(session, player)
+        player.close()
+
+    return bot
+
+
+@pytest.fixture(scope="module")
+def word() -> bytes:
+    """Sound in every frame (a tone), so that the app here and the simulator agree where it ends."""
+    return tone_mulaw(440, 0.4)
+
+
+def test_voice_to_voice_runs_from_the_last_sound_not_the_trailing_quiet(hotline, speech, word):
+    timed = {}
+
+    def reply_while_the_caller_is_still_quiet_on_the_line(session: StreamSession, player: OutboundPlayer) -> None:
+        timed["last_sound"] = wait_for_quiet(session, 0.1)
+        time.sleep(0.15)
+        timed["reply"] = time.monotonic()
+        player.play(speech[:1600], "reply")
+        session.read_until(is_mark("reply"))
+
+    hotline.stream_behaviour = greet_then(reply_while_the_caller_is_still_quiet_on_the_line)
+    hotline.after_stream_twiml = twiml.hangup()
+    # Half a second of quiet after the word: the reply comes while it is still being sent.
+    result = simulator(hotline).place_call([Speak(word + MULAW_SILENCE_FRAME * 25, "one")])
+
+    assert result.outcome == "hangup", result.events
+    ((turn,),) = [result.turn_latencies]
+    assert turn.label == "one" and not turn.cut_off
+    assert turn.seconds == pytest.approx(timed["reply"] - timed["last_sound"], abs=0.08)
+    assert ("voice_to_voice", f"one: {turn.seconds:.3f} s") in [(event.kind, event.detail) for event in result.events]
+
+
+@pytest.mark.parametrize("bot_waits_for, takes_turn", [(0.2, "reply"), (0.2, "clear"), (0.9, "reply")])
+def test_an_app_that_takes_the_turn_in_a_pause_cuts_the_caller_off(hotline, speech, word, bot_waits_for, takes_turn):
+    def answer_after_quiet(session: StreamSession, player: OutboundPlayer) -> None:
+        wait_for_quiet(session, bot_waits_for)
+        if takes_turn == "clear":
+            player.clear()
+            wait_for_quiet(session, 0.9)
+        player.play(speech[:1600], "reply")
+        session.read_until(is_mark("reply"))
+        if takes_turn == "reply" and bot_waits_for < 0.6:
+            wait_for_quiet(session, 0.2)  # let the caller finish the turn it was cut off in
+
+    hotline.stream_behaviour = greet_then(answer_after_quiet)
+    hotline.after_stream_twiml = twiml.hangup()
+    result = simulator(hotline).place_call([Speak.in_parts([word, word], [0.6], "one ... o")])
+
+    ((turn,),) = [result.turn_latencies]
+    if bot_waits_for < 0.6:
+        assert turn.cut_off, result.events
+        assert "cut_off" in [event.kind for event in result.events]
+    else:
+        assert not turn.cut_off and turn.seconds is not None and turn.seconds >= 0.9 - 0.05, result.events
 
 
 # -- what follows a transfer -----------------------------------------------------------------------------------
