@@ -25,7 +25,7 @@ from voice_app import calls
 from voice_app.accounts.directory import CustomerRef
 from voice_app.call.executor import CallExecutor, now, record_failure
 from voice_app.call.inputs import CallInput, HandOverRequested, StreamEnded, StreamFailed
-from voice_app.call.observers import CallFailed, MetricsObserver, Observers, call_observers
+from voice_app.call.observers import CallFailed, MetricsObserver, Observers, TimedAccounts, call_observers
 from voice_app.call.stream_machine import StreamMachine
 from voice_app.call.streams import call_of_start, conversation_token
 from voice_app.call.turn_taking import SmartTurn, TurnTaking
@@ -93,12 +93,13 @@ class MediaSession:
         log.info("call %s: media stream started", call.id)
         settings = self.services.settings
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
+        accounts = TimedAccounts(self.services.accounts)
         dialogue = Dialogue(
             call.language,
             self.services.notice_texts(),
             min_transcript_confidence=settings.dialogue.min_transcript_confidence,
             classifier=self.services.classifier,
-            accounts=self.services.accounts,
+            accounts=accounts,
             caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
             today=date.today(),
         )
@@ -126,7 +127,7 @@ class MediaSession:
             max_utterance_seconds=settings.speech.max_utterance_ms / 1000,
         )
         executor = CallExecutor(
-            self.services, call, machine, self.player, self.turn_taking, self.observers, inputs, self.finished
+            self.services, call, machine, self.player, self.turn_taking, self.observers, inputs, self.finished, accounts
         )
         self.executor = executor
         # The executor runs in a copy of this thread's context, so its log lines name the call too.

@@ -27,7 +27,9 @@ from voice_app.call.observers import (
     Observers,
     PromptHeard,
     Said,
+    TimedAccounts,
     TurnStored,
+    Understood,
     UtteranceAnswered,
     UtteranceTaken,
 )
@@ -78,6 +80,7 @@ class CallExecutor:
         observers: Observers,
         inputs: queue.Queue[CallInput],
         finished: threading.Event,
+        accounts: TimedAccounts | None = None,
     ) -> None:
         self.services = services
         self.call = call
@@ -89,6 +92,7 @@ class CallExecutor:
         self.inputs = inputs  # shared with the reader's turn taking, which puts what it heard there
         self.finished = finished
         self.recogniser = Recogniser(services.speech.transcriber)
+        self.accounts = accounts  # the dialogue's directory, when its look-ups are timed
         self._stop_requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
 
     # -- other threads ---------------------------------------------------------------------------------
@@ -169,9 +173,9 @@ class CallExecutor:
                 raise TypeError(f"unknown action {action!r}")
 
     def _recognise(self, recognise: Recognise) -> None:
-        self.observers.observe(UtteranceTaken(recognise.utterance.ended_at))
+        utterance = recognise.utterance
+        self.observers.observe(UtteranceTaken(utterance.ended_at, utterance.end_of_turn_seconds))
         try:
-            utterance = recognise.utterance
             recognised = self.recogniser.recognise(
                 utterance.pcm16,
                 recognise.known_language,
@@ -180,17 +184,27 @@ class CallExecutor:
             )
             heard = recognised.transcript
             self.observers.observe(Heard(heard, recognised.seconds, now()))
-            self._feed(CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now()))
+            if self.accounts is not None:
+                self.accounts.take_seconds()  # only this answer's look-ups count
+            spoke = CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now())
+            started = time.monotonic()
+            actions = self.machine.handle(spoke, started)
+            lookups = self.accounts.take_seconds() if self.accounts is not None else 0.0
+            self.observers.observe(Understood(time.monotonic() - started, lookups))
+            for action in actions:
+                self._carry_out(action)
         finally:
             self.observers.observe(UtteranceAnswered())
 
     def _say(self, say: Say) -> None:
+        started = time.monotonic()
         audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
+        synthesised = time.monotonic()
         inputs = self.inputs
         self.player.play(
             audio, say.prompt_id, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic()))
         )
-        self.observers.observe(Said(say, now()))
+        self.observers.observe(Said(say, now(), synthesised - started, synthesised))
 
     def _record_consent(self, record: RecordConsent) -> None:
         notices = self.services.notices

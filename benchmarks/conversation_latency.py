@@ -1,0 +1,328 @@
+"""Conversation speed as Twilio would see it: voice-to-voice time and cut-off turns, old end of turn against new.
+
+    .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2]
+
+Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
+config.toml: one with the old end of turn (speech.end_of_turn = "fixed_silence", 700 ms) and one with the new
+(smart_turn, as configured). Then, for each number of calls at once, it plays that many simulated callers over the
+Media Streams websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see
+the same noisy machine. Each caller, the English demo customer:
+- says "Yes, I agree." to the consent question (a short answer);
+- asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng), then keys the date of birth;
+- says jfk.flac (real speech; 840 ms and 540 ms pauses inside);
+- asks with a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent") and is handed over.
+Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first frame of the reply.
+A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses. Per-stage times
+come from the answer latencies each server stored for its turns. Prints Markdown for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from telephony.audio import float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
+from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
+from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo  # noqa: E402
+from voice_app.database import create_schema, make_engine  # noqa: E402
+from voice_app.models import STAGES  # noqa: E402
+from voice_app.speech.tts import Synthesizer  # noqa: E402
+
+AUTH_TOKEN = "latency-benchmark-token-" + "0" * 16
+SECRET_KEY = "latency-benchmark-secret-" + "1" * 32
+START_SECONDS = 240
+JFK = PROJECT_ROOT.parent / "shared" / "data" / "audio" / "jfk.flac"
+# Questions and where (after which word) the caller pauses in them.
+QUESTIONS = [
+    ("Where is my refund for the broken chair?", 3),
+    ("When is my next payment due?", 2),
+    ("What is the balance of my account?", 3),
+    ("I would like to know my open invoices.", 4),
+]
+SETTINGS = {
+    "old": 'end_of_turn = "fixed_silence"',
+    "new": None,  # config.toml as it is
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def config_file(folder: Path, mode_line: str | None) -> Path:
+    text = (PROJECT_ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"')
+    text = text.replace('model_cache_dir = "var/models"', f'model_cache_dir = "{PROJECT_ROOT / "var" / "models"}"')
+    if mode_line is not None:
+        lines = [mode_line if line.startswith("end_of_turn =") else line for line in text.splitlines()]
+        text = "\n".join(lines) + "\n"
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_server(name: str, mode_line: str | None) -> Server:
+    folder = Path(tempfile.mkdtemp(prefix=f"latency-benchmark-{name}-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite:///{folder / 'hotline.db'}"
+    engine = make_engine(database_url)
+    create_schema(engine)
+    seed_demo(engine, SECRET_KEY, today=date.today())
+    engine.dispose()
+    env = {
+        **os.environ,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "VOICE_APP_SECRET_KEY": SECRET_KEY,
+        "VOICE_APP_PUBLIC_URL": url,
+        "VOICE_APP_DATABASE_URL": database_url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    log = folder / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voice_app.cli",
+                "--config",
+                str(config_file(folder, mode_line)),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--threads",
+                "48",
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    return Server(name, url, database_url, process, log)
+
+
+def wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        if server.process.poll() is not None:
+            sys.exit(f"the {server.name} server exited with {server.process.returncode}; see {server.log}")
+        if time.monotonic() > deadline:
+            sys.exit(f"the {server.name} server was not ready within {START_SECONDS} s; see {server.log}")
+        try:
+            if requests.get(server.url + "/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+
+
+def phone(samples: np.ndarray, rate: int) -> bytes:
+    return float_to_phone_mulaw(samples, rate)
+
+
+def quietest_frame_near(mulaw: bytes, seconds: float) -> float:
+    """The start of the quietest 20 ms frame within 150 ms before to 100 ms after `seconds`: a word boundary."""
+    from telephony.audio import mulaw_to_pcm16, pcm16_to_float32
+
+    frames = split_frames(mulaw)
+    guess = int(seconds / 0.02)
+    candidates = range(max(1, guess - 7), min(len(frames) - 1, guess + 5))
+    energy = {i: float(np.mean(pcm16_to_float32(mulaw_to_pcm16(frames[i])) ** 2)) for i in candidates}
+    return min(energy, key=energy.__getitem__) * 0.02
+
+
+def with_pause_after_word(synthesizer: Synthesizer, sentence: str, words: int, pause: float) -> bytes:
+    """The whole sentence (so its words keep their sentence-internal melody) with silence after `words` words."""
+    whole = synthesizer.synthesize(sentence, "en")
+    prefix = synthesizer.synthesize(" ".join(sentence.split()[:words]), "en")
+    # The prefix said alone ends with a sentence-final lengthening and fade the sentence does not have there.
+    at = quietest_frame_near(whole, max(0.1, len(split_frames(prefix)) * 0.02 - 0.08))
+    return insert_pauses(whole, [(at, pause)])
+
+
+@dataclass
+class Material:
+    consent: bytes
+    questions: list[bytes]
+    jfk: bytes
+    hesitations: list[bytes]
+
+
+def make_material(rng: random.Random) -> Material:
+    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
+    questions = [
+        with_pause_after_word(synthesizer, sentence, words, round(rng.uniform(0.4, 1.0), 2))
+        for sentence, words in QUESTIONS
+        for _ in range(2)
+    ]
+    hesitations = [
+        with_pause_after_word(synthesizer, "I want to, um, speak to an agent.", 4, round(rng.uniform(0.7, 1.2), 2))
+        for _ in range(4)
+    ]
+    samples, rate = load_audio_file(JFK)
+    return Material(synthesizer.synthesize("Yes, I agree.", "en"), questions, phone(samples, rate), hesitations)
+
+
+def script(material: Material, index: int, date_of_birth: str) -> list[Speak | Press]:
+    return [
+        Speak(material.consent, label="consent"),
+        Speak(material.questions[index % len(material.questions)], label="question"),
+        Press(date_of_birth),
+        Speak(material.jfk, label="jfk"),
+        Speak(material.hesitations[index % len(material.hesitations)], label="hesitation"),
+    ]
+
+
+@dataclass
+class Tally:
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cut_off: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    failed_calls: int = 0
+
+
+def play(server: Server, count: int, material: Material, tally: Tally, offset: int) -> None:
+    customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
+    results: list[CallResult | None] = [None] * count
+
+    def one(index: int) -> None:
+        simulator = TwilioSimulator(
+            server.url, AUTH_TOKEN, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=300
+        )
+        results[index] = simulator.place_call(
+            script(material, offset + index, customer.date_of_birth.strftime("%d%m%Y"))
+        )
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if result is None or result.outcome not in ("transferred", "hangup"):
+            tally.failed_calls += 1
+        for turn in result.turn_latencies if result else []:
+            tally.cut_off[turn.label].append(turn.cut_off)
+            if turn.seconds is not None and not turn.cut_off:
+                tally.seconds[turn.label].append(turn.seconds)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return float(np.percentile(values, share * 100)) if values else float("nan")
+
+
+def stage_times(server: Server) -> dict[str, float]:
+    """Median seconds per stage, and of the whole answer latency, over the answer latencies the server stored."""
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(server.database_url)
+    try:
+        columns = {column["name"] for column in inspect(engine).get_columns("answer_latencies")}
+        stages = [f"{stage}_ms" for stage in STAGES if f"{stage}_ms" in columns] + ["latency_ms"]
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT {', '.join(stages)} FROM answer_latencies")).all()
+    finally:
+        engine.dispose()
+    medians = {}
+    for position, stage in enumerate(stages):
+        values = [row[position] for row in rows if row[position] is not None]
+        if values:
+            medians[stage.removesuffix("_ms")] = statistics.median(values) / 1000
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 16, 32])
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new per number of calls")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    material = make_material(random.Random(args.seed))
+    servers = {name: start_server(name, line) for name, line in SETTINGS.items()}
+    try:
+        for server in servers.values():
+            wait_ready(server)
+        rows = []
+        for count in args.calls:
+            tallies = {name: Tally() for name in servers}
+            for round_index in range(args.rounds):
+                for name, server in servers.items():
+                    started = time.monotonic()
+                    play(server, count, material, tallies[name], offset=round_index * count)
+                    print(
+                        f"# {count} calls, round {round_index + 1}, {name}: {time.monotonic() - started:.0f} s",
+                        file=sys.stderr,
+                    )
+            for name, tally in tallies.items():
+                rows.append((count, name, tally))
+        print_table(rows)
+        print("\nMedian per-stage seconds over every answered turn (from the stored answer latencies):")
+        for name, server in servers.items():
+            print(f"- {name}: " + ", ".join(f"{stage} {value:.3f}" for stage, value in stage_times(server).items()))
+    finally:
+        for server in servers.values():
+            server.process.send_signal(signal.SIGINT)
+        for server in servers.values():
+            server.process.wait(timeout=60)
+
+
+def print_table(rows: list[tuple[int, str, Tally]]) -> None:
+    labels = ["consent", "question", "jfk", "hesitation"]
+    print(
+        "| calls | end of turn | voice-to-voice p50 ms | p95 ms | turns timed | cut off: mid-sentence pause 0.4-1.0 s "
+        "| jfk (0.84 s) | hesitation 0.7-1.2 s | failed calls |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for count, name, tally in rows:
+        every = [value for label in labels for value in tally.seconds[label]]
+
+        def share(label: str, tally: Tally = tally) -> str:
+            flags = tally.cut_off[label]
+            return f"{sum(flags)}/{len(flags)}" if flags else "-"
+
+        mode = "700 ms silence (old)" if name == "old" else "Smart Turn (new)"
+        print(
+            f"| {count} | {mode} | {percentile(every, 0.5) * 1000:.0f} | {percentile(every, 0.95) * 1000:.0f} "
+            f"| {len(every)} | {share('question')} | {share('jfk')} | {share('hesitation')} | {tally.failed_calls} |"
+        )
+    print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
+    for count, name, tally in rows:
+        parts = []
+        for label in labels:
+            p50, p95 = percentile(tally.seconds[label], 0.5), percentile(tally.seconds[label], 0.95)
+            parts.append(f"{label} {p50 * 1000:.0f}/{p95 * 1000:.0f}")
+        print(f"- {count} calls, {name}: " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
