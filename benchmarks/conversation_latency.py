@@ -12,8 +12,10 @@ the same noisy machine. Each caller, the English demo customer:
 - says jfk.flac (real speech; 840 ms and 540 ms pauses inside);
 - asks with a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent") and is handed over.
 Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first frame of the reply.
-A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses. Per-stage times
-come from the answer latencies each server stored for its turns. Prints Markdown for the README.
+A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses; a turn the
+server split at a pause but answered only after the caller finished is not seen that way, so the table also gives
+the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn is answered
+twice). Per-stage times come from the answer latencies each server stored. Prints Markdown for the README.
 """
 
 from __future__ import annotations
@@ -209,9 +211,23 @@ class Tally:
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cut_off: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     failed_calls: int = 0
+    spoken_turns: int = 0
+    answers: int = 0  # answer latencies the server stored: one per utterance it answered
+
+
+def answers_stored(server: Server) -> int:
+    from sqlalchemy import text
+
+    engine = make_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM answer_latencies")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def play(server: Server, count: int, material: Material, tally: Tally, offset: int) -> None:
+    answers_before = answers_stored(server)
     customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
     results: list[CallResult | None] = [None] * count
 
@@ -232,9 +248,11 @@ def play(server: Server, count: int, material: Material, tally: Tally, offset: i
         if result is None or result.outcome not in ("transferred", "hangup"):
             tally.failed_calls += 1
         for turn in result.turn_latencies if result else []:
+            tally.spoken_turns += 1
             tally.cut_off[turn.label].append(turn.cut_off)
             if turn.seconds is not None and not turn.cut_off:
                 tally.seconds[turn.label].append(turn.seconds)
+    tally.answers += answers_stored(server) - answers_before
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -300,9 +318,9 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
     labels = ["consent", "question", "jfk", "hesitation"]
     print(
         "| calls | end of turn | voice-to-voice p50 ms | p95 ms | turns timed | cut off: mid-sentence pause 0.4-1.0 s "
-        "| jfk (0.84 s) | hesitation 0.7-1.2 s | failed calls |"
+        "| jfk (0.84 s) | hesitation 0.7-1.2 s | answers per spoken turn | calls not finished |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for count, name, tally in rows:
         every = [value for label in labels for value in tally.seconds[label]]
 
@@ -313,7 +331,8 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
         mode = "700 ms silence (old)" if name == "old" else "Smart Turn (new)"
         print(
             f"| {count} | {mode} | {percentile(every, 0.5) * 1000:.0f} | {percentile(every, 0.95) * 1000:.0f} "
-            f"| {len(every)} | {share('question')} | {share('jfk')} | {share('hesitation')} | {tally.failed_calls} |"
+            f"| {len(every)} | {share('question')} | {share('jfk')} | {share('hesitation')} "
+            f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} |"
         )
     print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
     for count, name, tally in rows:
