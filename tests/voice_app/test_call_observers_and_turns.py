@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from voice_app.call import observers as call_observers
+from voice_app.call.executor import split_first_sentence
 from voice_app.call.inputs import PromptStarted, SpeechBegan, Utterance
 from voice_app.call.observers import (
     AnswerLatency,
@@ -102,3 +103,12 @@ def test_the_first_prompt_of_a_reply_is_timed_from_the_callers_last_word(monkeyp
         latency.observe(PromptStarted(prompt_id, sent_at))
     stages = {"end_of_turn": 250, "understanding": 50, "account_lookup": 10, "synthesis": 200, "first_frame": 150}
     assert stored == [(7, 750, 3, stages)]
+
+
+def test_a_composed_answer_is_split_after_its_first_sentence():
+    assert split_first_sentence("Your balance is 12.50 euros. Anything else?") == (
+        "Your balance is 12.50 euros.",
+        "Anything else?",
+    )
+    assert split_first_sentence("Wirklich? Ja! Gut.") == ("Wirklich?", "Ja! Gut.")
+    assert split_first_sentence("Only one sentence.") == ("Only one sentence.", "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -56,6 +57,14 @@ from voice_app.services import Services
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
+FIRST_SENTENCE_MARK = ".first"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def split_first_sentence(text: str) -> tuple[str, str]:
+    """The first sentence of `text` and the rest ("" when there is only one)."""
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def now() -> datetime:
@@ -197,13 +206,21 @@ class CallExecutor:
             self.observers.observe(UtteranceAnswered())
 
     def _say(self, say: Say) -> None:
-        started = time.monotonic()
-        audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
-        synthesised = time.monotonic()
+        """Plays what the dialogue says. Of a composed answer that is not cached, the first sentence is rendered
+        and sent first, and plays while the rest is rendered, so the caller hears the answer sooner."""
+        synthesizer = self.services.speech.synthesizer
         inputs = self.inputs
-        self.player.play(
-            audio, say.prompt_id, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic()))
-        )
+        started = time.monotonic()
+        first, rest = split_first_sentence(say.text)
+        if rest and not synthesizer.is_cached(say.text, say.language):
+            # Its own mark, which the call's state ignores: the prompt is heard when the rest has played.
+            audio, mark = synthesizer.synthesize(first, say.language), say.prompt_id + FIRST_SENTENCE_MARK
+        else:
+            audio, mark, rest = synthesizer.synthesize(say.text, say.language), say.prompt_id, ""
+        synthesised = time.monotonic()
+        self.player.play(audio, mark, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic())))
+        if rest:
+            self.player.play(synthesizer.synthesize(rest, say.language), say.prompt_id)
         self.observers.observe(Said(say, now(), synthesised - started, synthesised))
 
     def _record_consent(self, record: RecordConsent) -> None:
