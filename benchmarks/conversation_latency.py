@@ -1,6 +1,7 @@
 """Conversation speed as Twilio would see it: voice-to-voice time and cut-off turns, old end of turn against new.
 
     .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2]
+    .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
 Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
 config.toml: one with the old end of turn (speech.end_of_turn = "fixed_silence", 700 ms) and one with the new
@@ -16,6 +17,10 @@ A turn is cut off when the server answered (or cleared, or hung up) during one o
 server split at a pause but answered only after the caller finished is not seen that way, so the table also gives
 the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn is answered
 twice). Per-stage times come from the answer latencies each server stored. Prints Markdown for the README.
+
+`--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
+German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
+and counts the transcripts that match the text and those the consent question reads the same way.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import requests
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from telephony.audio import float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
+from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo  # noqa: E402
 from voice_app.database import create_schema, make_engine  # noqa: E402
@@ -279,12 +284,89 @@ def stage_times(server: Server) -> dict[str, float]:
     return medians
 
 
+SHORT_ANSWERS = {
+    "en": ["Yes.", "No.", "Yes, I agree.", "No, I don't agree.", "Yeah.", "Sure.", "Yes please.", "No thanks.",
+           "Okay.", "I agree."],
+    "de": ["Ja.", "Nein.", "Ja, einverstanden.", "Nein, nicht einverstanden.", "Ich stimme zu.", "Genau.",
+           "Ja bitte.", "Nein danke.", "Okay.", "Einverstanden."],
+}  # fmt: skip
+
+
+def short_answers() -> None:
+    import re
+
+    from voice_app.call.inputs import Utterance
+    from voice_app.call.recognition import Recogniser
+    from voice_app.call.turn_taking import Gate, SmartTurn, TurnTaking
+    from voice_app.config import load_settings
+    from voice_app.speech.model_store import install_bundled_model
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.turn_completion import shared_turn_completion
+    from voice_app.speech.turns import TurnDetector
+    from voice_app.understanding.short_answers import consent_answer
+
+    speech = load_settings(PROJECT_ROOT / "config.toml").speech
+    transcriber = Transcriber(str(install_bundled_model("base", speech.model_cache_dir)))
+    transcriber.warm_up()
+    recogniser = Recogniser(transcriber)
+    smart_turn = SmartTurn(
+        shared_turn_completion(speech.model_cache_dir), speech.turn_complete_threshold, speech.short_answer_fallback_ms
+    )
+    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
+
+    class NothingPlaying:
+        def clear(self) -> list[str]:
+            return []
+
+    def words(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+    def turns(frames: list[bytes], smart: bool) -> list[Utterance]:
+        heard: list[object] = []
+        if smart:
+            detector = TurnDetector(end_silence_ms=speech.turn_fallback_ms, pause_ms=speech.turn_pause_ms)
+        else:
+            detector = TurnDetector(end_silence_ms=speech.end_of_turn_silence_ms)
+        taking = TurnTaking(detector, NothingPlaying(), heard.append, smart_turn if smart else None)  # type: ignore[arg-type]
+        taking.post(Gate(listening=True, short_answer=True))
+        for frame in frames:
+            taking.hear(frame)
+        return [item for item in heard if isinstance(item, Utterance)]
+
+    print("| end of turn | transcripts exact | consent reading unchanged | turns split | end-of-turn silence ms |")
+    print("|---|---|---|---|---|")
+    for smart in (False, True):
+        exact = same = split = 0
+        silences = []
+        for language, texts in SHORT_ANSWERS.items():
+            for text in texts:
+                quiet = MULAW_SILENCE_FRAME * 25  # half a second
+                frames = split_frames(quiet + synthesizer.synthesize(text, language) + quiet * 8)
+                found = turns(frames, smart)
+                said = " ".join(recogniser.recognise(u.pcm16, language, language).transcript.text for u in found)
+                exact += words(said) == words(text)
+                same += len(found) == 1 and consent_answer(said, language) == consent_answer(text, language)
+                split += len(found) > 1
+                silences += [(len(u.pcm16) - u.speech_bytes) // 16 for u in found]
+        count = sum(len(texts) for texts in SHORT_ANSWERS.values())
+        name = "Smart Turn (new)" if smart else f"{speech.end_of_turn_silence_ms} ms silence (old)"
+        print(
+            f"| {name} | {exact}/{count} | {same}/{count} | {split} "
+            f"| median {statistics.median(silences):.0f}, max {max(silences)} |"
+        )
+    synthesizer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short-answers", action="store_true", help="only the short answers' transcripts")
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 16, 32])
     parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new per number of calls")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
+    if args.short_answers:
+        short_answers()
+        return
     material = make_material(random.Random(args.seed))
     servers = {name: start_server(name, line) for name, line in SETTINGS.items()}
     try:
