@@ -32,6 +32,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from sqlmodel import Session, col, select
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
@@ -39,6 +40,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from benchmarks.served_instance import ProcessStats, ServedInstance, ServerNotReady, served_instance  # noqa: E402
 from telephony.simulator import CallResult, Press, ScriptItem, Speak, TwilioSimulator  # noqa: E402
 from voice_app.accounts.demo_data import DemoCustomer, demo_customers  # noqa: E402
+from voice_app.database import make_engine  # noqa: E402
+from voice_app.models import Call  # noqa: E402
 from voice_app.speech.tts import Synthesizer  # noqa: E402
 
 ENGLISH_LINE = "+4420555010"
@@ -66,6 +69,7 @@ class Step:
     peak_rss_mb: float = 0.0
     # The machine's 1-minute load average at the start and the end: the share of the cores others took.
     load: list[float] = field(default_factory=list)
+    handoff_reasons: dict[str, str] = field(default_factory=dict)  # by CallSid, of the calls handed to a person
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, result: CallResult) -> None:
@@ -94,8 +98,10 @@ def scripts(customers: list[DemoCustomer], synthesizer: Synthesizer) -> list[tup
     return played
 
 
-def call_error(result: CallResult) -> str | None:
+def call_error(result: CallResult, handoff_reasons: dict[str, str]) -> str | None:
     """Why a call did not end as expected (the app's goodbye, then its hang-up); None when it did."""
+    if result.outcome == "transferred":
+        return f"transferred ({handoff_reasons.get(result.call_sid, 'reason not stored')})"
     if result.outcome != "hangup":
         return result.outcome + (f": {result.error}" if result.error else "")
     if len(result.turn_latencies) != 3:
@@ -137,6 +143,14 @@ def run_step(
     step.load.append(os.getloadavg()[0])
     time.sleep(SETTLE_SECONDS)
     step.after = server.process_stats()
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session:
+            sids = [result.call_sid for result in step.results if result.outcome == "transferred"]
+            for call in session.exec(select(Call).where(col(Call.call_sid).in_(sids))):
+                step.handoff_reasons[call.call_sid] = call.handoff_reason or "none"
+    finally:
+        engine.dispose()
 
 
 def voice_to_voice(step: Step) -> list[float]:
@@ -170,7 +184,7 @@ def report(steps: list[Step], workers: int, threads: int) -> str:
     ]
     problems: Counter[str] = Counter()
     for step in steps:
-        errors = [error for error in map(call_error, step.results) if error is not None]
+        errors = [error for result in step.results if (error := call_error(result, step.handoff_reasons)) is not None]
         problems.update(errors)
         turns = [turn for result in step.results for turn in result.turn_latencies]
         seconds = voice_to_voice(step)
