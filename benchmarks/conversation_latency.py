@@ -26,14 +26,10 @@ and counts the transcripts that match the text and those the consent question re
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -42,21 +38,19 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import requests
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from served_instance import ServedInstance, served_instance  # noqa: E402
+
 from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
-from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo  # noqa: E402
-from voice_app.database import create_schema, make_engine  # noqa: E402
+from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer  # noqa: E402
+from voice_app.database import make_engine  # noqa: E402
 from voice_app.models import STAGES  # noqa: E402
 from voice_app.speech.tts import Synthesizer  # noqa: E402
 
-AUTH_TOKEN = "latency-benchmark-token-" + "0" * 16
-SECRET_KEY = "latency-benchmark-secret-" + "1" * 32
-START_SECONDS = 240
 JFK = PROJECT_ROOT.parent / "shared" / "data" / "audio" / "jfk.flac"
 # Questions and where (after which word) the caller pauses in them.
 QUESTIONS = [
@@ -65,93 +59,10 @@ QUESTIONS = [
     ("What is the balance of my account?", 3),
     ("I would like to know my open invoices.", 4),
 ]
-SETTINGS = {
-    "old": 'end_of_turn = "fixed_silence"',
-    "new": None,  # config.toml as it is
+SETTINGS: dict[str, dict[tuple[str, str], object]] = {
+    "old": {("speech", "end_of_turn"): "fixed_silence"},
+    "new": {},  # config.toml as it is
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def config_file(folder: Path, mode_line: str | None) -> Path:
-    text = (PROJECT_ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace('notice_dir = "voice_app/notices"', f'notice_dir = "{PROJECT_ROOT / "voice_app" / "notices"}"')
-    text = text.replace('model_cache_dir = "var/models"', f'model_cache_dir = "{PROJECT_ROOT / "var" / "models"}"')
-    if mode_line is not None:
-        lines = [mode_line if line.startswith("end_of_turn =") else line for line in text.splitlines()]
-        text = "\n".join(lines) + "\n"
-    path = folder / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    database_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_server(name: str, mode_line: str | None) -> Server:
-    folder = Path(tempfile.mkdtemp(prefix=f"latency-benchmark-{name}-"))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    database_url = f"sqlite:///{folder / 'hotline.db'}"
-    engine = make_engine(database_url)
-    create_schema(engine)
-    seed_demo(engine, SECRET_KEY, today=date.today())
-    engine.dispose()
-    env = {
-        **os.environ,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "VOICE_APP_SECRET_KEY": SECRET_KEY,
-        "VOICE_APP_PUBLIC_URL": url,
-        "VOICE_APP_DATABASE_URL": database_url,
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    log = folder / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "voice_app.cli",
-                "--config",
-                str(config_file(folder, mode_line)),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--threads",
-                "48",
-            ],
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    return Server(name, url, database_url, process, log)
-
-
-def wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        if server.process.poll() is not None:
-            sys.exit(f"the {server.name} server exited with {server.process.returncode}; see {server.log}")
-        if time.monotonic() > deadline:
-            sys.exit(f"the {server.name} server was not ready within {START_SECONDS} s; see {server.log}")
-        try:
-            if requests.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
 
 
 def phone(samples: np.ndarray, rate: int) -> bytes:
@@ -220,7 +131,7 @@ class Tally:
     answers: int = 0  # answer latencies the server stored: one per utterance it answered
 
 
-def answers_stored(server: Server) -> int:
+def answers_stored(server: ServedInstance) -> int:
     from sqlalchemy import text
 
     engine = make_engine(server.database_url)
@@ -231,14 +142,14 @@ def answers_stored(server: Server) -> int:
         engine.dispose()
 
 
-def play(server: Server, count: int, material: Material, tally: Tally, offset: int) -> None:
+def play(server: ServedInstance, count: int, material: Material, tally: Tally, offset: int) -> None:
     answers_before = answers_stored(server)
     customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
     results: list[CallResult | None] = [None] * count
 
     def one(index: int) -> None:
         simulator = TwilioSimulator(
-            server.url, AUTH_TOKEN, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=300
+            server.url, server.auth_token, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=300
         )
         results[index] = simulator.place_call(
             script(material, offset + index, customer.date_of_birth.strftime("%d%m%Y"))
@@ -264,7 +175,7 @@ def percentile(values: list[float], share: float) -> float:
     return float(np.percentile(values, share * 100)) if values else float("nan")
 
 
-def stage_times(server: Server) -> dict[str, float]:
+def stage_times(server: ServedInstance) -> dict[str, float]:
     """Median seconds per stage, and of the whole answer latency, over the answer latencies the server stored."""
     from sqlalchemy import inspect, text
 
@@ -368,10 +279,11 @@ def main() -> None:
         short_answers()
         return
     material = make_material(random.Random(args.seed))
-    servers = {name: start_server(name, line) for name, line in SETTINGS.items()}
-    try:
-        for server in servers.values():
-            wait_ready(server)
+    with contextlib.ExitStack() as stack:
+        # Both servers stay up for the whole run; only one of them has calls at a time.
+        servers = {
+            name: stack.enter_context(served_instance(config=changes, threads=48)) for name, changes in SETTINGS.items()
+        }
         rows = []
         for count in args.calls:
             tallies = {name: Tally() for name in servers}
@@ -379,21 +291,14 @@ def main() -> None:
                 for name, server in servers.items():
                     started = time.monotonic()
                     play(server, count, material, tallies[name], offset=round_index * count)
-                    print(
-                        f"# {count} calls, round {round_index + 1}, {name}: {time.monotonic() - started:.0f} s",
-                        file=sys.stderr,
-                    )
+                    elapsed = time.monotonic() - started
+                    print(f"# {count} calls, round {round_index + 1}, {name}: {elapsed:.0f} s", file=sys.stderr)
             for name, tally in tallies.items():
                 rows.append((count, name, tally))
         print_table(rows)
         print("\nMedian per-stage seconds over every answered turn (from the stored answer latencies):")
         for name, server in servers.items():
             print(f"- {name}: " + ", ".join(f"{stage} {value:.3f}" for stage, value in stage_times(server).items()))
-    finally:
-        for server in servers.values():
-            server.process.send_signal(signal.SIGINT)
-        for server in servers.values():
-            server.process.wait(timeout=60)
 
 
 def print_table(rows: list[tuple[int, str, Tally]]) -> None:
