@@ -71,9 +71,8 @@ _shared_lock = threading.Lock()
 
 
 def shared_turn_completion(model_cache_dir: Path) -> TurnCompletion:
-    """The process's one Smart Turn session, loaded (and its file verified) on first use."""
-    path = smart_turn_model(model_cache_dir)
+    """The process's one Smart Turn session, loaded (and its file verified) on first use, not at every call."""
     with _shared_lock:
-        if path not in _shared:
-            _shared[path] = TurnCompletion(path)
-        return _shared[path]
+        if model_cache_dir not in _shared:
+            _shared[model_cache_dir] = TurnCompletion(smart_turn_model(model_cache_dir))
+        return _shared[model_cache_dir]
