@@ -164,6 +164,7 @@ def test_metrics_are_prometheus_text(server):
         "voice_app_calls_in_progress",
         'voice_app_answer_latency_seconds_bucket{le="0.1"}',
         "voice_app_transcription_seconds_count",
+        'voice_app_turn_stage_seconds_count{stage="end_of_turn"}',
     ):
         assert name in response.text
 

@@ -23,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from voice_app.models import STAGES
+
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Answers and transcriptions take from a tenth of a second to a few seconds (README, "Speech").
 SECONDS_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, float("inf"))
@@ -49,6 +51,8 @@ TURN_STAGE_TIME = Histogram(
     ["stage"],
     buckets=STAGE_BUCKETS,
 )
+for _stage in STAGES:  # every stage's series exists from the start, at zero
+    TURN_STAGE_TIME.labels(_stage)
 ERRORS = Counter("voice_app_errors", "Failures, by kind", ["kind"])
 
 
