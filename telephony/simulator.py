@@ -17,6 +17,10 @@ follows the TwiML it gets back. An answering agent fetches the noun's whisper UR
 
 Every wait is bounded by `max_call_seconds` or a fixed timeout, so a broken app cannot hang a test.
 
+Each spoken turn on the stream is timed as Twilio would see it (`CallResult.turn_latencies`): from the caller's last
+frame carrying sound to the first frame of the app's reply, and whether the app took the turn before the caller had
+finished (a turn may hold pauses: `Speak.in_parts`, `insert_pauses`).
+
 Like a load balancer in front of several instances, `route` may send each request to another address than the
 one Twilio signs (`route_by_path` builds one from path prefixes); `ca_file` trusts a private certificate
 authority for https and wss, as a test with a self-signed certificate needs.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import itertools
 import math
 import queue
 import secrets
@@ -42,12 +47,20 @@ from pathlib import Path
 from typing import Literal, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import requests
 import soundfile
 import websocket
 
 from telephony import media_protocol, webhooks
-from telephony.audio import FRAME_MS, MULAW_SILENCE_FRAME, PHONE_RATE, split_frames
+from telephony.audio import (
+    FRAME_MS,
+    MULAW_SILENCE_FRAME,
+    PHONE_RATE,
+    mulaw_to_pcm16,
+    pcm16_to_float32,
+    split_frames,
+)
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url
 from telephony.twiml import (
     ConnectStream,
@@ -87,6 +100,14 @@ AGENT_ANSWERS_AFTER_SECONDS = 1.0
 SAY_WORDS_PER_SECOND = 2.5
 # The DialCallStatus values a scripted agent side can end with.
 DIAL_OUTCOMES = frozenset({"completed", "busy", "no-answer", "failed"})
+
+# A frame of the caller's audio carries sound when it is louder than the floor and no more than this far below the
+# utterance's loudest frame: a recording's room noise and a synthesizer's fade-out then count as quiet, and the
+# voice-to-voice time starts at the last frame a listener would call speech.
+SOUND_BELOW_PEAK_DB = 30.0
+SOUND_FLOOR_DBFS = -50.0
+# Quiet inside a turn, between sounds, is a pause from this length on; shorter gaps are the breaks between words.
+MIN_PAUSE_SECONDS = 0.2
 
 _FRAME_SECONDS = FRAME_MS / 1000
 
@@ -147,6 +168,9 @@ class Speak:
     A turn comes when the bot has spoken since the caller's last turn and then been quiet for
     `answer_delay`; with `barge_in`, already after one second of the bot's speech; with `immediately`, as
     soon as the item before is done, whatever the bot does (to keep talking, or to speak into a recording).
+
+    A turn may hold pauses (`Speak.in_parts`, `insert_pauses`); it ends with its last frame carrying sound, and
+    the call's `turn_latencies` time the app's reply from there.
     """
 
     mulaw: bytes
@@ -159,6 +183,60 @@ class Speak:
             raise ValueError("Speak needs non-empty 8 kHz mu-law bytes")
         if not isinstance(self.label, str):
             raise ValueError("Speak label must be a string")
+
+    @classmethod
+    def in_parts(
+        cls,
+        parts: Sequence[bytes],
+        pauses: Sequence[float],
+        label: str,
+        *,
+        barge_in: bool = False,
+        immediately: bool = False,
+    ) -> Speak:
+        """One turn said in parts with a pause of the given seconds between each part and the next (a hesitation,
+        a breath in mid-sentence)."""
+        return cls(join_with_pauses(parts, pauses), label, barge_in=barge_in, immediately=immediately)
+
+
+def _whole_frames(mulaw: bytes) -> bytes:
+    return b"".join(split_frames(mulaw))
+
+
+def _silence(seconds: float) -> bytes:
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a pause is a non-negative number of seconds, got {seconds!r}")
+    return MULAW_SILENCE_FRAME * round(seconds / _FRAME_SECONDS)
+
+
+def join_with_pauses(parts: Sequence[bytes], pauses: Sequence[float]) -> bytes:
+    """8 kHz mu-law parts joined by silences of `pauses` seconds (one fewer than parts; rounded to 20 ms frames,
+    each part padded to whole frames so that the pauses start where the parts end)."""
+    if not parts or not all(isinstance(part, bytes) and part for part in parts):
+        raise ValueError("join_with_pauses needs non-empty 8 kHz mu-law parts")
+    if len(pauses) != len(parts) - 1:
+        raise ValueError(f"{len(parts)} parts need {len(parts) - 1} pauses, got {len(pauses)}")
+    joined = _whole_frames(parts[0])
+    for pause, part in zip(pauses, parts[1:], strict=True):
+        joined += _silence(pause) + _whole_frames(part)
+    return joined
+
+
+def insert_pauses(mulaw: bytes, pauses: Sequence[tuple[float, float]]) -> bytes:
+    """`mulaw` with silence inserted: each pause is (seconds into the original audio, seconds of silence), both
+    rounded to 20 ms frames."""
+    frames = split_frames(mulaw)
+    cuts = []
+    for at, _ in pauses:
+        if not isinstance(at, (int, float)) or not 0 <= at <= len(frames) * _FRAME_SECONDS:
+            raise ValueError(f"a pause must start inside the audio's {len(frames) * _FRAME_SECONDS:g} s, got {at!r}")
+        cuts.append(round(at / _FRAME_SECONDS))
+    inserted = b""
+    done = 0
+    for cut, (_, seconds) in sorted(zip(cuts, pauses, strict=True)):
+        inserted += b"".join(frames[done:cut]) + _silence(seconds)
+        done = cut
+    return inserted + b"".join(frames[done:])
 
 
 @dataclass(frozen=True)
@@ -206,6 +284,24 @@ class SimEvent:
     at: float  # seconds since the call was placed
 
 
+@dataclass(frozen=True)
+class TurnLatency:
+    """One spoken turn of the caller on a media stream, timed as Twilio would see it.
+
+    `seconds`: voice-to-voice, from sending the turn's last frame that carries sound (trailing quiet excluded)
+    to receiving the first media frame of the app's reply that follows (media arriving while nothing of the app
+    was left to play, so not the tail of an earlier prompt); None when no reply came on that stream before the
+    caller's next turn. `cut_off`: the app took the turn before the caller had finished: it started a reply,
+    closed the stream, or cleared playback during a pause of the turn. `speech_ended_at`: seconds since the call
+    was placed; None when the turn was not spoken to its end.
+    """
+
+    label: str
+    seconds: float | None
+    cut_off: bool
+    speech_ended_at: float | None
+
+
 @dataclass
 class CallResult:
     """How the call ended. Outcomes:
@@ -230,6 +326,7 @@ class CallResult:
     bot_audio_seconds: float = 0.0  # what the caller actually heard (cleared audio does not count)
     marks_echoed: list[str] = field(default_factory=list)
     events: list[SimEvent] = field(default_factory=list)
+    turn_latencies: list[TurnLatency] = field(default_factory=list)  # per Speak turn on a media stream, in order
     duration_seconds: float = 0.0
     error: str | None = None  # why the call went wrong, for "rejected" and "stream_error"
 
@@ -328,6 +425,7 @@ class _Call:
         self.started_at = time.monotonic()
         self.deadline = self.started_at + simulator.max_call_seconds
         self.caller = _Caller(script, self)
+        self.turns = _TurnClock(self)
         self.stream_opened = False
         self.result = CallResult(call_sid="CA" + secrets.token_hex(16), stream_sid=None, outcome="no_stream")
 
@@ -338,6 +436,7 @@ class _Call:
         except _CallEnded:
             pass
         self.result.duration_seconds = time.monotonic() - self.started_at
+        self.result.turn_latencies = self.turns.latencies()
         if self.sim.status_callback:
             self.post_status()
         self.emit("outcome", self.result.outcome + (f" ({self.result.error})" if self.result.error else ""))
@@ -647,7 +746,9 @@ class _Stream:
             self.exchange()
         except _AppClosedStream:
             call.emit("stream_closed", "the app closed the stream")
+            call.turns.app_took_turn("closed the stream")
         finally:
+            call.turns.stream_ended()
             call.result.bot_audio_seconds += self.speaker.played_seconds
             self.shut_down()
 
@@ -704,6 +805,8 @@ class _Stream:
                     sequence_number=self.next_sequence(),
                 )
             )
+            if step.turn is not None:
+                call.turns.frame_sent(step.turn, time.monotonic())
             if step.digit is not None:
                 self.send(media_protocol.dtmf_message(self.stream_sid, step.digit, self.next_sequence()))
             next_tick += _FRAME_SECONDS
@@ -727,12 +830,15 @@ class _Stream:
                 self.echo_mark(name)
             command = message.command
             if isinstance(command, media_protocol.OutboundMedia):
+                if not self.speaker.busy:
+                    self.call.turns.reply_started(message.at)
                 self.speaker.queue_audio(len(command.payload) / PHONE_RATE)
             elif isinstance(command, media_protocol.OutboundMark):
                 for name in self.speaker.queue_mark(command.name):
                     self.echo_mark(name)
             else:
                 self.call.emit("clear", "the app cleared the playback buffer")
+                self.call.turns.cleared()
                 for name in self.speaker.clear():
                     self.echo_mark(name)
 
@@ -892,13 +998,111 @@ class _VirtualSpeaker:
         self.talk_played_seconds += seconds
 
 
+class _SpokenTurn:
+    """A Speak as it goes out frame by frame: where its sound ends, where its pauses are, what the app did."""
+
+    def __init__(self, item: Speak) -> None:
+        self.label = item.label
+        self.frames = split_frames(item.mulaw)
+        sounding = _sounding(self.frames)
+        sound_at = [index for index, sounds in enumerate(sounding) if sounds]
+        # A turn of nothing but quiet ends with its last frame.
+        self.last_sound = sound_at[-1] if sound_at else len(self.frames) - 1
+        self.in_pause_at = _pauses(sounding, sound_at)
+        self.sent = 0
+        self.speech_ended_at: float | None = None
+        self.reply_at: float | None = None
+        self.cut_off = False
+
+    @property
+    def speaking(self) -> bool:
+        return self.sent > 0 and self.speech_ended_at is None
+
+    @property
+    def in_pause(self) -> bool:
+        return self.speaking and self.in_pause_at[self.sent - 1]
+
+
+def _sounding(frames: list[bytes]) -> list[bool]:
+    """Per 20 ms frame: does it carry sound (see SOUND_BELOW_PEAK_DB)?"""
+    samples = pcm16_to_float32(mulaw_to_pcm16(b"".join(frames))).reshape(len(frames), -1)
+    level_db = 10 * np.log10(np.mean(samples**2, axis=1) + 1e-12)
+    threshold = max(SOUND_FLOOR_DBFS, float(level_db.max()) - SOUND_BELOW_PEAK_DB)
+    return [bool(level >= threshold) for level in level_db]
+
+
+def _pauses(sounding: list[bool], sound_at: list[int]) -> list[bool]:
+    """Per frame: is it inside a pause, a quiet stretch of at least MIN_PAUSE_SECONDS between two sounds?"""
+    in_pause = [False] * len(sounding)
+    for before, after in itertools.pairwise(sound_at):
+        if (after - before - 1) * _FRAME_SECONDS >= MIN_PAUSE_SECONDS - 1e-9:
+            in_pause[before + 1 : after] = [True] * (after - before - 1)
+    return in_pause
+
+
+class _TurnClock:
+    """Times the caller's spoken turns on the media stream from the frames sent and the app's messages received,
+    in the order the call's thread handles them."""
+
+    def __init__(self, call: _Call) -> None:
+        self._call = call
+        self._turns: list[_SpokenTurn] = []
+        self._awaiting_reply: _SpokenTurn | None = None
+
+    def frame_sent(self, turn: _SpokenTurn, at: float) -> None:
+        if not self._turns or self._turns[-1] is not turn:
+            self._turns.append(turn)
+            self._awaiting_reply = None  # a reply from now on answers this turn, not the one before
+        turn.sent += 1
+        if turn.sent - 1 == turn.last_sound:
+            turn.speech_ended_at = at
+            self._awaiting_reply = turn
+
+    def reply_started(self, at: float) -> None:
+        if self._turns and self._turns[-1].speaking:
+            self.app_took_turn("started a reply")
+        elif self._awaiting_reply is not None:
+            turn, self._awaiting_reply = self._awaiting_reply, None
+            assert turn.speech_ended_at is not None
+            turn.reply_at = at
+            self._call.emit("voice_to_voice", f"{turn.label}: {at - turn.speech_ended_at:.3f} s")
+
+    def cleared(self) -> None:
+        if self._turns and self._turns[-1].in_pause:
+            self.app_took_turn("cleared playback in a pause")
+
+    def app_took_turn(self, how: str) -> None:
+        if self._turns and self._turns[-1].speaking and not self._turns[-1].cut_off:
+            turn = self._turns[-1]
+            turn.cut_off = True
+            self._call.emit("cut_off", f"the app {how} while the caller was still saying {turn.label!r}")
+
+    def stream_ended(self) -> None:
+        self._awaiting_reply = None
+
+    def latencies(self) -> list[TurnLatency]:
+        started_at = self._call.started_at
+        return [
+            TurnLatency(
+                label=turn.label,
+                seconds=None
+                if turn.reply_at is None or turn.speech_ended_at is None
+                else round(turn.reply_at - turn.speech_ended_at, 4),
+                cut_off=turn.cut_off,
+                speech_ended_at=None if turn.speech_ended_at is None else round(turn.speech_ended_at - started_at, 3),
+            )
+            for turn in self._turns
+        ]
+
+
 @dataclass(frozen=True)
 class _Step:
-    """What the caller does in one 20 ms tick."""
+    """What the caller does in one 20 ms tick; `turn` is the spoken turn `frame` belongs to."""
 
     frame: bytes = MULAW_SILENCE_FRAME
     digit: str | None = None
     hang_up: bool = False
+    turn: _SpokenTurn | None = None
 
 
 class _Caller:
@@ -907,6 +1111,7 @@ class _Caller:
     def __init__(self, script: list[ScriptItem], call: _Call) -> None:
         self._script = collections.deque(script)
         self._call = call
+        self._turn: _SpokenTurn | None = None
         self._frames: collections.deque[bytes] = collections.deque()
         self._digits: collections.deque[str] = collections.deque()
         self._next_digit_at = 0.0
@@ -920,7 +1125,7 @@ class _Caller:
 
     def step(self, now: float, speaker: _VirtualSpeaker) -> _Step:
         if self._frames:
-            return _Step(frame=self._speak_next_frame(now))
+            return self._speak_next_frame(now)
         if self._digits:
             return _Step(digit=self._press_next_digit(now))
         if self._silent_until is not None:
@@ -955,8 +1160,9 @@ class _Caller:
         barging = " (barging in)" if speaker.busy else ""
         if isinstance(item, Speak):
             emit("caller_speak", f"{item.label}{barging}")
-            self._frames.extend(split_frames(item.mulaw))
-            return _Step(frame=self._speak_next_frame(now))
+            self._turn = _SpokenTurn(item)
+            self._frames.extend(self._turn.frames)
+            return self._speak_next_frame(now)
         emit("caller_press", f"{item.digits}{barging}")
         self._digits.extend(item.digits)
         self._next_digit_at = now
@@ -976,11 +1182,11 @@ class _Caller:
         quiet_since = self._waiting_since if heard_at is None else max(self._waiting_since, heard_at)
         return now - quiet_since >= self._call.sim.bot_silence_limit
 
-    def _speak_next_frame(self, now: float) -> bytes:
+    def _speak_next_frame(self, now: float) -> _Step:
         frame = self._frames.popleft()
         if not self._frames:
             self._end_turn(now + _FRAME_SECONDS)
-        return frame
+        return _Step(frame=frame, turn=self._turn)
 
     def _press_next_digit(self, now: float) -> str | None:
         if now < self._next_digit_at:

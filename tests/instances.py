@@ -5,21 +5,17 @@ with the others, and is stopped at the end."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from benchmarks.served_instance import render_config, wait_until_ready
 from tests.postgres import free_loopback_port
-from voice_app.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from voice_app.config import PROJECT_ROOT
 
 # Each process loads the Whisper model and trains the intent classifier before it answers, on a shared machine.
 START_SECONDS = 180
@@ -37,33 +33,6 @@ ALWAYS_OPEN = {
 }
 
 
-def render_config(changes: Mapping[tuple[str, str], object]) -> str:
-    """The shipped config.toml with some `key = value` lines of some tables replaced; relative folders made absolute
-    so the file works from anywhere. Fails if a key to change is not in the shipped file."""
-    changes = {
-        ("speech", "model_cache_dir"): str(PROJECT_ROOT / "var" / "models"),
-        ("consent", "notice_dir"): str(PROJECT_ROOT / "voice_app" / "notices"),
-        **changes,
-    }
-    unused = set(changes)
-    table = ""
-    lines = []
-    for line in DEFAULT_CONFIG_PATH.read_text().splitlines():
-        header = re.match(r"^\[([^\]]+)\]\s*$", line)
-        assignment = re.match(r"^([A-Za-z_]+)\s*=", line)
-        if header:
-            table = header.group(1)
-        elif assignment and (table, assignment.group(1)) in changes:
-            key = (table, assignment.group(1))
-            # JSON strings and lists of strings are valid TOML too.
-            line = f"{key[1]} = {json.dumps(changes[key])}"
-            unused.discard(key)
-        lines.append(line)
-    if unused:
-        raise ValueError(f"not in the shipped config.toml: {sorted(unused)}")
-    return "\n".join(lines) + "\n"
-
-
 @dataclass
 class Instance:
     name: str
@@ -73,18 +42,6 @@ class Instance:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def _wait_until_healthy(instance: Instance) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise RuntimeError(f"{instance.name} exited with {instance.process.returncode}:\n{instance.log()[-3000:]}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(instance.url + "/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"{instance.name} did not answer /healthz within {START_SECONDS} s:\n{instance.log()[-3000:]}")
 
 
 def _wait_or_kill(instance: Instance) -> None:
@@ -141,7 +98,7 @@ def running_instances(
                 )
             instance = Instance(name, f"http://127.0.0.1:{port}", process, log_path)
             instances.append(instance)
-            _wait_until_healthy(instance)
+            wait_until_ready(process, instance.url, log_path, seconds=START_SECONDS, probe="/healthz", name=name)
         yield instances
     finally:
         # All are told at once, so their drains overlap.

@@ -6,6 +6,7 @@ because Twilio's next request may reach another server instance.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import update
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from telephony.webhooks import CALL_STATUSES, TERMINAL_CALL_STATUSES
-from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
+from voice_app.models import STAGES, AnswerLatency, Call, CallEvent, CallOutcome, HandoffReason, Turn, utcnow
 from voice_app.observability import metrics
 from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
 
@@ -164,10 +165,24 @@ def store_turn(
         return turn.id
 
 
-def record_answer_latency(engine: Engine, call_id: int, latency_ms: int, turn_id: int | None = None) -> None:
-    """Keeps how long the caller waited for a reply (see `AnswerLatency`), and on the turn it answered, if kept."""
+def record_answer_latency(
+    engine: Engine,
+    call_id: int,
+    latency_ms: int,
+    turn_id: int | None = None,
+    stages_ms: Mapping[str, int] | None = None,
+) -> None:
+    """Keeps how long the caller waited for a reply (see `AnswerLatency`), with the time of each stage (`STAGES`)
+    measured, and on the turn it answered, if kept."""
+    stages = dict(stages_ms or {})
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown turn stages {sorted(unknown)}; stages are {', '.join(STAGES)}")
     with Session(engine) as session:
-        session.add(AnswerLatency(call_id=call_id, latency_ms=latency_ms))
+        latency = AnswerLatency(call_id=call_id, latency_ms=latency_ms)
+        for stage, ms in stages.items():
+            setattr(latency, f"{stage}_ms", ms)
+        session.add(latency)
         if turn_id is not None:
             session.exec(update(Turn).where(col(Turn.id) == turn_id).values(answer_latency_ms=latency_ms))
         session.commit()

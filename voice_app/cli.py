@@ -392,12 +392,20 @@ def model() -> None:
 
 @model.command("install")
 @click.option("--name", help="bundled model to install (default: speech.model from the config)")
+@click.option(
+    "--smart-turn-wheel",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the downloaded pipecat-ai wheel: copy the Smart Turn end-of-turn model out of it too",
+)
 @click.pass_obj
-def model_install(context: CliContext, name: str | None) -> None:
-    """Assemble and verify a bundled Whisper model in the model cache, offline."""
-    from voice_app.speech.model_store import BUNDLED_MODELS, install_bundled_model
+def model_install(context: CliContext, name: str | None, smart_turn_wheel: Path | None) -> None:
+    """Assemble and verify a bundled Whisper model (and the Smart Turn model) in the model cache, offline."""
+    from voice_app.speech.model_store import BUNDLED_MODELS, install_bundled_model, install_smart_turn
 
     settings = context.settings
+    if smart_turn_wheel is not None:
+        turn_model = install_smart_turn(smart_turn_wheel, settings.speech.model_cache_dir)
+        click.echo(f"smart turn: verified at {turn_model}")
     name = name or settings.speech.model
     if name not in BUNDLED_MODELS:
         raise click.ClickException(f"{name!r} is not bundled; bundled models: {', '.join(BUNDLED_MODELS)}")

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from telephony.audio import FRAME_MS
 from telephony.twiml import DialTarget, parse_dial_target
 from voice_app.handoff.business_hours import WEEKDAYS, BusinessHours
 
@@ -77,6 +78,11 @@ class SpeechSettings:
     voice_de: str
     speaking_rate_wpm: int
     transcription_timeout_seconds: float
+    end_of_turn: str = "fixed_silence"  # or "smart_turn"
+    turn_pause_ms: int = 200
+    turn_fallback_ms: int = 3000
+    short_answer_fallback_ms: int = 1000
+    turn_complete_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -275,6 +281,32 @@ def _voicemail(section: _Section) -> VoicemailSettings:
     return settings
 
 
+END_OF_TURN_MODES = ("fixed_silence", "smart_turn")
+
+
+def _end_of_turn(section: _Section) -> dict[str, Any]:
+    """How a caller's turn ends: a fixed silence, or the Smart Turn model asked at a short pause."""
+    values: dict[str, Any] = {
+        "end_of_turn": section.choice("end_of_turn", END_OF_TURN_MODES),
+        "turn_complete_threshold": section.number("turn_complete_threshold", 0.01, 0.99),
+    }
+    for key, low, high in (
+        ("turn_pause_ms", 100, 1000),
+        ("turn_fallback_ms", 500, 10000),
+        ("short_answer_fallback_ms", 200, 10000),
+    ):
+        value = section.integer(key, low, high)
+        if value % FRAME_MS:
+            raise ConfigError(f"speech.{key} must be a multiple of {FRAME_MS} ms, not {value}")
+        values[key] = value
+    if not values["turn_pause_ms"] < values["short_answer_fallback_ms"] <= values["turn_fallback_ms"]:
+        raise ConfigError(
+            "speech.short_answer_fallback_ms must be longer than speech.turn_pause_ms and no longer than "
+            "speech.turn_fallback_ms"
+        )
+    return values
+
+
 def _check_public_url(value: str, name: str) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or parsed.fragment:
@@ -376,6 +408,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             voice_de=speech.text("voice_de"),
             speaking_rate_wpm=speech.integer("speaking_rate_wpm", 80, 400),
             transcription_timeout_seconds=speech.number("transcription_timeout_seconds", 1, 120),
+            **_end_of_turn(speech),
         ),
         dialogue=DialogueSettings(
             silence_timeout_seconds=dialogue.number("silence_timeout_seconds", 1, 60),

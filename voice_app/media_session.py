@@ -25,15 +25,16 @@ from voice_app import calls
 from voice_app.accounts.directory import CustomerRef
 from voice_app.call.executor import CallExecutor, now, record_failure
 from voice_app.call.inputs import CallInput, HandOverRequested, StreamEnded, StreamFailed
-from voice_app.call.observers import CallFailed, MetricsObserver, Observers, call_observers
+from voice_app.call.observers import CallFailed, MetricsObserver, Observers, TimedAccounts, call_observers
 from voice_app.call.stream_machine import StreamMachine
 from voice_app.call.streams import call_of_start, conversation_token
-from voice_app.call.turn_taking import TurnTaking
+from voice_app.call.turn_taking import SmartTurn, TurnTaking
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
 from voice_app.models import Call, HandoffReason
 from voice_app.observability.logs import bind_call
 from voice_app.services import Services
+from voice_app.speech.turn_completion import shared_turn_completion
 from voice_app.speech.turns import TurnDetector
 
 log = logging.getLogger(__name__)
@@ -92,32 +93,42 @@ class MediaSession:
         log.info("call %s: media stream started", call.id)
         settings = self.services.settings
         self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
+        accounts = TimedAccounts(self.services.accounts)
         dialogue = Dialogue(
             call.language,
             self.services.notice_texts(),
             min_transcript_confidence=settings.dialogue.min_transcript_confidence,
             classifier=self.services.classifier,
-            accounts=self.services.accounts,
+            accounts=accounts,
             caller=CustomerRef(call.customer_ref, call.language) if call.customer_ref else None,
             today=date.today(),
             return_pause_days=settings.returns.pause_days,
         )
+        speech = settings.speech
+        smart_turn = None
+        if speech.end_of_turn == "smart_turn":
+            smart_turn = SmartTurn(
+                shared_turn_completion(speech.model_cache_dir),
+                speech.turn_complete_threshold,
+                speech.short_answer_fallback_ms,
+            )
         detector = TurnDetector(
-            end_silence_ms=settings.speech.end_of_turn_silence_ms,
-            vad_aggressiveness=settings.speech.vad_aggressiveness,
-            min_speech_ms=settings.speech.min_speech_ms,
-            max_utterance_ms=settings.speech.max_utterance_ms,
+            end_silence_ms=speech.turn_fallback_ms if smart_turn else speech.end_of_turn_silence_ms,
+            pause_ms=speech.turn_pause_ms if smart_turn else None,
+            vad_aggressiveness=speech.vad_aggressiveness,
+            min_speech_ms=speech.min_speech_ms,
+            max_utterance_ms=speech.max_utterance_ms,
         )
         self.observers.add(call_observers(self.services, call))
         inputs: queue.Queue[CallInput] = queue.Queue()
-        self.turn_taking = TurnTaking(detector, self.player, inputs.put)
+        self.turn_taking = TurnTaking(detector, self.player, inputs.put, smart_turn)
         machine = StreamMachine(
             dialogue,
             silence_timeout_seconds=settings.dialogue.silence_timeout_seconds,
             max_utterance_seconds=settings.speech.max_utterance_ms / 1000,
         )
         executor = CallExecutor(
-            self.services, call, machine, self.player, self.turn_taking, self.observers, inputs, self.finished
+            self.services, call, machine, self.player, self.turn_taking, self.observers, inputs, self.finished, accounts
         )
         self.executor = executor
         # The executor runs in a copy of this thread's context, so its log lines name the call too.

@@ -110,3 +110,14 @@ class AnswerLatency(SQLModel, table=True):
     call_id: int = Field(foreign_key="calls.id", index=True)
     latency_ms: int
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # Where the time went (None for rows stored before stages were timed). end_of_turn_ms is before latency_ms
+    # starts (from the caller's last voiced frame until the turn was declared over); the others lie within it.
+    end_of_turn_ms: int | None = None
+    transcription_ms: int | None = None  # waited for the transcript once the turn was over
+    understanding_ms: int | None = None  # the dialogue's decision, account lookups included
+    account_lookup_ms: int | None = None
+    synthesis_ms: int | None = None
+    first_frame_ms: int | None = None  # from the synthesised reply to its first frame sent to Twilio
+
+
+STAGES = ("end_of_turn", "transcription", "understanding", "account_lookup", "synthesis", "first_frame")

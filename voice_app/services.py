@@ -23,6 +23,7 @@ from voice_app.drain import NEVER_DRAINING, DrainSignal
 from voice_app.speech.model_store import resolve_model
 from voice_app.speech.stt import Transcriber
 from voice_app.speech.tts import Synthesizer
+from voice_app.speech.turn_completion import shared_turn_completion
 from voice_app.understanding.intents import IntentClassifier
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def load_speech(settings: Settings) -> Speech:
         encoder_margin_seconds=speech.encoder_margin_seconds,
     )
     transcriber.warm_up()
+    if speech.end_of_turn == "smart_turn":
+        shared_turn_completion(speech.model_cache_dir)  # a missing or damaged model stops start-up, not a call
     synthesizer = Synthesizer({"en": speech.voice_en, "de": speech.voice_de}, rate_wpm=speech.speaking_rate_wpm)
     return Speech(transcriber=transcriber, synthesizer=synthesizer, classifier=IntentClassifier.load_default())
 

@@ -20,6 +20,7 @@ import pytest
 import requests
 from sqlmodel import Session, select
 
+from benchmarks.served_instance import wait_until_ready
 from telephony.simulator import Press, Silence, TwilioSimulator
 from telephony.twiml import Dial, parse_twiml
 from tests.support import TEST_SECRETS
@@ -131,16 +132,7 @@ def server(tmp_path_factory):
         )
     running = RunningServer(url, process, database_url, stdout, stderr, config)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert process.poll() is None, f"serve exited with {process.returncode}: {stderr.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"not ready after {START_SECONDS} s: {stderr.read_text()[-3000:]}"
-            try:
-                if requests.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
+        wait_until_ready(process, url, stderr, seconds=START_SECONDS)
         yield running
     finally:
         if process.poll() is None:
@@ -172,6 +164,7 @@ def test_metrics_are_prometheus_text(server):
         "voice_app_calls_in_progress",
         'voice_app_answer_latency_seconds_bucket{le="0.1"}',
         "voice_app_transcription_seconds_count",
+        'voice_app_turn_stage_seconds_count{stage="end_of_turn"}',
     ):
         assert name in response.text
 

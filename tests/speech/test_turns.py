@@ -12,7 +12,7 @@ import pytest
 from speech_helpers import espeak_cli, shared_audio
 
 from telephony.audio import PCM16_FRAME_BYTES, float_to_phone_mulaw, mulaw_to_pcm16, split_frames
-from voice_app.speech.turns import SpeechStarted, TurnDetector, TurnEvent, UtteranceEnded
+from voice_app.speech.turns import PauseBegan, SpeechStarted, TurnDetector, TurnEvent, UtteranceEnded
 
 
 def phone_frames(samples: np.ndarray, rate: int, *, silence_after_s: float = 1.5) -> list[bytes]:
@@ -123,8 +123,39 @@ def test_wrong_frame_size_is_refused(size: int) -> None:
         {"preroll_ms": 30},
         {"start_frames": 0},
         {"max_utterance_ms": 200},
+        {"pause_ms": 0},
+        {"pause_ms": 210},
+        {"pause_ms": 700},
     ],
 )
 def test_bad_settings_are_refused(kwargs) -> None:
     with pytest.raises(ValueError):
         TurnDetector(**kwargs)
+
+
+def test_pauses_are_reported_within_the_turn_and_the_fallback_still_ends_it() -> None:
+    frames = phone_frames(*shared_audio("jfk.flac"), silence_after_s=2)
+    events = run(TurnDetector(end_silence_ms=1500, pause_ms=200), frames)
+
+    # jfk's two pauses (840 and 540 ms) and the silence at its end, then the end of the one turn.
+    assert [type(e) for e in events] == [SpeechStarted, PauseBegan, PauseBegan, PauseBegan, UtteranceEnded]
+    pauses = [e for e in events if isinstance(e, PauseBegan)]
+    assert len(pauses[0].pcm16) < len(pauses[1].pcm16) < len(pauses[2].pcm16)
+    ended = utterances(events)[0]
+    assert ended.pcm16.startswith(pauses[2].pcm16)
+    assert len(ended.pcm16) - ended.speech_bytes == 1500 * 16
+
+
+def test_a_turn_ended_at_a_pause_is_the_audio_so_far() -> None:
+    detector = TurnDetector(end_silence_ms=3000, pause_ms=200)
+    for frame in phone_frames(*shared_audio("jfk.flac")):
+        event = detector.push(frame)
+        if isinstance(event, PauseBegan):
+            break
+    assert detector.silence_ms == 200
+
+    ended = detector.end_turn()
+
+    assert ended is not None and ended.pcm16 == event.pcm16 and not ended.truncated
+    assert ended.speech_bytes == len(ended.pcm16) - 200 * 16
+    assert not detector.in_utterance and detector.end_turn() is None

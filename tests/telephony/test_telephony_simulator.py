@@ -6,12 +6,14 @@ stream with parse_inbound and talks back (paced by OutboundPlayer, or unpaced wh
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,16 @@ from telephony.audio import (
 )
 from telephony.outbound import OutboundPlayer
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
-from telephony.simulator import HangUp, Press, Silence, Speak, TwilioSimulator, route_by_path
+from telephony.simulator import (
+    HangUp,
+    Press,
+    Silence,
+    Speak,
+    TwilioSimulator,
+    insert_pauses,
+    join_with_pauses,
+    route_by_path,
+)
 
 AUTH_TOKEN = "simulator-test-token-0123456789ab"
 CALLER = "+4915112345678"
@@ -40,7 +51,7 @@ AGENT = "+4930123456789"
 
 
 @pytest.fixture(scope="module")
-def speech() -> bytes:
+def spoken_one() -> bytes:
     samples, rate = load_audio_file(Path("/work/shared/data/audio/one_two_three.wav"))
     mulaw = float_to_phone_mulaw(samples, rate)
     # "one": frames 2-38 of the recording, none of them digital silence, so the app can tell it apart.
@@ -194,8 +205,8 @@ def simulator(hotline: ThrowawayHotline, **overrides) -> TwilioSimulator:
     return TwilioSimulator(hotline.base, auth_token, **options)
 
 
-def test_full_call_prompt_speech_keypad_and_transfer(hotline, speech):
-    greeting, reply, goodbye = speech[:5600], speech[:3200], speech[:1600]  # 0.7 s, 0.4 s, 0.2 s
+def test_full_call_prompt_speech_keypad_and_transfer(hotline, spoken_one):
+    greeting, reply, goodbye = spoken_one[:5600], spoken_one[:3200], spoken_one[:1600]  # 0.7 s, 0.4 s, 0.2 s
 
     def bot(ws, session: StreamSession) -> None:
         start = session.wait_for_start()
@@ -216,7 +227,7 @@ def test_full_call_prompt_speech_keypad_and_transfer(hotline, speech):
 
     hotline.stream_behaviour = bot
     events = []
-    result = simulator(hotline, on_event=events.append).place_call([Speak(speech, "one"), Press("1")])
+    result = simulator(hotline, on_event=events.append).place_call([Speak(spoken_one, "one"), Press("1")])
     seen = hotline.seen
 
     assert result.outcome == "transferred", result.events
@@ -239,7 +250,7 @@ def test_full_call_prompt_speech_keypad_and_transfer(hotline, speech):
     media_span = seen.of(mp.Media)[-1][0] - seen.of(mp.Media)[0][0]
     assert len(media) == pytest.approx(media_span / 0.02, rel=0.1), "one 20 ms frame per 20 ms"
     # The caller's words arrive byte for byte, after the greeting has finished playing.
-    assert [m.payload for m in media if is_speech(m)] == split_frames(speech)
+    assert [m.payload for m in media if is_speech(m)] == split_frames(spoken_one)
     # Marks come back only once their audio has played, in real time.
     echoes = {message.name: at for at, message in seen.of(mp.Mark)}
     assert echoes["greeting"] - seen.prompt_started_at["greeting"] >= 0.7 - 0.03
@@ -271,9 +282,9 @@ def test_full_call_prompt_speech_keypad_and_transfer(hotline, speech):
     assert events == result.events, "on_event saw every event live"
 
 
-def test_barge_in_clear_echoes_pending_marks_at_once(hotline, speech):
-    long_prompt = (speech * 5)[:24000]  # 3 s
-    assert len(speech) * 5 >= 24000
+def test_barge_in_clear_echoes_pending_marks_at_once(hotline, spoken_one):
+    long_prompt = (spoken_one * 5)[:24000]  # 3 s
+    assert len(spoken_one) * 5 >= 24000
 
     def unpaced_bot(ws, session: StreamSession) -> None:
         start = session.wait_for_start()
@@ -289,7 +300,7 @@ def test_barge_in_clear_echoes_pending_marks_at_once(hotline, speech):
 
     hotline.stream_behaviour = unpaced_bot
     hotline.after_stream_twiml = twiml.hangup()
-    result = simulator(hotline).place_call([Speak(speech, "one", barge_in=True)])
+    result = simulator(hotline).place_call([Speak(spoken_one, "one", barge_in=True)])
     seen = hotline.seen
 
     assert result.outcome == "hangup", result.events
@@ -321,11 +332,11 @@ def test_caller_gives_up_on_a_bot_that_never_speaks(hotline):
     assert hotline.seen.status["CallStatus"] == "completed"
 
 
-def test_after_the_script_the_caller_stays_silent_until_max_call_seconds(hotline, speech):
+def test_after_the_script_the_caller_stays_silent_until_max_call_seconds(hotline, spoken_one):
     def greet_then_wait(ws, session: StreamSession) -> None:
         start = session.wait_for_start()
         player = OutboundPlayer(ws.send, start.stream_sid)
-        player.play(speech[:1600], "hello")
+        player.play(spoken_one[:1600], "hello")
         session.read_until(lambda message: isinstance(message, mp.Stop))
         player.close()
 
@@ -340,11 +351,11 @@ def test_after_the_script_the_caller_stays_silent_until_max_call_seconds(hotline
     assert hotline.seen.of(mp.Stop)
 
 
-def test_scripted_hang_up_sends_stop_after_the_bot_has_spoken(hotline, speech):
+def test_scripted_hang_up_sends_stop_after_the_bot_has_spoken(hotline, spoken_one):
     def greeter(ws, session: StreamSession) -> None:
         start = session.wait_for_start()
         player = OutboundPlayer(ws.send, start.stream_sid)
-        player.play(speech[:1600], "hi")
+        player.play(spoken_one[:1600], "hi")
         session.read_until(lambda message: isinstance(message, mp.Stop))
         player.close()
 
@@ -389,6 +400,104 @@ def test_script_items_validate_their_input():
         Silence(0)
     with pytest.raises(ValueError):
         TwilioSimulator("not a url", AUTH_TOKEN, from_number=CALLER, to_number=LINE)
+
+
+def test_pauses_go_in_whole_frames_where_asked(spoken_one):
+    parts = join_with_pauses([spoken_one[:1000], spoken_one[:320]], [0.5])
+    assert len(parts) == 7 * 160 + 25 * 160 + 2 * 160, "the first part padded to whole frames, 0.5 s of silence"
+    assert parts[7 * 160 : 32 * 160] == MULAW_SILENCE_FRAME * 25
+    inserted = insert_pauses(spoken_one, [(0.2, 0.1), (0.1, 0.04)])
+    frames = split_frames(inserted)
+    assert len(frames) == len(split_frames(spoken_one)) + 7
+    assert frames[5:7] == [MULAW_SILENCE_FRAME] * 2 and frames[12:17] == [MULAW_SILENCE_FRAME] * 5
+    for bad in (lambda: join_with_pauses([spoken_one], [0.5]), lambda: join_with_pauses([spoken_one, b""], [0.5])):
+        with pytest.raises(ValueError):
+            bad()
+    for pauses in ([(0.1, -1.0)], [(30.0, 0.5)], [(0.1, float("nan"))]):
+        with pytest.raises(ValueError):
+            insert_pauses(spoken_one, pauses)
+
+
+# -- voice-to-voice: the caller's last sound to the first frame of the reply ------------------------------------
+
+
+def wait_for_quiet(session: StreamSession, seconds: float) -> float:
+    """Reads until the caller has spoken and then been quiet for `seconds`; when the last sound arrived."""
+    session.read_until(is_speech)
+    last_sound_at, quiet_frames = time.monotonic(), 0
+    while quiet_frames * 0.02 < seconds - 1e-9:
+        message = session.read_until(lambda message: isinstance(message, mp.Media))
+        if is_speech(message):
+            last_sound_at, quiet_frames = time.monotonic(), 0
+        else:
+            quiet_frames += 1
+    return last_sound_at
+
+
+def greet_then(answer: Callable[[StreamSession, OutboundPlayer], None]) -> Callable[[object, StreamSession], None]:
+    def bot(ws, session: StreamSession) -> None:
+        start = session.wait_for_start()
+        player = OutboundPlayer(ws.send, start.stream_sid)
+        player.play(MULAW_SILENCE_FRAME * 10, "greeting")
+        session.read_until(is_mark("greeting"))
+        answer(session, player)
+        player.close()
+
+    return bot
+
+
+@pytest.fixture(scope="module")
+def word() -> bytes:
+    """Sound in every frame (a tone), so that the app here and the simulator agree where it ends."""
+    return tone_mulaw(440, 0.4)
+
+
+def test_voice_to_voice_runs_from_the_last_sound_not_the_trailing_quiet(hotline, spoken_one, word):
+    timed = {}
+
+    def reply_while_the_caller_is_still_quiet_on_the_line(session: StreamSession, player: OutboundPlayer) -> None:
+        timed["last_sound"] = wait_for_quiet(session, 0.1)
+        time.sleep(0.15)
+        timed["reply"] = time.monotonic()
+        player.play(spoken_one[:1600], "reply")
+        session.read_until(is_mark("reply"))
+
+    hotline.stream_behaviour = greet_then(reply_while_the_caller_is_still_quiet_on_the_line)
+    hotline.after_stream_twiml = twiml.hangup()
+    # Half a second of quiet after the word: the reply comes while it is still being sent.
+    result = simulator(hotline).place_call([Speak(word + MULAW_SILENCE_FRAME * 25, "one")])
+
+    assert result.outcome == "hangup", result.events
+    ((turn,),) = [result.turn_latencies]
+    assert turn.label == "one" and not turn.cut_off
+    assert turn.seconds == pytest.approx(timed["reply"] - timed["last_sound"], abs=0.08)
+    assert ("voice_to_voice", f"one: {turn.seconds:.3f} s") in [(event.kind, event.detail) for event in result.events]
+
+
+@pytest.mark.parametrize("bot_waits_for, takes_turn", [(0.2, "reply"), (0.2, "clear"), (0.9, "reply")])
+def test_an_app_that_takes_the_turn_in_a_pause_cuts_the_caller_off(
+    hotline, spoken_one, word, bot_waits_for, takes_turn
+):
+    def answer_after_quiet(session: StreamSession, player: OutboundPlayer) -> None:
+        wait_for_quiet(session, bot_waits_for)
+        if takes_turn == "clear":
+            player.clear()
+            wait_for_quiet(session, 0.9)
+        player.play(spoken_one[:1600], "reply")
+        session.read_until(is_mark("reply"))
+        if takes_turn == "reply" and bot_waits_for < 0.6:
+            wait_for_quiet(session, 0.2)  # let the caller finish the turn it was cut off in
+
+    hotline.stream_behaviour = greet_then(answer_after_quiet)
+    hotline.after_stream_twiml = twiml.hangup()
+    result = simulator(hotline).place_call([Speak.in_parts([word, word], [0.6], "one ... o")])
+
+    ((turn,),) = [result.turn_latencies]
+    if bot_waits_for < 0.6:
+        assert turn.cut_off, result.events
+        assert "cut_off" in [event.kind for event in result.events]
+    else:
+        assert not turn.cut_off and turn.seconds is not None and turn.seconds >= 0.9 - 0.05, result.events
 
 
 # -- what follows a transfer -----------------------------------------------------------------------------------
@@ -519,17 +628,17 @@ def test_audio_twilio_could_not_play_fails_the_call_loudly(hotline):
     assert result.outcome == "rejected" and "HTTP 404" in result.error
 
 
-def test_immediate_items_do_not_wait_for_the_bot(hotline, speech):
+def test_immediate_items_do_not_wait_for_the_bot(hotline, spoken_one):
     def listener(ws, session: StreamSession) -> None:
         start = session.wait_for_start()
         player = OutboundPlayer(ws.send, start.stream_sid)
-        player.play(speech[:1600], "beep")
+        player.play(spoken_one[:1600], "beep")
         session.read_until(lambda message: isinstance(message, mp.Dtmf))
         player.close()
 
     hotline.stream_behaviour = listener
     hotline.after_stream_twiml = twiml.hangup()
-    result = simulator(hotline).place_call([Speak(speech, "one"), Press("#", immediately=True)])
+    result = simulator(hotline).place_call([Speak(spoken_one, "one"), Press("#", immediately=True)])
 
     assert result.outcome == "hangup", result.events
     speech_frames = [at for at, message in hotline.seen.messages if is_speech(message)]
@@ -576,3 +685,34 @@ def test_the_simulator_refuses_a_missing_ca_file_and_a_route_that_is_no_callable
         TwilioSimulator("http://127.0.0.1:1", "token", from_number="+1", to_number="+2", ca_file=tmp_path / "none.pem")
     with pytest.raises(ValueError, match="route"):
         TwilioSimulator("http://127.0.0.1:1", "token", from_number="+1", to_number="+2", route="http://x")
+
+
+def test_a_real_call_times_the_turn_from_outside_around_the_apps_own_latency(base_settings, speech, tmp_path):
+    """The whole app: its stored answer latency starts when it has closed the caller's turn, after the last sound,
+    so the voice-to-voice time seen from outside holds it. Short notices keep the call short."""
+    from tests.support import settings_with_database
+    from voice_app import calls
+    from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer, seed_demo
+    from voice_app.local_server import LocalServer
+
+    notices = tmp_path / "notices"
+    notices.mkdir()
+    for language in ("en", "de"):
+        (notices / f"disclosure.{language}.txt").write_text("This is an automated assistant.")
+        (notices / f"consent.{language}.txt").write_text("Press one to agree.")
+    settings = dataclasses.replace(settings_with_database(base_settings, tmp_path / "calls.db"), notice_dir=notices)
+    customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
+    question = speech.synthesizer.synthesize("Where is my refund?", "en")
+    with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key="s" * 40, speech=speech) as server:
+        seed_demo(server.services.engine, "s" * 40, today=date.today())
+        result = TwilioSimulator(
+            server.url, AUTH_TOKEN, from_number=customer.phones[0], to_number=LINE, max_call_seconds=90
+        ).place_call([Press("1"), Speak(question, "refund"), HangUp()])
+        call = calls.find_call(server.services.engine, result.call_sid)
+        assert call is not None
+        (inside,) = calls.answer_latencies_of(server.services.engine, call.id)
+
+    assert result.outcome == "caller_hung_up", result.events
+    ((turn,),) = [result.turn_latencies]
+    assert turn.label == "refund" and not turn.cut_off and turn.seconds is not None, result.events
+    assert inside.latency_ms / 1000 <= turn.seconds + 0.02

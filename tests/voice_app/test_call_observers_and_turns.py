@@ -5,8 +5,16 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from voice_app.call import observers as call_observers
+from voice_app.call.executor import split_first_sentence
 from voice_app.call.inputs import PromptStarted, SpeechBegan, Utterance
-from voice_app.call.observers import AnswerLatency, Said, TurnStored, UtteranceAnswered, UtteranceTaken
+from voice_app.call.observers import (
+    AnswerLatency,
+    Said,
+    TurnStored,
+    Understood,
+    UtteranceAnswered,
+    UtteranceTaken,
+)
 from voice_app.call.turn_taking import Gate, TurnTaking
 from voice_app.dialogue.messages import PromptFinished, Say
 from voice_app.models import Call
@@ -78,17 +86,29 @@ def test_the_first_prompt_of_a_reply_is_timed_from_the_callers_last_word(monkeyp
     monkeypatch.setattr(
         call_observers.calls,
         "record_answer_latency",
-        lambda _engine, call_id, latency_ms, turn_id: stored.append((call_id, latency_ms, turn_id)),
+        lambda _engine, call_id, latency_ms, turn_id, stages: stored.append((call_id, latency_ms, turn_id, stages)),
     )
     monkeypatch.setattr(call_observers.metrics, "answered", lambda _seconds: None)
+    monkeypatch.setattr(call_observers.metrics, "turn_stages", lambda _stages: None)
     call = Call(id=7, call_sid="CA" + "0" * 32, caller="x", called_number="y", language="en")
     latency = AnswerLatency(services=SimpleNamespace(engine=None), call=call)
-    latency.observe(UtteranceTaken(ended_at=10.0))
+    latency.observe(UtteranceTaken(ended_at=10.0, end_of_turn_seconds=0.25))
+    latency.observe(Understood(seconds=0.05, account_lookup_seconds=0.01))
     latency.observe(TurnStored(turn_id=3))
-    latency.observe(Said(say("reply"), at=None))
-    latency.observe(Said(say("more"), at=None))
+    latency.observe(Said(say("reply"), at=None, synthesis_seconds=0.2, queued_at=10.6))
+    latency.observe(Said(say("more"), at=None, synthesis_seconds=0.3, queued_at=10.9))
     latency.observe(UtteranceAnswered())
     latency.observe(Said(say("later"), at=None))
     for prompt_id, sent_at in (("more", 10.9), ("reply", 10.75), ("later", 20.0)):
         latency.observe(PromptStarted(prompt_id, sent_at))
-    assert stored == [(7, 750, 3)]
+    stages = {"end_of_turn": 250, "understanding": 50, "account_lookup": 10, "synthesis": 200, "first_frame": 150}
+    assert stored == [(7, 750, 3, stages)]
+
+
+def test_a_composed_answer_is_split_after_its_first_sentence():
+    assert split_first_sentence("Your balance is 12.50 euros. Anything else?") == (
+        "Your balance is 12.50 euros.",
+        "Anything else?",
+    )
+    assert split_first_sentence("Wirklich? Ja! Gut.") == ("Wirklich?", "Ja! Gut.")
+    assert split_first_sentence("Only one sentence.") == ("Only one sentence.", "")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tests.dashboard_data import add_call, seed_four_days, utc
+from voice_app import calls
 from voice_app.database import create_schema, make_engine
 from voice_app.reports.metrics import (
     MAX_RANGE_DAYS,
@@ -24,6 +25,7 @@ from voice_app.reports.metrics import (
     notice_played_query,
     percentile,
     period_for,
+    stages_query,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -143,6 +145,29 @@ def test_no_one_reaching_the_question_is_no_rate_but_only_no_answers_is_zero(dat
     assert (total.consent_granted, total.consent_reached, total.consent_rate) == (0, 2, 0.0)
 
 
+def test_stage_times_are_summarised_over_the_answers_that_timed_them(database_url):
+    engine = make_engine(database_url)
+    create_schema(engine)
+    one_day = DateRange(date(2026, 5, 4), date(2026, 5, 4), BERLIN)
+    call_id = add_call(engine, "2026-05-04 08:00", latencies=[900])  # stored before stages were timed
+    for end_of_turn, transcription in ((200, 100), (260, 300), (3000, 500)):
+        calls.record_answer_latency(
+            engine,
+            call_id,
+            transcription + 150,
+            stages_ms={"end_of_turn": end_of_turn, "transcription": transcription, "synthesis": 40},
+        )
+    with pytest.raises(ValueError, match="unknown turn stages"):
+        calls.record_answer_latency(engine, call_id, 500, stages_ms={"thinking": 5})
+
+    stages = dict(compute_metrics(engine, one_day).stages)
+
+    assert list(stages) == ["end_of_turn", "transcription", "synthesis"]  # in the order of a turn; none untimed
+    assert (stages["end_of_turn"].count, stages["end_of_turn"].median_ms) == (3, 260)
+    assert stages["transcription"].p90_ms == pytest.approx(460)
+    assert compute_metrics(engine, one_day).total.latency.count == 4
+
+
 def test_a_day_is_local_midnight_to_midnight_even_when_the_clocks_change():
     assert DateRange(date(2026, 3, 29), date(2026, 3, 29), BERLIN).utc_bounds() == (
         utc("2026-03-28 23:00"),
@@ -177,7 +202,7 @@ def test_percentiles_interpolate_between_ranks():
         percentile([], 0.5)
 
 
-@pytest.mark.parametrize("query", [calls_query, notice_played_query, latencies_query])
+@pytest.mark.parametrize("query", [calls_query, notice_played_query, latencies_query, stages_query])
 def test_the_queries_use_no_database_specific_date_functions(query):
     start, end = RANGE.utc_bounds()
     for dialect in (postgresql.dialect(), sqlite.dialect()):

@@ -64,7 +64,8 @@ def test_the_notice_plays_without_listening_and_is_reported_heard(machine):
     first = machine.handle(PromptFinished(says[0].prompt_id, AT), 0.0)
     assert first[0] == PromptHeard(says[0], AT)
     last = machine.handle(PromptFinished(says[1].prompt_id, AT), 0.0)
-    assert PostGate(Gate(listening=True, interruptible=False)) in last
+    # The consent question is next: a one-word answer is expected.
+    assert PostGate(Gate(listening=True, interruptible=False, short_answer=True)) in last
 
 
 def test_a_mark_for_no_prompt_of_ours_is_ignored(machine):

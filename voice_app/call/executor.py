@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,7 +24,15 @@ from telephony.audio import PHONE_RATE
 from telephony.outbound import OutboundPlayer
 from voice_app import calls
 from voice_app.call import records
-from voice_app.call.inputs import CallInput, PromptStarted, StopAsked, StopRequest, StreamEnded, StreamFailed
+from voice_app.call.inputs import (
+    CallInput,
+    PromptStarted,
+    StopAsked,
+    StopRequest,
+    StreamEnded,
+    StreamFailed,
+    TurnPaused,
+)
 from voice_app.call.observers import (
     CallEnded,
     CallFailed,
@@ -32,7 +41,9 @@ from voice_app.call.observers import (
     Observers,
     PromptHeard,
     Said,
+    TimedAccounts,
     TurnStored,
+    Understood,
     UtteranceAnswered,
     UtteranceTaken,
 )
@@ -73,6 +84,16 @@ APOLOGY_PROMPT_ID = "apology"
 APOLOGY_GRACE_SECONDS = 3.0
 
 
+FIRST_SENTENCE_MARK = ".first"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def split_first_sentence(text: str) -> tuple[str, str]:
+    """The first sentence of `text` and the rest ("" when there is only one)."""
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -95,6 +116,7 @@ class CallExecutor:
         observers: Observers,
         inputs: queue.Queue[CallInput],
         finished: threading.Event,
+        accounts: TimedAccounts | None = None,
     ) -> None:
         self.services = services
         self.call = call
@@ -108,6 +130,7 @@ class CallExecutor:
         self.recogniser = Recogniser(
             services.speech.transcriber, timeout_seconds=services.settings.speech.transcription_timeout_seconds
         )
+        self.accounts = accounts  # the dialogue's directory, when its look-ups are timed
         self._stop_requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
         self._stream_gone = False  # the caller can no longer hear anything on this stream
 
@@ -140,6 +163,8 @@ class CallExecutor:
                         continue
                     case PromptStarted():
                         self.observers.observe(item)
+                    case TurnPaused():
+                        self.recogniser.start_early(item.pcm16, *self.machine.recognition_languages())
                     case _:
                         self._feed(item)
         except Exception:
@@ -217,24 +242,46 @@ class CallExecutor:
                 raise TypeError(f"unknown action {action!r}")
 
     def _recognise(self, recognise: Recognise) -> None:
-        self.observers.observe(UtteranceTaken(recognise.utterance.ended_at))
+        utterance = recognise.utterance
+        self.observers.observe(UtteranceTaken(utterance.ended_at, utterance.end_of_turn_seconds))
         try:
             recognised = self.recogniser.recognise(
-                recognise.utterance.pcm16, recognise.known_language, recognise.fallback_language
+                utterance.pcm16,
+                recognise.known_language,
+                recognise.fallback_language,
+                speech_bytes=utterance.speech_bytes,
             )
             heard = recognised.transcript
             self.observers.observe(Heard(heard, recognised.seconds, now()))
-            self._feed(CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now()))
+            if self.accounts is not None:
+                self.accounts.take_seconds()  # only this answer's look-ups count
+            spoke = CallerSpoke(heard.text, heard.language, heard.language_probability, heard.confidence, now())
+            started = time.monotonic()
+            actions = self.machine.handle(spoke, started)
+            lookups = self.accounts.take_seconds() if self.accounts is not None else 0.0
+            self.observers.observe(Understood(time.monotonic() - started, lookups))
+            for action in actions:
+                self._carry_out(action)
         finally:
             self.observers.observe(UtteranceAnswered())
 
     def _say(self, say: Say) -> None:
-        audio = self.services.speech.synthesizer.synthesize(say.text, say.language)
+        """Plays what the dialogue says. Of a composed answer that is not cached, the first sentence is rendered
+        and sent first, and plays while the rest is rendered, so the caller hears the answer sooner."""
+        synthesizer = self.services.speech.synthesizer
         inputs = self.inputs
-        self.player.play(
-            audio, say.prompt_id, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic()))
-        )
-        self.observers.observe(Said(say, now()))
+        started = time.monotonic()
+        first, rest = split_first_sentence(say.text)
+        if rest and not synthesizer.is_cached(say.text, say.language):
+            # Its own mark, which the call's state ignores: the prompt is heard when the rest has played.
+            audio, mark = synthesizer.synthesize(first, say.language), say.prompt_id + FIRST_SENTENCE_MARK
+        else:
+            audio, mark, rest = synthesizer.synthesize(say.text, say.language), say.prompt_id, ""
+        synthesised = time.monotonic()
+        self.player.play(audio, mark, on_start=lambda: inputs.put(PromptStarted(say.prompt_id, time.monotonic())))
+        if rest:
+            self.player.play(synthesizer.synthesize(rest, say.language), say.prompt_id)
+        self.observers.observe(Said(say, now(), synthesised - started, synthesised))
 
     def _record_consent(self, record: RecordConsent) -> None:
         records.record_consent(self.services.engine, self.services.notices, self.call, record)

@@ -15,9 +15,18 @@ class SpeechBegan:
 
 
 @dataclass(frozen=True)
+class TurnPaused:
+    """The caller paused within a turn: its audio so far may be transcribed before the turn is known to be over."""
+
+    pcm16: bytes
+
+
+@dataclass(frozen=True)
 class Utterance:
     pcm16: bytes
     ended_at: float  # time.monotonic() when turn detection closed it
+    speech_bytes: int = 0  # how much of pcm16 runs up to the caller's last voiced frame
+    end_of_turn_seconds: float = 0.0  # from the caller's last voiced frame until the turn was declared over
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,9 @@ class StopAsked:
     """Wakes an executor waiting for input: a stop request is waiting for it."""
 
 
-CallInput = CallStarted | DigitPressed | PromptFinished | SpeechBegan | Utterance | PromptStarted | StopAsked
+CallInput = (
+    CallStarted | DigitPressed | PromptFinished | SpeechBegan | TurnPaused | Utterance | PromptStarted | StopAsked
+)
 
 
 @dataclass(frozen=True)

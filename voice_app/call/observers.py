@@ -10,12 +10,16 @@ a person, like any other failure of the executor.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Protocol
 
 from consent.ledger import Decision, Method
 from voice_app import calls
+from voice_app.accounts.directory import AccountDirectory, AccountSummary, CustomerRef
 from voice_app.call import records
 from voice_app.call.inputs import PromptStarted
 from voice_app.dialogue.messages import Say
@@ -30,19 +34,30 @@ class UtteranceTaken:
     """The executor begins answering an utterance that ended at `ended_at` (time.monotonic())."""
 
     ended_at: float
+    end_of_turn_seconds: float = 0.0  # from the caller's last voiced frame until the turn was declared over
 
 
 @dataclass(frozen=True)
 class Heard:
     transcript: Transcript
-    seconds: float  # how long recognition took
+    seconds: float  # how long the turn waited for its transcript once it was over
     at: datetime
+
+
+@dataclass(frozen=True)
+class Understood:
+    """The dialogue decided what to do about what the caller said."""
+
+    seconds: float  # account lookups included
+    account_lookup_seconds: float
 
 
 @dataclass(frozen=True)
 class Said:
     say: Say
     at: datetime
+    synthesis_seconds: float = 0.0
+    queued_at: float = 0.0  # time.monotonic() when its audio went to the player
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,7 @@ class CallFailed:
 Observation = (
     UtteranceTaken
     | Heard
+    | Understood
     | Said
     | TurnStored
     | UtteranceAnswered
@@ -112,6 +128,48 @@ class Observers:
     def observe(self, observation: Observation) -> None:
         for observer in self._observers:
             observer.observe(observation)
+
+
+class TimedAccounts:
+    """A call's account directory that adds up how long its look-ups take, so that an answer's time in account
+    lookup can be told apart from the rest of understanding. Used by one call's executor thread."""
+
+    def __init__(self, directory: AccountDirectory) -> None:
+        self.directory = directory
+        self._seconds = 0.0
+
+    def take_seconds(self) -> float:
+        """The look-up time since the last call of this."""
+        seconds, self._seconds = self._seconds, 0.0
+        return seconds
+
+    def find_by_phone(self, e164: str) -> CustomerRef | None:
+        with self._clock():
+            return self.directory.find_by_phone(e164)
+
+    def find_by_customer_number(self, number: str) -> CustomerRef | None:
+        with self._clock():
+            return self.directory.find_by_customer_number(number)
+
+    def verify(self, customer_id: str, *, date_of_birth: date | None = None, postcode: str | None = None) -> bool:
+        with self._clock():
+            return self.directory.verify(customer_id, date_of_birth=date_of_birth, postcode=postcode)
+
+    def summary(self, customer_id: str) -> AccountSummary:
+        with self._clock():
+            return self.directory.summary(customer_id)
+
+    def pause_invoice(self, customer_id: str, invoice_id: str, *, until: date) -> date:
+        with self._clock():
+            return self.directory.pause_invoice(customer_id, invoice_id, until=until)
+
+    @contextmanager
+    def _clock(self) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._seconds += time.monotonic() - started
 
 
 class MetricsObserver:
@@ -154,6 +212,8 @@ class _AwaitedReply:
     ended_at: float
     turn_id: int | None = None
     timed: bool = False  # its first prompt is being timed
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage (models.STAGES)
+    queued_at: float | None = None
 
 
 class AnswerLatency:
@@ -169,11 +229,20 @@ class AnswerLatency:
     def observe(self, observation: Observation) -> None:
         match observation:
             case UtteranceTaken():
-                self._awaited = _AwaitedReply(observation.ended_at)
+                self._awaited = _AwaitedReply(
+                    observation.ended_at, stages={"end_of_turn": observation.end_of_turn_seconds}
+                )
+            case Heard() if self._awaited is not None:
+                self._awaited.stages["transcription"] = observation.seconds
+            case Understood() if self._awaited is not None:
+                self._awaited.stages["understanding"] = observation.seconds
+                self._awaited.stages["account_lookup"] = observation.account_lookup_seconds
             case TurnStored() if self._awaited is not None:
                 self._awaited.turn_id = observation.turn_id
             case Said() if self._awaited is not None and not self._awaited.timed:
                 self._awaited.timed = True
+                self._awaited.stages["synthesis"] = observation.synthesis_seconds
+                self._awaited.queued_at = observation.queued_at
                 self._timed_prompts[observation.say.prompt_id] = self._awaited
             case UtteranceAnswered():
                 self._awaited = None
@@ -182,10 +251,17 @@ class AnswerLatency:
 
     def _record(self, reply: _AwaitedReply, sent_at: float) -> None:
         latency_seconds = sent_at - reply.ended_at
+        if reply.queued_at is not None:
+            reply.stages["first_frame"] = max(0.0, sent_at - reply.queued_at)
         metrics.answered(latency_seconds)
+        metrics.turn_stages(reply.stages)
         try:
             calls.record_answer_latency(
-                self.services.engine, self.call_id, round(latency_seconds * 1000), reply.turn_id
+                self.services.engine,
+                self.call_id,
+                round(latency_seconds * 1000),
+                reply.turn_id,
+                {stage: round(seconds * 1000) for stage, seconds in reply.stages.items()},
             )
         except Exception:  # a lost measurement must not end the caller's conversation
             log.exception("call %s: answer latency not stored", self.call_id)

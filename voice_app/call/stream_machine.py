@@ -144,8 +144,7 @@ class StreamMachine:
                 return []
             case Utterance():
                 self._quiet_since = None
-                language = self.dialogue.language
-                return [Recognise(event, None if self.dialogue.language_open else language, language)]
+                return [Recognise(event, *self.recognition_languages())]
             case PlaybackQueued():
                 return []
             case DigitPressed():
@@ -160,6 +159,12 @@ class StreamMachine:
         if self.listening and not self.outstanding and self._quiet_since is None:
             self._quiet_since = now
         return actions
+
+    def recognition_languages(self) -> tuple[str | None, str]:
+        """The language to transcribe the caller's next words in (None while they may still switch) and the
+        fallback; the executor asks it too when it transcribes a turn early."""
+        language = self.dialogue.language
+        return None if self.dialogue.language_open else language, language
 
     def _tick(self, at: datetime, now: float) -> list[StreamAction]:
         if self._quiet_since is None or now - self._quiet_since < self.silence_timeout_seconds:
@@ -223,7 +228,11 @@ class StreamMachine:
     def _gate_changed(self) -> list[StreamAction]:
         """The reader's gate, when what it may do with the caller's audio changed."""
         interruptible = bool(self.outstanding) and all(say.interruptible for say in self.outstanding.values())
-        gate = Gate(listening=self.listening, interruptible=interruptible)
+        gate = Gate(
+            listening=self.listening,
+            interruptible=interruptible,
+            short_answer=self.listening and self.dialogue.expects_short_answer,
+        )
         if gate == self._gate:
             return []
         self._gate = gate

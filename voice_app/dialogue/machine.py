@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from consent.ledger import Decision, Method
 from voice_app.accounts.directory import AccountDirectory, CustomerRef
-from voice_app.dialogue.assistance import DEFAULT_RETURN_PAUSE_DAYS, Assistance
+from voice_app.dialogue.assistance import DEFAULT_RETURN_PAUSE_DAYS, Asking, Assistance
 from voice_app.dialogue.keypad import AGENT_DIGIT, CONSENT_DIGITS
 from voice_app.dialogue.messages import (
     Action,
@@ -104,6 +104,14 @@ class Dialogue:
         """Whether the caller may still turn out to speak the other language. Detecting it costs a second
         pass over the audio, so it is only done at the consent question, the caller's first answer."""
         return self.state == State.AWAITING_CONSENT
+
+    @property
+    def expects_short_answer(self) -> bool:
+        """Whether the last question asked for consent or a plain yes or no, so a turn of one word is likely.
+        ("Anything else?" is not one: its answer is often the next request.)"""
+        return self.state == State.AWAITING_CONSENT or (
+            self.state == State.CONVERSATION and self.assistance.asking is Asking.MORE_ITEMS
+        )
 
     def handle(self, event: Event) -> list[Action]:
         if self.state == State.ENDING:

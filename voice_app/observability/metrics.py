@@ -9,7 +9,7 @@ workers. Without that variable (the in-process LocalServer) they live in the def
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from prometheus_client import (
@@ -22,6 +22,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from voice_app.models import STAGES
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Answers and transcriptions take from a tenth of a second to a few seconds (README, "Speech").
@@ -41,6 +43,16 @@ ANSWER_LATENCY = Histogram(
 TRANSCRIPTION_TIME = Histogram(
     "voice_app_transcription_seconds", "Speech recognition of one caller utterance", buckets=SECONDS_BUCKETS
 )
+STAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 3.0, float("inf"))
+TURN_STAGE_TIME = Histogram(
+    "voice_app_turn_stage_seconds",
+    "Where an answered turn's time went: end_of_turn, transcription, understanding, account_lookup, synthesis, "
+    "first_frame",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
+)
+for _stage in STAGES:  # every stage's series exists from the start, at zero
+    TURN_STAGE_TIME.labels(_stage)
 ERRORS = Counter("voice_app_errors", "Failures, by kind", ["kind"])
 
 
@@ -56,6 +68,11 @@ def consent_decided(decision: str) -> None:
 
 def answered(latency_seconds: float) -> None:
     ANSWER_LATENCY.observe(latency_seconds)
+
+
+def turn_stages(seconds: Mapping[str, float]) -> None:
+    for stage, value in seconds.items():
+        TURN_STAGE_TIME.labels(stage).observe(value)
 
 
 def error(kind: str) -> None:

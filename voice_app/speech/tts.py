@@ -117,6 +117,11 @@ class Synthesizer:
         except FutureTimeout:
             raise SynthesisError(f"speech synthesis took longer than {self._timeout:g} s") from None
 
+    def is_cached(self, text: str, language: str) -> bool:
+        """Whether `text` would come from the cache now (a fixed prompt, or said a moment ago)."""
+        with self._lock:
+            return self._key(text, language) in self._cache
+
     def prerender(self, items: Iterable[tuple[str, str]]) -> None:
         """Renders fixed prompts, given as (text, language), ahead of the first call that needs them."""
         for text, language in items:

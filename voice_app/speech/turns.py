@@ -3,7 +3,9 @@
 Input is the phone stream as 20 ms frames of 8 kHz PCM16 (320 bytes), classified by WebRTC's VAD.
 Speech starts after `start_frames` voiced frames in a row (so a click does not start a turn); the
 utterance then includes `preroll_ms` of audio before them, because VAD notices a word a little
-after its soft onset. The turn ends after `end_silence_ms` without a voiced frame. Utterances with
+after its soft onset. The turn ends after `end_silence_ms` without a voiced frame. With `pause_ms` set, a
+shorter silence first reports a `PauseBegan` with the turn so far, so that someone else (a turn-completion model)
+may end the turn at once with `end_turn()`; `end_silence_ms` is then the fallback. Utterances with
 less than `min_speech_ms` of voiced frames (coughs, line clicks) are dropped without an event, and
 one that runs past `max_utterance_ms` is cut there and marked truncated.
 
@@ -41,13 +43,21 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class PauseBegan:
+    """The caller has been silent for `pause_ms` within a turn that has not ended yet."""
+
+    pcm16: bytes  # the turn so far, 8 kHz PCM16 from the preroll up to now
+
+
+@dataclass(frozen=True)
 class UtteranceEnded:
     pcm16: bytes  # 8 kHz PCM16 from the preroll up to the end of the trailing silence
     duration_ms: int
     truncated: bool  # cut at max_utterance_ms while the caller was still speaking
+    speech_bytes: int = 0  # how much of pcm16 runs up to the last voiced frame; the rest is trailing silence
 
 
-TurnEvent = SpeechStarted | UtteranceEnded
+TurnEvent = SpeechStarted | PauseBegan | UtteranceEnded
 
 
 class TurnDetector:
@@ -62,6 +72,7 @@ class TurnDetector:
         max_utterance_ms: int = 15000,
         preroll_ms: int = 200,
         start_frames: int = 3,
+        pause_ms: int | None = None,
     ) -> None:
         for name, value in (
             ("end_silence_ms", end_silence_ms),
@@ -73,6 +84,10 @@ class TurnDetector:
                 raise ValueError(f"{name} must be a non-negative multiple of {FRAME_MS} ms, got {value}")
         if end_silence_ms == 0:
             raise ValueError("end_silence_ms must be positive")
+        if pause_ms is not None and not (0 < pause_ms < end_silence_ms and pause_ms % FRAME_MS == 0):
+            raise ValueError(
+                f"pause_ms must be a positive multiple of {FRAME_MS} ms shorter than end_silence_ms, got {pause_ms}"
+            )
         if not 0 <= vad_aggressiveness <= 3:
             raise ValueError(f"vad_aggressiveness must be 0..3, got {vad_aggressiveness}")
         if start_frames < 1:
@@ -85,6 +100,7 @@ class TurnDetector:
             )
         self._vad = webrtcvad.Vad(vad_aggressiveness)
         self._end_silence_frames = end_silence_ms // FRAME_MS
+        self._pause_frames = pause_ms // FRAME_MS if pause_ms is not None else None
         self._min_speech_frames = min_speech_ms // FRAME_MS
         self._max_frames = max_utterance_ms // FRAME_MS
         self._start_frames = start_frames
@@ -103,6 +119,11 @@ class TurnDetector:
     def in_utterance(self) -> bool:
         """Speech has started and its turn has neither ended nor been dropped as a blip yet."""
         return self._utterance is not None
+
+    @property
+    def silence_ms(self) -> int:
+        """How long the caller has been silent within the turn in progress (0 outside a turn)."""
+        return self._silent_run * FRAME_MS if self._utterance is not None else 0
 
     def push(self, pcm16_frame: bytes) -> TurnEvent | None:
         if len(pcm16_frame) != PCM16_FRAME_BYTES:
@@ -138,13 +159,25 @@ class TurnDetector:
             return self._end(truncated=False)
         if len(self._utterance) >= self._max_frames:
             return self._end(truncated=True)
+        if self._silent_run == self._pause_frames:
+            return PauseBegan(b"".join(self._utterance))
         return None
+
+    def end_turn(self) -> UtteranceEnded | None:
+        """Ends the turn in progress now (it was judged complete during a pause); None if there is none, or if it
+        was too short to be one."""
+        if self._utterance is None:
+            return None
+        return self._end(truncated=False)
 
     def _end(self, *, truncated: bool) -> UtteranceEnded | None:
         assert self._utterance is not None
         pcm16 = b"".join(self._utterance)
+        speech_bytes = len(pcm16) - self._silent_run * PCM16_FRAME_BYTES
         long_enough = self._voiced_frames >= self._min_speech_frames
         self.reset()
         if not long_enough:
             return None
-        return UtteranceEnded(pcm16=pcm16, duration_ms=len(pcm16) // _BYTES_PER_MS, truncated=truncated)
+        return UtteranceEnded(
+            pcm16=pcm16, duration_ms=len(pcm16) // _BYTES_PER_MS, truncated=truncated, speech_bytes=speech_bytes
+        )

@@ -9,7 +9,7 @@ hours' time zone (`telephony.business_hours.timezone`). The figures and their de
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -34,12 +34,22 @@ from voice_app.web.agent_console import reason_label
 from voice_app.web.auth import role_required
 
 if TYPE_CHECKING:
+    from voice_app.config import SpeechSettings
     from voice_app.services import Services
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2099, 12, 31)
 MAX_REASON_LABEL = 44
+STAGE_LABELS = {
+    "end_of_turn": "Waiting for the end of the turn",
+    "transcription": "Transcription",
+    "understanding": "Understanding",
+    "account_lookup": "Account lookup (within understanding)",
+    "synthesis": "Speech synthesis",
+    "first_frame": "First frame sent",
+}
+
 DECISION_LABELS = {
     "granted": "Said yes",
     "withdrawn": "Said yes, withdrew later",
@@ -126,6 +136,14 @@ def percent(share: float) -> str:
     return f"{int(share * 100 + 0.5)}%"
 
 
+@dashboard.app_template_filter("milliseconds")
+def milliseconds(value: float | None) -> str:
+    """A stage's time, which is often well under a tenth of a second, as whole milliseconds."""
+    if value is None:
+        raise ValueError("no time was measured")
+    return str(round(value))
+
+
 @dashboard.app_template_filter("seconds")
 def seconds(milliseconds: float | None) -> str:
     """1440 ms as "1.4" (seconds). Latencies are None where none were measured, which callers check first."""
@@ -148,6 +166,8 @@ class Dashboard:
     latency: ColumnChart | None
     labels: list[str]  # long labels of the periods, for the tables
     decision_labels: dict[str, str]
+    stages: BarChart | None = None
+    stage_labels: dict[str, str] = field(default_factory=dict)
 
 
 def build_dashboard(metrics: Metrics) -> Dashboard:
@@ -272,7 +292,32 @@ def build_dashboard(metrics: Metrics) -> Dashboard:
             marker_legend="90th percentile",
         )
     )
-    return Dashboard(metrics, calls, consent, without_person, reasons, latency, long, DECISION_LABELS)
+    stages = None
+    if metrics.stages:
+        names = [STAGE_LABELS[stage] for stage, _ in metrics.stages]
+        stages = bar_chart(
+            id="chart-stages",
+            title="Where an answer's time went",
+            description=f"Median time of each stage of an answered turn, {span}: "
+            + "; ".join(
+                f"{name} {milliseconds(summary.median_ms)} ms (90th percentile {milliseconds(summary.p90_ms)} ms)"
+                for name, (_, summary) in zip(names, metrics.stages, strict=True)
+            )
+            + ".",
+            value_axis_label="Milliseconds (median)",
+            labels=names,
+            values=[round(summary.median_ms or 0) for _, summary in metrics.stages],
+            value_label=milliseconds,
+            titles=[
+                f"{name}: median {milliseconds(summary.median_ms)} ms, "
+                f"90th percentile {milliseconds(summary.p90_ms)} ms, "
+                f"{_plural(summary.count, 'answer', 'answers')}"
+                for name, (_, summary) in zip(names, metrics.stages, strict=True)
+            ],
+        )
+    return Dashboard(
+        metrics, calls, consent, without_person, reasons, latency, long, DECISION_LABELS, stages, STAGE_LABELS
+    )
 
 
 def _clip(text: str) -> str:
@@ -280,6 +325,16 @@ def _clip(text: str) -> str:
 
 
 # -- the page -----------------------------------------------------------------------------------------------------
+
+
+def end_of_turn_words(speech: SpeechSettings) -> str:
+    """How the assistant decides that a caller has finished speaking, for the page's explanation."""
+    if speech.end_of_turn == "smart_turn":
+        return (
+            f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
+            f"turn, or at most {seconds(speech.turn_fallback_ms)} s of silence"
+        )
+    return f"after {seconds(speech.end_of_turn_silence_ms)} s of silence"
 
 
 @dashboard.get("/")
@@ -292,7 +347,7 @@ def overview() -> tuple[str, int]:
         "zone": zone.key,
         "max_days": MAX_RANGE_DAYS,
         "default_days": DEFAULT_RANGE_DAYS,
-        "end_of_turn_ms": services.settings.speech.end_of_turn_silence_ms,
+        "end_of_turn": end_of_turn_words(services.settings.speech),
     }
     try:
         date_range = requested_range(today, zone)

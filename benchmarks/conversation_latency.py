@@ -1,0 +1,339 @@
+"""Conversation speed as Twilio would see it: voice-to-voice time and cut-off turns, old end of turn against new.
+
+    .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2]
+    .venv/bin/python benchmarks/conversation_latency.py --short-answers
+
+Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
+config.toml: one with the old end of turn (speech.end_of_turn = "fixed_silence", 700 ms) and one with the new
+(smart_turn, as configured). Then, for each number of calls at once, it plays that many simulated callers over the
+Media Streams websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see
+the same noisy machine. Each caller is the English demo customer and answers the consent question ("Yes, I
+agree.", a short answer); then every other call asks a question with a pause of 0.4 to 1.0 s inserted
+mid-sentence (espeak-ng) and keys the date of birth, and the others say jfk.flac (real speech; 840 ms and 540 ms
+pauses inside) and ask for an agent after a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent").
+Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first frame of the reply.
+A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses; a turn the
+server split at a pause but answered only after the caller finished is not seen that way, so the table also gives
+the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn is answered
+twice). Per-stage times come from the answer latencies each server stored. Prints Markdown for the README.
+
+`--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
+German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
+and counts the transcripts that match the text and those the consent question reads the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from served_instance import ServedInstance, served_instance  # noqa: E402
+
+from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
+from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
+from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer  # noqa: E402
+from voice_app.database import make_engine  # noqa: E402
+from voice_app.models import STAGES  # noqa: E402
+from voice_app.speech.tts import Synthesizer  # noqa: E402
+
+JFK = PROJECT_ROOT.parent / "shared" / "data" / "audio" / "jfk.flac"
+# Questions and where (after which word) the caller pauses in them.
+QUESTIONS = [
+    ("Where is my refund for the broken chair?", 3),
+    ("When is my next payment due?", 2),
+    ("What is the balance of my account?", 3),
+    ("I would like to know my open invoices.", 4),
+]
+SETTINGS: dict[str, dict[tuple[str, str], object]] = {
+    "old": {("speech", "end_of_turn"): "fixed_silence"},
+    "new": {},  # config.toml as it is
+}
+
+
+def phone(samples: np.ndarray, rate: int) -> bytes:
+    return float_to_phone_mulaw(samples, rate)
+
+
+def quietest_frame_near(mulaw: bytes, seconds: float) -> float:
+    """The start of the quietest 20 ms frame within 150 ms before to 100 ms after `seconds`: a word boundary."""
+    from telephony.audio import mulaw_to_pcm16, pcm16_to_float32
+
+    frames = split_frames(mulaw)
+    guess = int(seconds / 0.02)
+    candidates = range(max(1, guess - 7), min(len(frames) - 1, guess + 5))
+    energy = {i: float(np.mean(pcm16_to_float32(mulaw_to_pcm16(frames[i])) ** 2)) for i in candidates}
+    return min(energy, key=energy.__getitem__) * 0.02
+
+
+def with_pause_after_word(synthesizer: Synthesizer, sentence: str, words: int, pause: float) -> bytes:
+    """The whole sentence (so its words keep their sentence-internal melody) with silence after `words` words."""
+    whole = synthesizer.synthesize(sentence, "en")
+    prefix = synthesizer.synthesize(" ".join(sentence.split()[:words]), "en")
+    # The prefix said alone ends with a sentence-final lengthening and fade the sentence does not have there.
+    at = quietest_frame_near(whole, max(0.1, len(split_frames(prefix)) * 0.02 - 0.08))
+    return insert_pauses(whole, [(at, pause)])
+
+
+@dataclass
+class Material:
+    consent: bytes
+    questions: list[bytes]
+    jfk: bytes
+    hesitations: list[bytes]
+
+
+def make_material(rng: random.Random) -> Material:
+    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
+    questions = [
+        with_pause_after_word(synthesizer, sentence, words, round(rng.uniform(0.4, 1.0), 2))
+        for sentence, words in QUESTIONS
+        for _ in range(2)
+    ]
+    hesitations = [
+        with_pause_after_word(synthesizer, "I want to, um, speak to an agent.", 4, round(rng.uniform(0.7, 1.2), 2))
+        for _ in range(4)
+    ]
+    samples, rate = load_audio_file(JFK)
+    return Material(synthesizer.synthesize("Yes, I agree.", "en"), questions, phone(samples, rate), hesitations)
+
+
+def script(material: Material, index: int, date_of_birth: str) -> list[Speak | Press]:
+    """Calls alternate between two scripts, so that a turn the server splits (and then fails to understand) does
+    not keep the other kinds of turn from being measured."""
+    if index % 2 == 0:
+        return [
+            Speak(material.consent, label="consent"),
+            Speak(material.questions[index // 2 % len(material.questions)], label="question"),
+            Press(date_of_birth),
+        ]
+    return [
+        Speak(material.consent, label="consent"),
+        Speak(material.jfk, label="jfk"),
+        Speak(material.hesitations[index // 2 % len(material.hesitations)], label="hesitation"),
+    ]
+
+
+@dataclass
+class Tally:
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cut_off: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    failed_calls: int = 0
+    spoken_turns: int = 0
+    answers: int = 0  # answer latencies the server stored: one per utterance it answered
+
+
+def answers_stored(server: ServedInstance) -> int:
+    from sqlalchemy import text
+
+    engine = make_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM answer_latencies")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def play(server: ServedInstance, count: int, material: Material, tally: Tally, offset: int) -> None:
+    answers_before = answers_stored(server)
+    customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
+    results: list[CallResult | None] = [None] * count
+
+    def one(index: int) -> None:
+        simulator = TwilioSimulator(
+            server.url, server.auth_token, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=300
+        )
+        results[index] = simulator.place_call(
+            script(material, offset + index, customer.date_of_birth.strftime("%d%m%Y"))
+        )
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if result is None or result.outcome not in ("transferred", "hangup"):
+            tally.failed_calls += 1
+        for turn in result.turn_latencies if result else []:
+            tally.spoken_turns += 1
+            tally.cut_off[turn.label].append(turn.cut_off)
+            if turn.seconds is not None and not turn.cut_off:
+                tally.seconds[turn.label].append(turn.seconds)
+    tally.answers += answers_stored(server) - answers_before
+
+
+def percentile(values: list[float], share: float) -> float:
+    return float(np.percentile(values, share * 100)) if values else float("nan")
+
+
+def stage_times(server: ServedInstance) -> dict[str, float]:
+    """Median seconds per stage, and of the whole answer latency, over the answer latencies the server stored."""
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(server.database_url)
+    try:
+        columns = {column["name"] for column in inspect(engine).get_columns("answer_latencies")}
+        stages = [f"{stage}_ms" for stage in STAGES if f"{stage}_ms" in columns] + ["latency_ms"]
+        with engine.connect() as connection:
+            rows = connection.execute(text(f"SELECT {', '.join(stages)} FROM answer_latencies")).all()
+    finally:
+        engine.dispose()
+    medians = {}
+    for position, stage in enumerate(stages):
+        values = [row[position] for row in rows if row[position] is not None]
+        if values:
+            medians[stage.removesuffix("_ms")] = statistics.median(values) / 1000
+    return medians
+
+
+SHORT_ANSWERS = {
+    "en": ["Yes.", "No.", "Yes, I agree.", "No, I don't agree.", "Yeah.", "Sure.", "Yes please.", "No thanks.",
+           "Okay.", "I agree."],
+    "de": ["Ja.", "Nein.", "Ja, einverstanden.", "Nein, nicht einverstanden.", "Ich stimme zu.", "Genau.",
+           "Ja bitte.", "Nein danke.", "Okay.", "Einverstanden."],
+}  # fmt: skip
+
+
+def short_answers() -> None:
+    import re
+
+    from voice_app.call.inputs import Utterance
+    from voice_app.call.recognition import Recogniser
+    from voice_app.call.turn_taking import Gate, SmartTurn, TurnTaking
+    from voice_app.config import load_settings
+    from voice_app.speech.model_store import install_bundled_model
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.turn_completion import shared_turn_completion
+    from voice_app.speech.turns import TurnDetector
+    from voice_app.understanding.short_answers import consent_answer
+
+    speech = load_settings(PROJECT_ROOT / "config.toml").speech
+    transcriber = Transcriber(str(install_bundled_model("base", speech.model_cache_dir)))
+    transcriber.warm_up()
+    recogniser = Recogniser(transcriber)
+    smart_turn = SmartTurn(
+        shared_turn_completion(speech.model_cache_dir), speech.turn_complete_threshold, speech.short_answer_fallback_ms
+    )
+    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
+
+    class NothingPlaying:
+        def clear(self) -> list[str]:
+            return []
+
+    def words(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+    def turns(frames: list[bytes], smart: bool) -> list[Utterance]:
+        heard: list[object] = []
+        if smart:
+            detector = TurnDetector(end_silence_ms=speech.turn_fallback_ms, pause_ms=speech.turn_pause_ms)
+        else:
+            detector = TurnDetector(end_silence_ms=speech.end_of_turn_silence_ms)
+        taking = TurnTaking(detector, NothingPlaying(), heard.append, smart_turn if smart else None)  # type: ignore[arg-type]
+        taking.post(Gate(listening=True, short_answer=True))
+        for frame in frames:
+            taking.hear(frame)
+        return [item for item in heard if isinstance(item, Utterance)]
+
+    print("| end of turn | transcripts exact | consent reading unchanged | turns split | end-of-turn silence ms |")
+    print("|---|---|---|---|---|")
+    for smart in (False, True):
+        exact = same = split = 0
+        silences = []
+        for language, texts in SHORT_ANSWERS.items():
+            for text in texts:
+                quiet = MULAW_SILENCE_FRAME * 25  # half a second
+                frames = split_frames(quiet + synthesizer.synthesize(text, language) + quiet * 8)
+                found = turns(frames, smart)
+                said = " ".join(recogniser.recognise(u.pcm16, language, language).transcript.text for u in found)
+                exact += words(said) == words(text)
+                same += len(found) == 1 and consent_answer(said, language) == consent_answer(text, language)
+                split += len(found) > 1
+                silences += [(len(u.pcm16) - u.speech_bytes) // 16 for u in found]
+        count = sum(len(texts) for texts in SHORT_ANSWERS.values())
+        name = "Smart Turn (new)" if smart else f"{speech.end_of_turn_silence_ms} ms silence (old)"
+        print(
+            f"| {name} | {exact}/{count} | {same}/{count} | {split} "
+            f"| median {statistics.median(silences):.0f}, max {max(silences)} |"
+        )
+    synthesizer.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short-answers", action="store_true", help="only the short answers' transcripts")
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 16, 32])
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new per number of calls")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    if args.short_answers:
+        short_answers()
+        return
+    material = make_material(random.Random(args.seed))
+    with contextlib.ExitStack() as stack:
+        # Both servers stay up for the whole run; only one of them has calls at a time.
+        servers = {
+            name: stack.enter_context(served_instance(config=changes, threads=48)) for name, changes in SETTINGS.items()
+        }
+        rows = []
+        for count in args.calls:
+            tallies = {name: Tally() for name in servers}
+            for round_index in range(args.rounds):
+                for name, server in servers.items():
+                    started = time.monotonic()
+                    play(server, count, material, tallies[name], offset=round_index * count)
+                    elapsed = time.monotonic() - started
+                    print(f"# {count} calls, round {round_index + 1}, {name}: {elapsed:.0f} s", file=sys.stderr)
+            for name, tally in tallies.items():
+                rows.append((count, name, tally))
+        print_table(rows)
+        print("\nMedian per-stage seconds over every answered turn (from the stored answer latencies):")
+        for name, server in servers.items():
+            print(f"- {name}: " + ", ".join(f"{stage} {value:.3f}" for stage, value in stage_times(server).items()))
+
+
+def print_table(rows: list[tuple[int, str, Tally]]) -> None:
+    labels = ["consent", "question", "jfk", "hesitation"]
+    print(
+        "| calls | end of turn | voice-to-voice p50 ms | p95 ms | turns timed | cut off: mid-sentence pause 0.4-1.0 s "
+        "| jfk (0.84 s) | hesitation 0.7-1.2 s | answers per spoken turn | calls not finished |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for count, name, tally in rows:
+        every = [value for label in labels for value in tally.seconds[label]]
+
+        def share(label: str, tally: Tally = tally) -> str:
+            flags = tally.cut_off[label]
+            return f"{sum(flags)}/{len(flags)}" if flags else "-"
+
+        mode = "700 ms silence (old)" if name == "old" else "Smart Turn (new)"
+        print(
+            f"| {count} | {mode} | {percentile(every, 0.5) * 1000:.0f} | {percentile(every, 0.95) * 1000:.0f} "
+            f"| {len(every)} | {share('question')} | {share('jfk')} | {share('hesitation')} "
+            f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} |"
+        )
+    print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
+    for count, name, tally in rows:
+        parts = []
+        for label in labels:
+            p50, p95 = percentile(tally.seconds[label], 0.5), percentile(tally.seconds[label], 0.95)
+            parts.append(f"{label} {p50 * 1000:.0f}/{p95 * 1000:.0f}")
+        print(f"- {count} calls, {name}: " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
