@@ -2,7 +2,7 @@
 understanding, account lookup, synthesis, first frame. Older rows keep NULL: they were not timed by stage.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Created: 2026-11-30 08:55:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
