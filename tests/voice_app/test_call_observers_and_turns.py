@@ -63,8 +63,10 @@ def test_speech_over_an_interruptible_prompt_cuts_it():
     taking, _, heard = turn_taking([SpeechStarted()], playing=["p1", "p2"])
     taking.post(Gate(listening=True, interruptible=True))
     taking.hear(FRAME)
-    assert [item.prompt_id for item in heard if isinstance(item, PromptFinished)] == ["p1", "p2"]
-    assert heard[-1] == SpeechBegan()
+    cut = [item for item in heard if isinstance(item, PromptFinished)]
+    assert [item.prompt_id for item in cut] == ["p1", "p2"]
+    # The dialogue is told the caller talked over it, at the moment the prompts were cut.
+    assert heard[-1] == SpeechBegan(talked_over_at=cut[0].at)
 
 
 def test_speech_over_a_prompt_that_may_not_be_cut_lets_it_play():

@@ -91,7 +91,7 @@ def test_an_utterance_is_recognised_then_answered(machine):
     consented(machine)
     utterance = Utterance(b"\0\0" * 160, ended_at=3.0)
     assert machine.handle(utterance, 3.0) == [Recognise(utterance, known_language="en", fallback_language="en")]
-    actions = machine.handle(CallerSpoke("how can I pay", "en", 1.0, 0.9, AT), 4.0)
+    actions = machine.handle(CallerSpoke("when is my next payment due", "en", 1.0, 0.9, AT), 4.0)
     say = of(actions, Say)[0]
     assert say.interruptible and PostGate(Gate(listening=True, interruptible=True)) in actions
 
@@ -145,3 +145,12 @@ def test_zero_during_the_notice_stops_it_and_only_what_finished_counts_as_heard(
     machine.handle(PlaybackQueued(2.0), 14.0)
     ended = machine.handle(PromptFinished(transfer_line.prompt_id, AT + timedelta(seconds=16)), 16.0)
     assert PromptHeard(transfer_line, AT + timedelta(seconds=16)) in ended and ended[-1] == Finish()
+
+
+def test_talking_over_the_assistant_again_and_again_goes_to_a_person(machine):
+    consented(machine)
+    machine.handle(SpeechBegan(), 1.0)  # speech while nothing was cut short is no barge-in
+    for second in (2.0, 3.0):
+        assert of(machine.handle(SpeechBegan(talked_over_at=AT), second), EndCall) == []
+    ended = of(machine.handle(SpeechBegan(talked_over_at=AT), 4.0), EndCall)
+    assert [(end.outcome, end.reason) for end in ended] == [(CallOutcome.TRANSFER, HandoffReason.CALLER_FRUSTRATED)]

@@ -4,6 +4,7 @@ player's report that a prompt began, and requests to end the call's stream."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
 from voice_app.models import HandoffReason
@@ -11,7 +12,10 @@ from voice_app.models import HandoffReason
 
 @dataclass(frozen=True)
 class SpeechBegan:
-    """The caller started talking (turn detection on the reader's thread)."""
+    """The caller started talking (turn detection on the reader's thread). `talked_over_at`: when this cut a playing
+    prompt short (barge-in), which the dialogue counts."""
+
+    talked_over_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from voice_app.call.turn_taking import Gate
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import (
     Action,
+    CallerInterrupted,
     CallerSpoke,
     CallStarted,
     DigitPressed,
@@ -137,11 +138,13 @@ class StreamMachine:
         match event:
             case Tick():
                 return self._tick(event.at, now)
-            case SpeechBegan():
+            case SpeechBegan(talked_over_at=talked_over_at):
                 # The caller may talk for up to the longest utterance before the silence clock runs again; a blip
                 # too short to be a turn yields no utterance and so ends the wait that way.
                 self._quiet_since = now + self.max_utterance_seconds
-                return []
+                if talked_over_at is None:
+                    return []
+                actions = self._dispatch(CallerInterrupted(talked_over_at))
             case Utterance():
                 self._quiet_since = None
                 return [Recognise(event, *self.recognition_languages())]

@@ -76,8 +76,7 @@ class TurnTaking:
             return
         turn = self.detector.push(mulaw_to_pcm16(mulaw))
         if isinstance(turn, SpeechStarted):
-            self._barge_in()
-            self.put(SpeechBegan())
+            self.put(SpeechBegan(self._barge_in()))
         elif isinstance(turn, PauseBegan) and self.smart_turn is not None:
             self._paused(turn, self.smart_turn)
         elif isinstance(turn, UtteranceEnded):
@@ -119,8 +118,13 @@ class TurnTaking:
                 self.detector.reset()  # nothing heard before listening began belongs to a turn
             self._gate = gate
 
-    def _barge_in(self) -> None:
-        """The caller talks over an interruptible prompt: stop it at once, so the assistant listens."""
-        if self._gate.interruptible:
-            for dropped in self.player.clear():
-                self.put(PromptFinished(dropped, datetime.now(UTC)))
+    def _barge_in(self) -> datetime | None:
+        """The caller talks over an interruptible prompt: stop it at once, so the assistant listens. Returns when,
+        if a prompt was cut short."""
+        if not self._gate.interruptible:
+            return None
+        at = datetime.now(UTC)
+        dropped = self.player.clear()
+        for prompt_id in dropped:
+            self.put(PromptFinished(prompt_id, at))
+        return at if dropped else None
