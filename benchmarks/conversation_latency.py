@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
 Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
-config.toml: one with the old end of turn (speech.end_of_turn = "fixed_silence", 700 ms) and one with the new
-(smart_turn, as configured). Then, for each number of calls at once, it plays that many simulated callers over the
+config.toml: one with the old settings (speech.end_of_turn = "fixed_silence", 700 ms, and Whisper's full 30 s
+encoder window, speech.encoder_window = "full") and one with the new (smart_turn and the window sized to the
+utterance, as configured). Then, for each number of calls at once, it plays that many simulated callers over the
 Media Streams websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see
 the same noisy machine. Each caller is the English demo customer and answers the consent question ("Yes, I
 agree.", a short answer); then every other call asks a question with a pause of 0.4 to 1.0 s inserted
@@ -59,7 +60,7 @@ QUESTIONS = [
     ("I would like to know my open invoices.", 4),
 ]
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
-    "old": {("speech", "end_of_turn"): "fixed_silence"},
+    "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
     "new": {},  # config.toml as it is
 }
 
