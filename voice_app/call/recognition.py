@@ -100,7 +100,9 @@ class Recogniser:
             except BaseException as error:  # handed to the waiting call, which decides what it means
                 result.set_exception(error)
 
-        threading.Thread(target=transcribe, name=name, daemon=True).start()
+        # Not a daemon: a process that exits while CTranslate2 still decodes on a daemon thread aborts in its C++
+        # teardown (a gunicorn worker stopping after a drain did); the exit waits for the decode instead.
+        threading.Thread(target=transcribe, name=name).start()
         return result
 
     def _wait(self, result: Future[Transcript], started: float) -> Transcript:
