@@ -287,6 +287,11 @@ def hangup() -> str:
     return str(response)
 
 
+def nothing() -> str:
+    """An empty response: Twilio goes on as if the URL had not been given (a whisper skipped, the call connected)."""
+    return str(VoiceResponse())
+
+
 def say_then_hangup(text: str, language: str) -> str:
     """Last resort when the call cannot go on: Twilio's own voice reads `text`, then the call ends."""
     if not isinstance(text, str) or not text.strip():

@@ -184,6 +184,32 @@ def _to_a_person_without_database(request_name: str, error: SQLAlchemyError) -> 
     return _xml(_transfer(services().settings.telephony.agent_target))
 
 
+@twilio_routes.errorhandler(SQLAlchemyError)
+def follow_up_without_database(error: SQLAlchemyError) -> Response:
+    """The database failed a follow-up request (the voice webhook and the Connect action handle it themselves):
+    Twilio must never get a 500, which ends the call with its "application error". A status report is lost (and
+    logged); an agent's whisper is skipped, so the agent is connected without the briefing; a transfer that
+    reached someone ends; anything else sends the caller to a person."""
+    log.error("%s: database unavailable (%s)", request.endpoint, type(error).__name__)
+    metrics.error("database_unavailable")
+    if request.endpoint == "twilio.status_callback":
+        return Response(status=204)
+    if request.endpoint == "twilio.whisper":
+        return _xml(twiml.nothing())
+    if request.endpoint in ("twilio.dial_status", "twilio.queue_status"):
+        try:
+            ended: webhooks.DialResult | webhooks.QueueResult = (
+                webhooks.parse_dial_result(request.form)
+                if request.endpoint == "twilio.dial_status"
+                else webhooks.parse_queue_result(request.form)
+            )
+        except webhooks.FormError:
+            return _xml(_transfer(services().settings.telephony.agent_target))
+        if ended.connected:
+            return _xml(twiml.hangup())
+    return _xml(_transfer(services().settings.telephony.agent_target))
+
+
 @twilio_routes.post("/dial-status")
 def dial_status() -> Response:
     """How the transfer went. Not reached: a callback is requested with the call's context at once (so nothing is
