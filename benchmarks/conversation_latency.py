@@ -6,7 +6,7 @@
 Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
 config.toml: one with the old settings (speech.end_of_turn = "fixed_silence", 700 ms, and Whisper's full 30 s
 encoder window, speech.encoder_window = "full") and one with the new (smart_turn and the window sized to the
-utterance, as configured). Then, for each number of calls at once, it plays that many simulated callers over the
+utterance). Then, for each number of calls at once, it plays that many simulated callers over the
 Media Streams websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see
 the same noisy machine. Each caller is the English demo customer and answers the consent question ("Yes, I
 agree.", a short answer); then every other call asks a question with a pause of 0.4 to 1.0 s inserted
@@ -61,7 +61,7 @@ QUESTIONS = [
 ]
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
     "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
-    "new": {},  # config.toml as it is
+    "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
 }
 
 

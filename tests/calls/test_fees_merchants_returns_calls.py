@@ -44,6 +44,9 @@ SCENARIOS = {
             ("press", "1"),
             # Phrased as Whisper base hears espeak's German ("Was kostet eine Mahnung?" it hears as "Manklopft").
             ("say-de", "Wie viel kostet eine Mahnung?"),
+            # A caller asked to say it again says it again, in other words: espeak's German through the phone line
+            # is misheard by Whisper base from run to run.
+            ("say-de", "Ich möchte wissen, wie hoch die Mahngebühr ist."),
             ("say-de", "Ich habe eine Frage zur Lieferung von Otto."),
             ("say-de", "Danke, auf Wiederhören."),
         ],

@@ -209,3 +209,11 @@ def test_urgent_security_requests_go_to_a_person_at_once(new_dialogue, language,
     assert prompt_text(Prompt.NOT_UNDERSTOOD, language) not in said(actions)
     assert of(actions, EndCall)[0].topic in ("fraud", "stolen_data")
     assert of(actions, StoreTurn)
+
+
+def test_keys_nobody_asked_for_are_one_unclear_turn_not_one_per_key(new_dialogue):
+    dialogue = consented(new_dialogue, "en", ENGLISH.phones[0])
+    dialogue.handle(spoke("how can I pay", "en"))
+    typed_ahead = press(dialogue, "1234")  # (a 0 among them would reach a person, as it does at any time)
+    assert said(typed_ahead).count(prompt_text(Prompt.NOT_UNDERSTOOD, "en")) == 1, said(typed_ahead)
+    assert not of(typed_ahead, EndCall)

@@ -118,6 +118,7 @@ class Assistance:
         self.failed_attempts = 0
         self.unclear_in_a_row = 0
         self.silences_in_a_row = 0
+        self.stray_keys = False  # keys pressed while none were asked for, since the caller last spoke
         self.last_topic: Intent | None = None  # what the caller last asked about, for the agent's briefing
         self.ended = False
         # Only its country code is used (the currency and merchant number to quote); it is never stored.
@@ -146,6 +147,7 @@ class Assistance:
 
     def spoke(self, event: CallerSpoke, language: str) -> list[Action]:
         self.silences_in_a_row = 0
+        self.stray_keys = False
         if self.asking is Asking.WITHDRAWAL:
             return self._withdrawal_answer(
                 event, consent_answer(event.text, language) if event.text else None, language
@@ -187,6 +189,10 @@ class Assistance:
         if not self.collecting_digits:
             if event.digit == AGENT_DIGIT:
                 return self._transfer(Prompt.TRANSFER, HandoffReason.CALLER_ASKED, language)
+            # Keys nobody asked for (a date of birth typed ahead, say) are one unclear turn, not one per key.
+            if self.stray_keys:
+                return []
+            self.stray_keys = True
             return self._unclear(None, None, language)
         if event.digit == RESTART_ENTRY:
             self.digits = ""
