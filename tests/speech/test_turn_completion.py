@@ -139,7 +139,7 @@ def test_a_turn_that_ends_at_the_pause_uses_the_early_transcript(
     heard = take_turns(completion, phone_mulaw_frames(*espeak_cli("I want to speak to an agent", "en")))
     paused = next(item for item in heard if isinstance(item, TurnPaused))
     (utterance,) = [item for item in heard if isinstance(item, Utterance)]
-    recogniser = Recogniser(transcriber)
+    recogniser = Recogniser(transcriber, timeout_seconds=60)
 
     recogniser.start_early(paused.pcm16, "en", "en")
     early = recogniser.recognise(utterance.pcm16, "en", "en", speech_bytes=utterance.speech_bytes)

@@ -57,7 +57,7 @@ def chat(context: ChatContext, lines: list[str], caller: str | None = ANNA.phone
 
 
 def test_a_chat_is_recorded_like_a_call_with_the_text_channel_in_the_ledger(chat_context):
-    session, records, _ = chat(chat_context, ["ja", "wie kann ich bezahlen", "nein danke"])
+    session, records, _ = chat(chat_context, ["ja", "wie kann ich bezahlen", "nein danke", "nein danke"])
 
     assert all(set(record) == {"say"} for record in records[:-1]) and len(records) >= 4
     assert records[0]["say"] == chat_context.notices[("disclosure", "de")].text
@@ -153,7 +153,7 @@ def test_the_evaluation_runs_conversations_through_the_chat(tmp_path, classifier
     assert len(conversations) >= 80
     assert min(sum(c.language == language for c in conversations.values()) for language in ("de", "en")) >= 40
     evaluation = Evaluation(tmp_path, subprocess_mode=False, classifier=classifier)
-    for name in ("de-press0", "en-pay-1"):
+    for name in ("de-press0", "en-fee-reminder"):
         conversation = conversations[name]
         assert judge(conversation, evaluation.play(conversation), evaluation.notice_texts) == [], name
     evaluation.engine.dispose()

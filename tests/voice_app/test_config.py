@@ -90,7 +90,7 @@ def test_secrets_never_appear_in_repr():
         (("encoder_floor_seconds = 10", "encoder_floor_seconds = 0.5"), "speech.encoder_floor_seconds"),
         (("encoder_floor_seconds = 10", 'encoder_floor_seconds = "10 s"'), "speech.encoder_floor_seconds"),
         (("encoder_margin_seconds = 1", "encoder_margin_seconds = -1"), "speech.encoder_margin_seconds"),
-        (('end_of_turn = "smart_turn"', 'end_of_turn = "model"'), "speech.end_of_turn"),
+        (('end_of_turn = "fixed_silence"', 'end_of_turn = "model"'), "speech.end_of_turn"),
         (("turn_pause_ms = 200", "turn_pause_ms = 210"), "speech.turn_pause_ms"),
         (("turn_fallback_ms = 3000", "turn_fallback_ms = 60000"), "speech.turn_fallback_ms"),
         (("turn_complete_threshold = 0.5", "turn_complete_threshold = 1.5"), "speech.turn_complete_threshold"),
