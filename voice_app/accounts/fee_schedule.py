@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from voice_app.accounts.data_files import read_toml
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FEE_SCHEDULE_PATH = DATA_DIR / "fee_schedule.toml"
@@ -134,13 +135,7 @@ def _currency_terms(currency: str, table: object, source: str) -> CurrencyTerms:
 
 
 def load_fee_schedule(path: Path = FEE_SCHEDULE_PATH) -> FeeSchedule:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FeeScheduleError(f"fee schedule {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise FeeScheduleError(f"fee schedule {path} is not valid TOML: {error}") from None
-    return parse_fee_schedule(data, str(path))
+    return parse_fee_schedule(read_toml(path, "fee schedule", FeeScheduleError), str(path))
 
 
 @functools.cache

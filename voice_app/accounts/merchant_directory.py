@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from voice_app.accounts.data_files import read_toml
 from voice_app.accounts.fee_schedule import DATA_DIR
 
 MERCHANTS_PATH = DATA_DIR / "merchants.toml"
@@ -136,13 +136,7 @@ def _merchant(row: object, name: str) -> MerchantContact:
 
 
 def load_merchants(path: Path = MERCHANTS_PATH) -> MerchantDirectory:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MerchantDirectoryError(f"merchant directory {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise MerchantDirectoryError(f"merchant directory {path} is not valid TOML: {error}") from None
-    return parse_merchants(data, str(path))
+    return parse_merchants(read_toml(path, "merchant directory", MerchantDirectoryError), str(path))
 
 
 @functools.cache
