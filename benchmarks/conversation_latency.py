@@ -45,11 +45,11 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from served_instance import ServedInstance, served_instance  # noqa: E402
 
 from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
+from telephony.caller_voice import caller_says  # noqa: E402
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer  # noqa: E402
 from voice_app.database import make_engine  # noqa: E402
 from voice_app.models import STAGES  # noqa: E402
-from voice_app.speech.tts import Synthesizer  # noqa: E402
 
 JFK = PROJECT_ROOT.parent / "shared" / "data" / "audio" / "jfk.flac"
 # Questions and where (after which word) the caller pauses in them.
@@ -80,10 +80,10 @@ def quietest_frame_near(mulaw: bytes, seconds: float) -> float:
     return min(energy, key=energy.__getitem__) * 0.02
 
 
-def with_pause_after_word(synthesizer: Synthesizer, sentence: str, words: int, pause: float) -> bytes:
+def with_pause_after_word(sentence: str, words: int, pause: float) -> bytes:
     """The whole sentence (so its words keep their sentence-internal melody) with silence after `words` words."""
-    whole = synthesizer.synthesize(sentence, "en")
-    prefix = synthesizer.synthesize(" ".join(sentence.split()[:words]), "en")
+    whole = caller_says(sentence, "en")
+    prefix = caller_says(" ".join(sentence.split()[:words]), "en")
     # The prefix said alone ends with a sentence-final lengthening and fade the sentence does not have there.
     at = quietest_frame_near(whole, max(0.1, len(split_frames(prefix)) * 0.02 - 0.08))
     return insert_pauses(whole, [(at, pause)])
@@ -98,18 +98,16 @@ class Material:
 
 
 def make_material(rng: random.Random) -> Material:
-    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
     questions = [
-        with_pause_after_word(synthesizer, sentence, words, round(rng.uniform(0.4, 1.0), 2))
+        with_pause_after_word(sentence, words, round(rng.uniform(0.4, 1.0), 2))
         for sentence, words in QUESTIONS
         for _ in range(2)
     ]
     hesitations = [
-        with_pause_after_word(synthesizer, "I want to, um, speak to an agent.", 4, round(rng.uniform(0.7, 1.2), 2))
-        for _ in range(4)
+        with_pause_after_word("I want to, um, speak to an agent.", 4, round(rng.uniform(0.7, 1.2), 2)) for _ in range(4)
     ]
     samples, rate = load_audio_file(JFK)
-    return Material(synthesizer.synthesize("Yes, I agree.", "en"), questions, phone(samples, rate), hesitations)
+    return Material(caller_says("Yes, I agree.", "en"), questions, phone(samples, rate), hesitations)
 
 
 def script(material: Material, index: int, date_of_birth: str) -> list[Speak | Press]:
@@ -229,7 +227,6 @@ def short_answers() -> None:
     smart_turn = SmartTurn(
         shared_turn_completion(speech.model_cache_dir), speech.turn_complete_threshold, speech.short_answer_fallback_ms
     )
-    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
 
     class NothingPlaying:
         def clear(self) -> list[str]:
@@ -258,7 +255,7 @@ def short_answers() -> None:
         for language, texts in SHORT_ANSWERS.items():
             for text in texts:
                 quiet = MULAW_SILENCE_FRAME * 25  # half a second
-                frames = split_frames(quiet + synthesizer.synthesize(text, language) + quiet * 8)
+                frames = split_frames(quiet + caller_says(text, language) + quiet * 8)
                 found = turns(frames, smart)
                 said = " ".join(recogniser.recognise(u.pcm16, language, language).transcript.text for u in found)
                 exact += words(said) == words(text)
@@ -271,7 +268,6 @@ def short_answers() -> None:
             f"| {name} | {exact}/{count} | {same}/{count} | {split} "
             f"| median {statistics.median(silences):.0f}, max {max(silences)} |"
         )
-    synthesizer.close()
 
 
 def main() -> None:

@@ -38,11 +38,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from benchmarks.served_instance import ProcessStats, ServedInstance, ServerNotReady, served_instance  # noqa: E402
+from telephony.caller_voice import caller_says  # noqa: E402
 from telephony.simulator import CallResult, Press, ScriptItem, Speak, TwilioSimulator  # noqa: E402
 from voice_app.accounts.demo_data import DemoCustomer, demo_customers  # noqa: E402
 from voice_app.database import make_engine  # noqa: E402
 from voice_app.models import Call  # noqa: E402
-from voice_app.speech.tts import Synthesizer  # noqa: E402
 
 ENGLISH_LINE = "+4420555010"
 # Phrases Whisper base hears well from espeak-ng's English voice (the whole-call tests use them).
@@ -77,9 +77,9 @@ class Step:
             self.results.append(result)
 
 
-def scripts(customers: list[DemoCustomer], synthesizer: Synthesizer) -> list[tuple[DemoCustomer, list[ScriptItem]]]:
+def scripts(customers: list[DemoCustomer]) -> list[tuple[DemoCustomer, list[ScriptItem]]]:
     """One script per customer, the questions taking turns among them."""
-    spoken = {text: synthesizer.synthesize(text, "en") for text in {*FIRST_QUESTIONS, *SECOND_QUESTIONS, GOODBYE}}
+    spoken = {text: caller_says(text, "en") for text in {*FIRST_QUESTIONS, *SECOND_QUESTIONS, GOODBYE}}
     played: list[tuple[DemoCustomer, list[ScriptItem]]] = []
     for index, customer in enumerate(customers):
         first, second = FIRST_QUESTIONS[index % len(FIRST_QUESTIONS)], SECOND_QUESTIONS[index % len(SECOND_QUESTIONS)]
@@ -223,8 +223,7 @@ def main() -> None:
         parser.error("--calls, --minutes, --workers and --threads must be positive")
     today = date.today()
     customers = [customer for customer in demo_customers(today) if customer.language == "en" and customer.phones]
-    synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
-    played = scripts(customers, synthesizer)
+    played = scripts(customers)
     steps = []
     try:
         with served_instance(workers=args.workers, threads=args.threads) as server:

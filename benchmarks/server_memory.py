@@ -22,9 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from benchmarks.served_instance import ServerNotReady, served_instance  # noqa: E402
+from telephony.caller_voice import caller_says  # noqa: E402
 from telephony.simulator import Press, Speak, TwilioSimulator  # noqa: E402
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer  # noqa: E402
-from voice_app.speech.tts import Synthesizer  # noqa: E402
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -46,8 +46,7 @@ def main() -> None:
             print("| state | master RSS MB | worker RSS MB |\n|---|---|---|")
             print(f"| after start (model loaded, prompts rendered) | {rss_mb(master):.0f} | {rss_mb(worker):.0f} |")
             customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
-            synthesizer = Synthesizer({"en": "gmw/en-us", "de": "gmw/de"}, rate_wpm=165)
-            question = synthesizer.synthesize("Where is my refund?", "en")
+            question = caller_says("Where is my refund?", "en")
             script = [
                 Press("1"),
                 Speak(question, label="question"),

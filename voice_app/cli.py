@@ -99,15 +99,19 @@ def serve(context: CliContext, host: str | None, port: int | None, workers: int 
 # -- simulated calls -------------------------------------------------------------------------------------
 
 
-def _parse_turn(turn: str, language: str, synthesizer):
+def _parse_turn(turn: str, language: str):
     """'say:text' (or plain text), 'audio:file.wav', 'press:1', 'wait:3', 'hangup'."""
     from telephony.audio import float_to_phone_mulaw, load_audio_file
+    from telephony.caller_voice import CallerVoiceError, caller_says
     from telephony.simulator import HangUp, Press, Silence, Speak
 
     kind, _, value = turn.partition(":") if ":" in turn else ("say", "", turn)
     kind = kind.strip().lower()
     if kind == "say" and value.strip():
-        return Speak(synthesizer.synthesize(value.strip(), language), label=value.strip())
+        try:
+            return Speak(caller_says(value.strip(), language), label=value.strip())
+        except CallerVoiceError as error:
+            raise click.ClickException(str(error)) from None
     if kind == "audio":
         try:
             samples, rate = load_audio_file(value)
@@ -157,16 +161,14 @@ def _run_call(
         auth_token = os.environ.get("TWILIO_AUTH_TOKEN")
         if not auth_token:
             raise click.ClickException("TWILIO_AUTH_TOKEN must be set to sign requests to a running server")
-        from voice_app.speech.tts import Synthesizer
-
-        script = [_parse_turn(turn, language, Synthesizer()) for turn in turns]
+        script = [_parse_turn(turn, language) for turn in turns]
         return TwilioSimulator(
             url, auth_token, from_number=from_number, to_number=to_number, on_event=_print_simulator
         ).place_call(script), None
 
     click.echo("starting the assistant in this process (loading the speech model)...")
     speech = load_speech(settings)
-    script = [_parse_turn(turn, language, speech.synthesizer) for turn in turns]
+    script = [_parse_turn(turn, language) for turn in turns]
     secret_key = _demo_secret_key(settings)
     auth_token = secrets.token_hex(16)
     with LocalServer(

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator
 from tests.support import settings_with_database
 from voice_app import calls
@@ -55,14 +56,14 @@ SCENARIOS = {
 }
 
 
-def build_script(scenario: Scenario, synthesizer):
+def build_script(scenario: Scenario):
     script = []
     for kind, value in scenario.script:
         if kind == "press":
             script.append(Press(value))
         else:
             language = kind.rsplit("-", 1)[-1]
-            audio = synthesizer.synthesize(value, language)
+            audio = caller_says(value, language)
             script.append(Speak(audio, label=value, barge_in=kind.startswith("barge-in")))
     return script
 
@@ -80,7 +81,7 @@ def finished_calls(tmp_path_factory, base_settings, speech):
             simulator = TwilioSimulator(
                 server.url, auth_token, from_number=CALLER, to_number=scenario.line, max_call_seconds=120
             )
-            return simulator.place_call(build_script(scenario, speech.synthesizer))
+            return simulator.place_call(build_script(scenario))
 
         with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
             results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS), strict=True))

@@ -19,6 +19,7 @@ import requests
 from sqlmodel import Session, select
 
 from telephony.audio import PHONE_RATE, mulaw_to_pcm16, pcm16_to_float32, read_mulaw_wav, resample
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, HangUp, Press, Speak, TwilioSimulator
 from telephony.twiml import ConnectStream, Dial, Enqueue, Gather, Hangup, Play, parse_dial_target, parse_twiml
 from tests.support import handoff_of, settings_with_database, signed_post
@@ -68,8 +69,8 @@ class Scenario:
 
 
 def scenarios(speech) -> dict[str, Scenario]:
-    message = Speak(speech.synthesizer.synthesize(MESSAGE, "en"), label=MESSAGE)
-    long_message = Speak(speech.synthesizer.synthesize(LONG_MESSAGE, "en"), label=LONG_MESSAGE)
+    message = Speak(caller_says(MESSAGE, "en"), label=MESSAGE)
+    long_message = Speak(caller_says(LONG_MESSAGE, "en"), label=LONG_MESSAGE)
     return {
         "callback_by_key": Scenario("+4915112345601", "no-answer", (Press("1"),)),
         "callback_by_waiting": Scenario("+4915112345602", "busy", ()),
@@ -131,7 +132,7 @@ def voicemail_of(server, result: CallResult, wait_seconds: float = 5.0) -> Voice
 
 
 def spoken_seconds(speech, text: str) -> float:
-    return len(speech.synthesizer.synthesize(text, "en")) / PHONE_RATE
+    return len(caller_says(text, "en")) / PHONE_RATE
 
 
 def last_play(result: CallResult) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from telephony.audio import resample
+from telephony.caller_voice import caller_says
 from telephony.simulator import Press, Speak, TwilioSimulator
 from telephony.twiml import Dial, Gather, Hangup, Play, parse_twiml
 from tests.support import handoff_of, settings_with_database, signed_post
@@ -45,7 +46,7 @@ def two_instances(module_database_url, base_settings, speech):
         seed_demo(first.services.engine, SECRET_KEY, today=date.today())
         script = [
             Press("1"),
-            Speak(speech.synthesizer.synthesize("Where is my refund?", "en"), label="Where is my refund?"),
+            Speak(caller_says("Where is my refund?", "en"), label="Where is my refund?"),
             Press(CUSTOMER.date_of_birth.strftime("%d%m%Y")),
             Press("0"),
         ]

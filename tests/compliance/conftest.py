@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from compliance_support import CALLS, ENGLISH_LINE, PASSWORD, SECRET_KEY, TODAY
 
+from telephony.caller_voice import caller_says
 from telephony.simulator import Press, Speak, TwilioSimulator
 from tests.databases import DATABASE_BACKENDS, is_postgresql
 from tests.support import settings_with_database
@@ -38,7 +39,7 @@ def called_database(request, tmp_path_factory, base_settings, speech):
                 if kind == "press"
                 else Press(value, immediately=True)
                 if kind == "hash"
-                else Speak(speech.synthesizer.synthesize(value, "en"), label=value)
+                else Speak(caller_says(value, "en"), label=value)
                 for kind, value in script
             ]
             return TwilioSimulator(

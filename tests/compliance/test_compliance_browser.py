@@ -9,7 +9,6 @@ import json
 import re
 import zipfile
 
-import pytest
 from compliance_support import ENGLISH, PASSWORD
 from playwright.sync_api import expect
 
@@ -26,10 +25,6 @@ def sign_in(page, server, username, path):
     page.get_by_role("button", name="Sign in").click()
 
 
-@pytest.mark.xfail(
-    reason="open (session 4 notes): the withdrawing caller is not recorded as withdrawing",
-    strict=False,
-)
 def test_compliance_searches_opens_evidence_and_downloads_a_checked_export(
     console_server, called_database, page, tmp_path
 ):

@@ -147,10 +147,6 @@ def test_timeline_flags_a_transcript_stored_without_consent(console_server, call
     assert 'data-code="transcript_without_consent"' in page.text
 
 
-@pytest.mark.xfail(
-    reason="open (session 4 notes): the withdrawing caller is not recorded as withdrawing",
-    strict=False,
-)
 def test_a_withdrawal_during_the_call_is_proven_and_nothing_after_it_kept(console_server, called_database, database):
     _, results = called_database
     call_sid = results["unknown_caller_withdraws"].call_sid

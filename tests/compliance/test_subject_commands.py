@@ -77,10 +77,6 @@ def test_access_export_gives_everything_about_the_caller_and_nothing_about_other
     assert json.loads(audit[0][2])["calls"] == 2
 
 
-@pytest.mark.xfail(
-    reason="open (session 4 notes): the withdrawing caller is not recorded as withdrawing",
-    strict=False,
-)
 def test_erasure_deletes_the_callers_data_and_keeps_a_verifiable_proof_of_consent(
     called_database, database, config_file
 ):
@@ -198,10 +194,6 @@ def shift_call_data_back(database, days):
             run_sql(database, f"UPDATE {table} SET {column} = {shifted}")
 
 
-@pytest.mark.xfail(
-    reason="open (session 4 notes): the withdrawing caller is not recorded as withdrawing",
-    strict=False,
-)
 def test_retention_deletes_what_expired_and_running_it_twice_changes_nothing_more(database, config_file):
     shift_call_data_back(database, 40)  # transcripts (30 days) expired, call records (180 days) not
     turns = rows(database, "SELECT COUNT(*) FROM turns")[0][0]

@@ -21,6 +21,7 @@ import requests
 from sqlmodel import Session, select
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import Press, SimEvent, Speak, TwilioSimulator
 from telephony.twiml import Dial, parse_twiml
 from tests.agent_feed import AgentFeed
@@ -30,7 +31,6 @@ from voice_app import calls
 from voice_app.config import PROJECT_ROOT
 from voice_app.database import make_engine
 from voice_app.handoff.models import Handoff
-from voice_app.speech.tts import Synthesizer
 from voice_app.users.management import create_user
 
 NGINX = Path("/usr/sbin/nginx")
@@ -213,29 +213,25 @@ def proxied(postgres_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def call_through_nginx(proxied):
-    synthesizer = Synthesizer()
     moments: dict[str, float] = {}
 
     def note(event: SimEvent) -> None:
         moments.setdefault(event.kind, time.monotonic())
 
-    try:
-        simulator = TwilioSimulator(
-            proxied["public_url"],
-            SECRETS["TWILIO_AUTH_TOKEN"],
-            from_number=CALLER,
-            to_number=LINE,
-            dial_outcome="completed",
-            max_call_seconds=150,
-            ca_file=proxied["certificate"],
-            on_event=note,
-        )
-        script = [Speak(synthesizer.synthesize("Yes, I agree.", "en"), label="Yes, I agree."), Press("0")]
-        with AgentFeed(proxied["public_url"], AGENT, PASSWORD, ca_file=str(proxied["certificate"])) as feed:
-            result = simulator.place_call(script)
-        return result, feed, moments
-    finally:
-        synthesizer.close()
+    simulator = TwilioSimulator(
+        proxied["public_url"],
+        SECRETS["TWILIO_AUTH_TOKEN"],
+        from_number=CALLER,
+        to_number=LINE,
+        dial_outcome="completed",
+        max_call_seconds=150,
+        ca_file=proxied["certificate"],
+        on_event=note,
+    )
+    script = [Speak(caller_says("Yes, I agree.", "en"), label="Yes, I agree."), Press("0")]
+    with AgentFeed(proxied["public_url"], AGENT, PASSWORD, ca_file=str(proxied["certificate"])) as feed:
+        result = simulator.place_call(script)
+    return result, feed, moments
 
 
 def test_the_shipped_site_has_only_marked_placeholders_and_passes_nginx_t(proxied):

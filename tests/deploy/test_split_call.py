@@ -12,13 +12,13 @@ import pytest
 from sqlmodel import Session, select
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import Press, SimEvent, Speak, TwilioSimulator, route_by_path
 from tests.agent_feed import AgentFeed
 from tests.instances import SECRETS, running_instances
 from voice_app import calls
 from voice_app.database import make_engine
 from voice_app.handoff.models import CallbackRequest, Handoff
-from voice_app.speech.tts import Synthesizer
 from voice_app.users.management import create_user
 
 PUBLIC_URL = "http://hotline.test"
@@ -33,7 +33,6 @@ LIVE_WITHIN_SECONDS = 5
 def split_call(postgres_server, tmp_path_factory):
     database_url = postgres_server.create_database("split")
     folder = tmp_path_factory.mktemp("split")
-    synthesizer = Synthesizer()
     engine = make_engine(database_url)
     try:
         with running_instances(["a", "b"], folder, database_url, PUBLIC_URL) as (a, b):
@@ -58,7 +57,7 @@ def split_call(postgres_server, tmp_path_factory):
                 on_event=note,
             )
             script = [
-                Speak(synthesizer.synthesize("Yes, I agree.", "en"), label="Yes, I agree."),
+                Speak(caller_says("Yes, I agree.", "en"), label="Yes, I agree."),
                 Press("0"),
                 Press("1"),
             ]
@@ -69,7 +68,6 @@ def split_call(postgres_server, tmp_path_factory):
             yield a, b, engine, result, feed, moments
     finally:
         engine.dispose()
-        synthesizer.close()
 
 
 def detail_of(result, kind: str) -> str:

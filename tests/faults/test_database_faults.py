@@ -31,6 +31,7 @@ from fault_support import (
 )
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator
 from telephony.twiml import ConnectStream, Dial, parse_twiml
 from tests.log_capture import everything_logged
@@ -102,7 +103,7 @@ class SqliteWriteLock:
 
 @pytest.fixture(scope="module")
 def outages(tmp_path_factory, base_settings, speech):
-    question = speech.synthesizer.synthesize(QUESTION, "en")
+    question = caller_says(QUESTION, "en")
     sqlite_path = tmp_path_factory.mktemp("sqlite-lock") / "locked.db"
     notices = short_notice_dir(tmp_path_factory.mktemp("notices"))
     postgres = start_throwaway_postgres()

@@ -24,6 +24,7 @@ from fault_support import (
 )
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, route_by_path
 from telephony.twiml import Dial, parse_twiml
 from tests.instances import SECRETS, running_instances
@@ -53,7 +54,7 @@ def killed_mid_call(tmp_path_factory, base_settings, speech, postgres_server):
         secret_key=SECRETS["VOICE_APP_SECRET_KEY"],
         speech=speech,
     )
-    question = speech.synthesizer.synthesize(QUESTION, "en")
+    question = caller_says(QUESTION, "en")
     with (
         survivor,
         running_instances(

@@ -22,6 +22,7 @@ from fault_support import (
 )
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, Press, SimEvent, Speak, TwilioSimulator
 from tests.support import TEST_SECRETS, settings_with_database
 from voice_app import calls
@@ -60,7 +61,7 @@ def faulty_calls(tmp_path_factory, base_settings, speech):
         speech=dataclasses.replace(base_settings.speech, transcription_timeout_seconds=TIMEOUT_SECONDS),
         notice_dir=short_notice_dir(tmp_path_factory.mktemp("notices")),
     )
-    question = speech.synthesizer.synthesize(QUESTION, "en")
+    question = caller_says(QUESTION, "en")
     # Its own synthesizer, so that stopping it does not stop the other tests' one.
     breakable = Synthesizer({"en": settings.speech.voice_en, "de": settings.speech.voice_de})
     speeches = {

@@ -22,6 +22,7 @@ from fault_support import (
 )
 
 from consent.ledger import events_for_call, verify_chain
+from telephony.caller_voice import caller_says
 from telephony.simulator import CallResult, Press, SimEvent, Speak, TwilioSimulator, route_by_path
 from telephony.twiml import Dial, parse_twiml
 from tests.support import settings_with_database
@@ -43,7 +44,7 @@ def dropped_calls(tmp_path_factory, base_settings, speech):
         notice_dir=short_notice_dir(tmp_path_factory.mktemp("notices")),
     )
     auth_token = secrets.token_hex(16)
-    question = speech.synthesizer.synthesize(QUESTION, "en")
+    question = caller_says(QUESTION, "en")
     with LocalServer(settings, auth_token=auth_token, secret_key="w" * 40, speech=speech) as server:
         port = int(server.url.rsplit(":", 1)[1])
         relays = {name: CuttableRelay(port) for name in CUT_AT}

@@ -31,6 +31,7 @@ from telephony.audio import (
     split_frames,
     tone_mulaw,
 )
+from telephony.caller_voice import caller_says
 from telephony.outbound import OutboundPlayer
 from telephony.signatures import SIGNATURE_HEADER, SignatureChecker, public_url, websocket_url
 from telephony.simulator import (
@@ -702,7 +703,7 @@ def test_a_real_call_times_the_turn_from_outside_around_the_apps_own_latency(bas
         (notices / f"consent.{language}.txt").write_text("Press one to agree.")
     settings = dataclasses.replace(settings_with_database(base_settings, tmp_path / "calls.db"), notice_dir=notices)
     customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
-    question = speech.synthesizer.synthesize("Where is my refund?", "en")
+    question = caller_says("Where is my refund?", "en")
     with LocalServer(settings, auth_token=AUTH_TOKEN, secret_key="s" * 40, speech=speech) as server:
         seed_demo(server.services.engine, "s" * 40, today=date.today())
         result = TwilioSimulator(

@@ -10,6 +10,7 @@ import pytest
 from console_support import AUTH_TOKEN, PASSWORD, console_app
 from playwright.sync_api import expect
 
+from telephony.caller_voice import caller_says
 from tests.browser import SCREENSHOTS, WAIT_MS, requires_chromium
 from tests.support import settings_with_database
 from voice_app import calls, local_server
@@ -143,7 +144,7 @@ def test_a_simulated_call_transferred_by_the_assistant_appears_live(server, page
     sign_in(page, server, "agent.live")
     page.evaluate("window.stillTheSamePage = true")
     question = "Can you book me a flight to Madrid?"
-    script = [Press("1"), Speak(speech.synthesizer.synthesize(question, "en"), label=question)]
+    script = [Press("1"), Speak(caller_says(question, "en"), label=question)]
     simulator = TwilioSimulator(
         server.url, AUTH_TOKEN, from_number="+4915199887766", to_number="+4420555010", max_call_seconds=120
     )
