@@ -209,15 +209,7 @@ def test_an_unknown_caller_is_verified_by_customer_number_and_birth_date(account
     [
         ("verification_fails_three_times", "verification_failed", "open_payments"),
         ("sensitive_topic", "sensitive_topic", "fraud"),
-        pytest.param(
-            "two_unclear_turns",
-            "unclear_twice",
-            None,
-            marks=pytest.mark.xfail(
-                reason="open (session 4 notes): this espeak-ng call no longer ends as expected",
-                strict=False,
-            ),
-        ),
+        ("two_unclear_turns", "unclear_twice", None),
     ],
 )
 def test_calls_that_go_to_a_person_store_why(account_calls, name, reason, topic):

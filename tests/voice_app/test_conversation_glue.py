@@ -7,7 +7,15 @@ import pytest
 from consent.ledger import Decision
 from tests.dialogue_support import ENGLISH, GERMAN, consented, keypad_date, press, said, spoke
 from tests.support import AT, of
-from voice_app.dialogue.messages import CallerInterrupted, DigitPressed, EndCall, RecordConsent, StoreTurn
+from voice_app.dialogue.messages import (
+    CallerInterrupted,
+    DigitPressed,
+    EndCall,
+    PromptFinished,
+    RecordConsent,
+    Say,
+    StoreTurn,
+)
 from voice_app.dialogue.prompts import Prompt, prompt_text
 from voice_app.models import CallOutcome, HandoffReason
 
@@ -217,3 +225,14 @@ def test_keys_nobody_asked_for_are_one_unclear_turn_not_one_per_key(new_dialogue
     typed_ahead = press(dialogue, "1234")  # (a 0 among them would reach a person, as it does at any time)
     assert said(typed_ahead).count(prompt_text(Prompt.NOT_UNDERSTOOD, "en")) == 1, said(typed_ahead)
     assert not of(typed_ahead, EndCall)
+
+
+def test_a_key_pressed_again_after_the_question_back_was_heard_is_a_second_unclear_turn(new_dialogue):
+    dialogue = consented(new_dialogue, "en", ENGLISH.phones[0])
+    first = dialogue.handle(DigitPressed("5", AT))
+    assert said(first) == prompt_text(Prompt.NOT_UNDERSTOOD, "en")
+    dialogue.handle(DigitPressed("5", AT))  # still while the question back plays: the same turn
+    assert not of(dialogue.handle(DigitPressed("7", AT)), EndCall)
+    for reply in of(first, Say):
+        dialogue.handle(PromptFinished(reply.prompt_id, AT))
+    assert transfer_reason(dialogue.handle(DigitPressed("5", AT))) is HandoffReason.UNCLEAR_TWICE

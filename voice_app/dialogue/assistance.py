@@ -118,7 +118,7 @@ class Assistance:
         self.failed_attempts = 0
         self.unclear_in_a_row = 0
         self.silences_in_a_row = 0
-        self.stray_keys = False  # keys pressed while none were asked for, since the caller last spoke
+        self.stray_keys = False  # keys pressed while none were asked for, since the caller last heard a reply
         self.last_topic: Intent | None = None  # what the caller last asked about, for the agent's briefing
         self.ended = False
         # Only its country code is used (the currency and merchant number to quote); it is never stored.
@@ -221,6 +221,11 @@ class Assistance:
         if self.collecting_digits:
             return [self._repeat_question(language)]
         return [self.speaker.prompt(Prompt.STILL_THERE, language, interruptible=True)]
+
+    def reply_heard(self) -> None:
+        """The assistant's last reply played to its end: a key pressed after it answers that reply, so it is a
+        turn of its own (keys typed ahead while the reply plays stay one turn)."""
+        self.stray_keys = False
 
     def interrupted(self, language: str) -> list[Action]:
         """The caller started talking over the assistant."""

@@ -89,6 +89,7 @@ class Dialogue:
             return_pause_days=return_pause_days,
         )
         self._notice_prompt_id: str | None = None
+        self._last_reply_id: str | None = None  # the last thing the assistant said, to know when it was heard
         self._notice_played_at: datetime | None = None
         self._consent_prompts = 0
         self._consent_misses = 0
@@ -117,6 +118,9 @@ class Dialogue:
         if self.state == State.ENDING:
             return []
         actions = self._handle(event)
+        replies = [action for action in actions if isinstance(action, Say)]
+        if replies:
+            self._last_reply_id = replies[-1].prompt_id
         if self.assistance.ended:
             self.state = State.ENDING
         return actions
@@ -156,6 +160,8 @@ class Dialogue:
         if self.state == State.NOTICE_PLAYING and prompt_id == self._notice_prompt_id:
             self._notice_played_at = at
             self.state = State.AWAITING_CONSENT
+        elif self.state == State.CONVERSATION and prompt_id == self._last_reply_id:
+            self.assistance.reply_heard()
         return []
 
     def _digit(self, event: DigitPressed) -> list[Action]:
