@@ -176,8 +176,8 @@ def test_every_routine_question_is_answered_with_the_customers_figures(account_c
     refunded_merchants = [order.merchant.lower() for order, _ in customer.refunds]
     assert any(merchant in answered["refund_status"] for merchant in refunded_merchants)
     assert customer.latest_order.merchant.lower() in answered["payment_status"]
-    # How to pay, with the bank details or the offer to read them out ("bank details", "Bankverbindung").
-    assert "iban" in answered["payment_options"] or "bank" in answered["payment_options"]
+    # How to pay, with the bank details at once.
+    assert "iban" in answered["payment_options"]
 
 
 def test_the_verification_answer_is_not_kept_as_said(account_calls):

@@ -23,7 +23,6 @@ from voice_app.answers.caller_criteria import CallerCriteria, criteria_from_tran
 from voice_app.answers.phrases import ANSWER_PHRASES
 from voice_app.answers.spoken import Gender, say_amount, say_characters, say_date, say_number
 from voice_app.config import SUPPORTED_LANGUAGES
-from voice_app.understanding.text import fold_for_matching
 from voice_app.understanding.vocabulary import ACCOUNT_INTENTS, ROUTINE_INTENTS, Intent
 
 MAX_ITEMS_SPOKEN = 3
@@ -81,7 +80,7 @@ def answer(
     if isinstance(skip_items, bool) or not isinstance(skip_items, int) or skip_items < 0:
         raise ValueError(f"skip_items must be a non-negative int, not {skip_items!r}")
     if chosen is Intent.PAYMENT_OPTIONS:
-        return _payment_options(payment_instructions, transcript, language, skip_items)
+        return _payment_options(payment_instructions, language, skip_items)
     if summary is None:
         raise ValueError(f"{chosen} needs the account summary of a verified caller")
     if not isinstance(summary, AccountSummary):
@@ -408,27 +407,16 @@ _ITEM_BUILDERS: dict[Intent, Callable[[AccountSummary, _Sayer], tuple[list[_Item
 }
 
 
-def _payment_options(
-    instructions: PaymentInstructions, transcript: str, language: str, skip_items: int
-) -> SpokenAnswer:
-    """The ways to pay, then, if the caller wants them, the bank details: the IBAN alone takes ten seconds to read.
-    Asked for the bank details (or a transfer) outright, they come at once."""
+def _payment_options(instructions: PaymentInstructions, language: str, skip_items: int) -> SpokenAnswer:
+    """The ways to pay with the bank details in one reply: a caller who asks how to pay is about to pay, and a
+    question back ("shall I read the bank details?") cost them a turn. Worded to fit the short-answer limit."""
     phrases = ANSWER_PHRASES[language]
-    details = phrases["bank_details"].format(
+    if skip_items:
+        return SpokenAnswer(phrases["that_was_all"], 1, 0, needs_verification=False)
+    text = phrases["payment_options"].format(
         holder=instructions.account_holder, iban=say_characters(instructions.iban, language)
     )
-    asked_for_details = any(
-        word in fold_for_matching(transcript) for word in map(fold_for_matching, phrases["bank_details_words"])
-    )
-    if asked_for_details and skip_items == 0:
-        return SpokenAnswer(details, 1, 1, needs_verification=False)
-    if skip_items == 0:
-        return SpokenAnswer(
-            f"{phrases['payment_options']} {phrases['offer_bank_details']}", 2, 1, needs_verification=False
-        )
-    if skip_items == 1:
-        return SpokenAnswer(details, 2, 1, needs_verification=False)
-    return SpokenAnswer(phrases["that_was_all"], 2, 0, needs_verification=False)
+    return SpokenAnswer(text, 1, 1, needs_verification=False)
 
 
 def _capitalise(sentence: str) -> str:

@@ -52,12 +52,8 @@ ANSWER_PHRASES: dict[str, dict] = {
         "offer_one": "Shall I read out the other one?",
         "offer_many": "Shall I read out the other {n}?",
         "that_was_all": "That's everything I have.",
-        "payment_options": "You can pay in the app or online, by card or direct debit, or by bank transfer.",
-        "offer_bank_details": "Shall I read out our bank details for a transfer?",
-        "bank_details": "For a transfer, the account holder is {holder}. The IBAN is {iban}. "
-        "Please give your customer number as the reference.",
-        # Words that show the caller asked for the transfer details themselves, not how to pay in general.
-        "bank_details_words": ("iban", "bank details", "account number", "transfer", "sort code", "bank account"),
+        "payment_options": "You can pay in the app or online, or by bank transfer to {holder}, IBAN {iban}, with your "
+        "customer number as the reference.",
     },
     "de": {
         "invoice_latest": "Ihre letzte Rechnung, von {merchant} über {amount},",
@@ -104,11 +100,7 @@ ANSWER_PHRASES: dict[str, dict] = {
         "offer_one": "Soll ich Ihnen die andere auch vorlesen?",
         "offer_many": "Soll ich Ihnen die anderen {n} auch vorlesen?",
         "that_was_all": "Das war alles.",
-        "payment_options": "Sie können in der App oder online bezahlen, per Karte oder Lastschrift, oder per "
-        "Überweisung.",
-        "offer_bank_details": "Soll ich Ihnen unsere Bankverbindung für eine Überweisung vorlesen?",
-        "bank_details": "Für eine Überweisung: Empfänger ist {holder}. Die IBAN lautet {iban}. "
-        "Bitte geben Sie Ihre Kundennummer als Verwendungszweck an.",
-        "bank_details_words": ("iban", "bankverbindung", "kontonummer", "überweis", "bankdaten", "kontodaten"),
+        "payment_options": "Sie können in der App oder online bezahlen, oder per Überweisung an {holder}, IBAN {iban}, "
+        "mit Ihrer Kundennummer als Verwendungszweck.",
     },
 }
