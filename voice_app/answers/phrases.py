@@ -52,8 +52,8 @@ ANSWER_PHRASES: dict[str, dict] = {
         "offer_one": "Shall I read out the other one?",
         "offer_many": "Shall I read out the other {n}?",
         "that_was_all": "That's everything I have.",
-        "payment_options": "You can pay in the app or online, or by bank transfer to {holder}, IBAN {iban}, with your "
-        "customer number as the reference.",
+        "payment_options": "You can pay in the app, by card or direct debit, or by transfer to {holder}, IBAN {iban}, "
+        "with your customer number as reference.",
     },
     "de": {
         "invoice_latest": "Ihre letzte Rechnung, von {merchant} über {amount},",
@@ -100,7 +100,7 @@ ANSWER_PHRASES: dict[str, dict] = {
         "offer_one": "Soll ich Ihnen die andere auch vorlesen?",
         "offer_many": "Soll ich Ihnen die anderen {n} auch vorlesen?",
         "that_was_all": "Das war alles.",
-        "payment_options": "Sie können in der App oder online bezahlen, oder per Überweisung an {holder}, IBAN {iban}, "
-        "mit Ihrer Kundennummer als Verwendungszweck.",
+        "payment_options": "Sie können in der App bezahlen, per Karte oder Lastschrift, oder per Überweisung an "
+        "{holder}, IBAN {iban}, mit Ihrer Kundennummer als Verwendungszweck.",
     },
 }
