@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,7 +11,9 @@ from zoneinfo import ZoneInfo
 import requests
 from sqlmodel import Session, select
 
+from telephony.caller_voice import caller_says
 from telephony.signatures import SignatureChecker
+from telephony.simulator import CallResult, Press, Speak, TwilioSimulator
 from voice_app import calls
 from voice_app.dialogue.machine import NoticeTexts
 from voice_app.handoff.business_hours import BusinessHours
@@ -61,3 +64,27 @@ def handoff_of(server, call_sid: str) -> Handoff:
     call = calls.find_call(server.services.engine, call_sid)
     with Session(server.services.engine) as session:
         return session.exec(select(Handoff).where(Handoff.call_id == call.id)).one()
+
+
+# A scripted caller: (number calling, line called, steps), each step ("press", digits) or ("say-LANG", words).
+CallScript = tuple[str, str, list[tuple[str, str]]]
+
+
+def place_scripted_calls(
+    server, auth_token: str, scripts: dict[str, CallScript], *, max_call_seconds: float = 420
+) -> dict[str, CallResult]:
+    """Every script as a whole simulated call to `server`, all at the same time; results by script name."""
+
+    def place(name: str) -> CallResult:
+        caller, line, steps = scripts[name]
+        items = [
+            Press(value) if kind == "press" else Speak(caller_says(value, kind.removeprefix("say-")), label=value)
+            for kind, value in steps
+        ]
+        simulator = TwilioSimulator(
+            server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=max_call_seconds
+        )
+        return simulator.place_call(items)
+
+    with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
+        return dict(zip(scripts, pool.map(place, scripts), strict=True))

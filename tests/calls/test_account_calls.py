@@ -5,14 +5,11 @@ phrases are ones Whisper base hears well enough from that voice (measured; Germa
 from __future__ import annotations
 
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
 
-from telephony.caller_voice import caller_says
-from telephony.simulator import CallResult, Press, Speak, TwilioSimulator
-from tests.support import settings_with_database
+from tests.support import place_scripted_calls, settings_with_database
 from voice_app import calls
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, WELL_KNOWN_GERMAN, demo_customer, seed_demo
 from voice_app.answers.spoken import say_amount
@@ -118,21 +115,7 @@ def account_calls(tmp_path_factory, base_settings, speech):
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key=SECRET_KEY, speech=speech) as server:
         seed_demo(server.services.engine, SECRET_KEY, today=TODAY)
-
-        def place(name: str) -> CallResult:
-            caller, line, script = SCENARIOS[name]
-            turns = [
-                Press(value) if kind == "press" else Speak(caller_says(value, kind.removeprefix("say-")), label=value)
-                for kind, value in script
-            ]
-            simulator = TwilioSimulator(
-                server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=420
-            )
-            return simulator.place_call(turns)
-
-        with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-            results = dict(zip(SCENARIOS, pool.map(place, SCENARIOS), strict=True))
-        yield server, results
+        yield server, place_scripted_calls(server, auth_token, SCENARIOS)
 
 
 def turns_and_call(account_calls, name):
