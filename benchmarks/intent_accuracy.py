@@ -71,6 +71,8 @@ SPLIT_SEED = 2020
 CALIBRATION_BINS = 10
 TARGET_ACCURACY = 0.95
 TARGET_WRONGLY_ANSWERED = 0.05
+# How many of the most frequent confusions a cross-validation lists per language.
+CONFUSIONS = 15
 CLOSE_CATEGORIES = (
     "Refund_not_showing_up",
     "request_refund",
@@ -158,7 +160,7 @@ def cross_validate(
     folds: int,
     seed: int = SPLIT_SEED,
     evaluate: set[tuple[str, str]] | None = None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[Verdict]]:
     """Stratified K-fold cross-validation on training data; `evaluate`, if given, limits which of our
     utterances are scored (keys (language, text)), the rest being trained on in every fold."""
     scored = [e for e in own if evaluate is None or (e.language, e.text) in evaluate]
@@ -197,7 +199,7 @@ def cross_validate(
         "training seconds": float(np.mean(seconds)),
     }
     result["n scored"] = len(held)
-    return result
+    return result, held
 
 
 def report_cv(folds: int, eval_only: list[Path]) -> None:
@@ -212,7 +214,7 @@ def report_cv(folds: int, eval_only: list[Path]) -> None:
                 with path.open(encoding="utf-8", newline="") as file:
                     rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
                 evaluate |= {(lang, clean_text(row["text"])) for row in rows}
-    result = cross_validate(own, banking, folds, evaluate=evaluate)
+    result, held = cross_validate(own, banking, folds, evaluate=evaluate)
     print(
         f"## {folds}-fold cross-validation on the training data ({len(own)} of our utterances, "
         f"{result.pop('n scored')} of them scored, + {len(banking)} Banking77 train rows)\n"
@@ -226,6 +228,12 @@ def report_cv(folds: int, eval_only: list[Path]) -> None:
             else (f"{value:.3f}" if name.startswith("ECE") else percent(value))
         )
         print(f"| {name} | {shown} |")
+    for language in LANGUAGES:
+        confusions = Counter(
+            (v.truth.value, v.understanding.intent.value) for v in held if v.language == language and not v.correct
+        )
+        print(f"\nMost frequent confusions, {language} (true → classified): ", end="")
+        print(", ".join(f"{truth} → {got} ({count})" for (truth, got), count in confusions.most_common(CONFUSIONS)))
 
 
 def listen(classifier: IntentClassifier, examples: list[Example]) -> list[Heard]:
@@ -364,7 +372,7 @@ def main() -> None:
         f"Training: {len(training)} of our utterances + {len(banking_train)} Banking77 train rows, "
         f"{training_seconds:.1f} s. Held out: {len(held_out)} of our utterances, a frozen set "
         f"(data/heldout.*.tsv, drawn once with seed {SPLIT_SEED}, never trained on). "
-        f"Temperature {classifier.temperature:.3f}; thresholds from the dev split: answer "
+        f"Temperature {classifier.temperature:.3f}; thresholds from out-of-fold scores: answer "
         f"{classifier.thresholds.answer:.3f}, hand-over {classifier.thresholds.handoff:.3f}.\n"
     )
     print("| measure | value | target |")

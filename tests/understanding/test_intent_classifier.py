@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from voice_app.understanding.intents import MAX_WRONG_ANSWER_SHARE, IntentClassifier, Route
+from voice_app.understanding.intents import CALIBRATION_FOLDS, MAX_WRONG_ANSWER_SHARE, IntentClassifier, Route
 from voice_app.understanding.noise import noise_texts, vocabulary_of
 from voice_app.understanding.text import MAX_TRANSCRIPT_CHARS
-from voice_app.understanding.training_data import Example, held_out_examples, own_examples
+from voice_app.understanding.training_data import Example, default_training_examples, held_out_examples, own_examples
 from voice_app.understanding.vocabulary import ANSWERED_INTENTS, SENSITIVE_INTENTS, Intent
 
 REALISTIC = [
@@ -138,8 +138,10 @@ def test_held_out_accuracy() -> None:
     """Trains exactly as load_default() does (all of data/intents.*.tsv plus Banking77 train) and scores the
     frozen held-out set data/heldout.*.tsv, which no model is trained on: measured 93.1 % (de 91.4 %,
     en 94.8 %) when it was frozen; 95.6 % (de 93.9 %, en 97.4 %) after more training data and the noise
-    class, both chosen by cross-validation on the training data alone. Answers that were wrong stay
-    within MAX_WRONG_ANSWER_SHARE, the share the answer threshold is chosen for on the development split."""
+    class, both chosen by cross-validation on the training data alone; with issue 12's intents and rows
+    94.8 % (de 93.4 %, en 96.1 %), then 94.9 % (de 93.9 %, en 96.0 %) with German stems and more German
+    utterances. Answers that were wrong stay
+    within MAX_WRONG_ANSWER_SHARE, the share the answer threshold is chosen for on out-of-fold scores."""
     held_out = held_out_examples()
     classifier = IntentClassifier.load_default()
 
@@ -321,3 +323,27 @@ def test_training_needs_every_intent() -> None:
 
 def test_default_model_is_trained_once_per_process(classifier: IntentClassifier) -> None:
     assert IntentClassifier.load_default() is classifier
+
+
+def test_thresholds_and_temperature_hardly_depend_on_how_the_calibration_folds_are_dealt(
+    classifier: IntentClassifier,
+) -> None:
+    """Measured over 11 seeds: the answer threshold stayed within 0.82-0.85 with out-of-fold calibration,
+    where a single development split gave 0.68-0.87; with that split, this seed and the default one gave
+    0.802 and 0.679."""
+    redealt = IntentClassifier.train(default_training_examples(), split_seed=9)
+
+    assert abs(redealt.thresholds.answer - classifier.thresholds.answer) <= 0.05
+    assert abs(redealt.thresholds.handoff - classifier.thresholds.handoff) <= 0.05
+    assert abs(redealt.temperature - classifier.temperature) <= 0.01
+
+
+def test_calibration_needs_examples_for_every_fold() -> None:
+    examples = [
+        Example(f"{intent.value} {word}", intent, "en")
+        for intent in Intent
+        for word in (["only"] if intent is Intent.REPEAT else ["one", "two", "three", "four", "five", "six"])
+    ]
+
+    with pytest.raises(ValueError, match=f"at least {CALIBRATION_FOLDS} training examples"):
+        IntentClassifier.train(examples, noise=["blorp fnord", "zzz qwx", "brrt", "mmh hm", "xkq", "plonk"])

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_app.understanding.splits import stratified_folds, stratified_split
+from voice_app.understanding.splits import stratified_folds
 from voice_app.understanding.training_data import (
     DATA_DIR,
     LANGUAGES,
-    Example,
     banking77_dir,
     default_training_examples,
     held_out_examples,
@@ -158,24 +157,6 @@ def test_missing_banking77_names_the_setting(tmp_path: Path, monkeypatch: pytest
 
     with pytest.raises(FileNotFoundError, match="VOICE_APP_BANKING77_DIR"):
         default_training_examples()
-
-
-def test_stratified_split_is_disjoint_complete_and_covers_every_group() -> None:
-    examples = own_examples()
-    rest, part = stratified_split(examples, 0.2, seed=3)
-
-    assert len(rest) + len(part) == len(examples)
-    assert not {id(example) for example in rest} & {id(example) for example in part}
-    groups = {(example.intent, example.language) for example in examples}
-    assert {(example.intent, example.language) for example in part} == groups
-    assert {(example.intent, example.language) for example in rest} == groups
-    assert 0.18 < len(part) / len(examples) < 0.22
-    assert stratified_split(examples, 0.2, seed=3) == (rest, part)
-
-
-def test_split_share_must_be_a_fraction() -> None:
-    with pytest.raises(ValueError):
-        stratified_split([Example("yes", Intent.AFFIRM, "en")], 1.0, seed=0)
 
 
 def test_stratified_folds_partition_the_examples_and_spread_every_group() -> None:

@@ -1,7 +1,7 @@
-"""Stratified splits of training examples: the development split that calibrates the classifier, and the folds
-of a cross-validation (benchmarks/intent_accuracy.py --cv).
+"""Stratified folds of training examples: those whose out-of-fold scores calibrate the classifier, and those of
+a cross-validation (benchmarks/intent_accuracy.py --cv).
 
-Both keep every (intent, language, weight) group in proportion on every side, so each intent of both languages
+They keep every (intent, language, weight) group in proportion on every side, so each intent of both languages
 is represented, and Banking77 rows and our own utterances are never lumped together.
 """
 
@@ -27,20 +27,6 @@ def _shuffled_groups(examples: Sequence[Example], seed: int) -> list[list[Exampl
         rng.shuffle(members)
         shuffled.append(members)
     return shuffled
-
-
-def stratified_split(examples: Sequence[Example], share: float, seed: int) -> tuple[list[Example], list[Example]]:
-    """(rest, part): `share` of each (intent, language, weight) group goes to `part`, at least one if the
-    group has two or more, so every intent of both languages is represented on both sides."""
-    if not 0 < share < 1:
-        raise ValueError(f"share must lie between 0 and 1, not {share}")
-    rest: list[Example] = []
-    part: list[Example] = []
-    for members in _shuffled_groups(examples, seed):
-        count = max(1, round(len(members) * share)) if len(members) > 1 else 0
-        part.extend(members[:count])
-        rest.extend(members[count:])
-    return rest, part
 
 
 def stratified_folds(examples: Sequence[Example], folds: int, seed: int) -> list[list[Example]]:

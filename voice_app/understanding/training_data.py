@@ -26,7 +26,7 @@ DEFAULT_BANKING77_DIR = PROJECT_ROOT.parent / "shared" / "data" / "banking77"
 # what training sees, so changing it would change the model.
 LANGUAGES = ("de", "en")
 BANKING77_WEIGHT = 0.05
-# The random choices of the data (the generated noise, the language sample, the development split) use this
+# The random choices of the data (the generated noise, the language sample, the calibration folds) use this
 # seed, so that every training at start sees the same examples.
 TRAINING_SEED = 7
 
