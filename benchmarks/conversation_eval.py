@@ -24,6 +24,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,10 +213,17 @@ class Evaluation:
         self.engine = open_database(self.settings.database_url, self.settings.database_url_setting)
         seed_demo(self.engine, self.secret_key, today=date.today())
         self.notices = sync_notice_versions(self.engine, self.settings)
+        # Every conversation starts from the seeded accounts: a return paused in one must not change the next.
+        self.database_file = workdir / "conversations.db"
+        self.seeded_file = workdir / "seeded.db"
+        self.engine.dispose()
+        shutil.copyfile(self.database_file, self.seeded_file)
         self.notice_texts = {notice.text for notice in self.notices.values()}
         self.context: ChatContext | None = None
 
     def play(self, conversation: Conversation) -> Played:
+        self.engine.dispose()
+        shutil.copyfile(self.seeded_file, self.database_file)
         if self.subprocess_mode:
             return self._play_command(conversation)
         return self._play_in_process(conversation)
