@@ -3,22 +3,23 @@
     .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2] [--stagger 4]
     .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
-Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
-config.toml: one with the old settings (speech.end_of_turn = "fixed_silence", 700 ms, and Whisper's full 30 s
-encoder window, speech.encoder_window = "full") and one with the new (smart_turn and the window sized to the
-utterance). Then, for each number of calls at once, it plays that many simulated callers over the Media Streams
-websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see the same noisy
-machine. Callers of one batch do not start in lockstep, as real calls do not: each starts after a random delay of up
-to `--stagger` seconds (the same delays for old and new). Each caller is the English demo customer and answers the
-consent question ("Yes, I agree.", a short answer); then, by turns, a call asks a question with a pause of 0.4 to
-1.0 s inserted mid-sentence (espeak-ng) and keys the date of birth, the next says jfk.flac (real speech; 840 ms and
-540 ms pauses inside), and the next asks for an agent after a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak
-to an agent"). Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first frame of the
-reply. A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses; a turn
-the server split at a pause but answered only after the caller finished is not seen that way, so the table also
-gives the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn is
-answered twice). Per-stage times come from the answer latencies each server stored. The load average is sampled
-while calls run (other work on the machine shows there). Prints Markdown for the README.
+Starts real servers (`voice-app serve`, one worker each) as their own processes from this checkout's config.toml,
+one per setting compared (`--settings`, default all three): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
+Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window
+sized to the utterance) and "new" (smart_turn and the sized window). Then, for each number of calls at once, it
+plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for
+`--rounds` rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real
+calls do not: each starts after a random delay of up to `--stagger` seconds (the same delays for every server). Each
+caller is the English demo customer and answers the consent question ("Yes, I agree.", a short answer); then, by
+turns, a call asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of
+birth, the next says jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent after a
+hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's: from the
+caller's last frame carrying sound to the first frame of the reply. A turn is cut off when the server answered (or
+cleared, or hung up) during one of the turn's pauses; a turn the server split at a pause but answered only after the
+caller finished is not seen that way, so the table also gives the answers the server stored per turn the callers
+spoke (1.00 when no turn was split; a split turn is answered twice). Per-stage times come from the answer latencies
+each server stored. The load average is sampled while calls run (other work on the machine shows there). Prints
+Markdown for the README.
 
 `--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
 German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
@@ -65,7 +66,13 @@ QUESTIONS = [
 ]
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
     "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
+    "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance"},
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
+}
+DESCRIPTIONS = {
+    "old": "700 ms silence, full window (old)",
+    "window": "700 ms silence, sized window",
+    "new": "Smart Turn, sized window (new)",
 }
 
 
@@ -308,6 +315,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new per number of calls")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), help="the servers to compare"
+    )
+    parser.add_argument(
         "--stagger", type=float, default=4.0, help="callers of one batch start at random within this many seconds"
     )
     args = parser.parse_args()
@@ -320,7 +330,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         # Both servers stay up for the whole run; only one of them has calls at a time.
         servers = {
-            name: stack.enter_context(served_instance(config=changes, threads=48)) for name, changes in SETTINGS.items()
+            name: stack.enter_context(served_instance(config=SETTINGS[name], threads=48)) for name in args.settings
         }
         rows = []
         for count in args.calls:
@@ -358,7 +368,7 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
             flags = tally.cut_off[label]
             return f"{sum(flags)}/{len(flags)}" if flags else "-"
 
-        mode = "700 ms silence (old)" if name == "old" else "Smart Turn (new)"
+        mode = DESCRIPTIONS[name]
         print(
             f"| {count} | {mode} | {percentile(every, 0.5) * 1000:.0f} | {percentile(every, 0.95) * 1000:.0f} "
             f"| {len(every)} | {share('consent')} | {share('question')} | {share('jfk')} | {share('hesitation')} "
