@@ -1,22 +1,25 @@
 """Conversation speed as Twilio would see it: voice-to-voice time and cut-off turns, old end of turn against new.
 
-    .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2]
+    .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2] [--stagger 4]
     .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
-Starts two real servers (`voice-app serve`, one worker each) as their own processes from this checkout's
-config.toml: one with the old settings (speech.end_of_turn = "fixed_silence", 700 ms, and Whisper's full 30 s
-encoder window, speech.encoder_window = "full") and one with the new (smart_turn and the window sized to the
-utterance). Then, for each number of calls at once, it plays that many simulated callers over the
-Media Streams websocket to the old server, then to the new one, alternating for `--rounds` rounds, so that both see
-the same noisy machine. Each caller is the English demo customer and answers the consent question ("Yes, I
-agree.", a short answer); then every other call asks a question with a pause of 0.4 to 1.0 s inserted
-mid-sentence (espeak-ng) and keys the date of birth, and the others say jfk.flac (real speech; 840 ms and 540 ms
-pauses inside) and ask for an agent after a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent").
-Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first frame of the reply.
-A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's pauses; a turn the
-server split at a pause but answered only after the caller finished is not seen that way, so the table also gives
-the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn is answered
-twice). Per-stage times come from the answer latencies each server stored. Prints Markdown for the README.
+Starts real servers (`voice-app serve`, one worker each) as their own processes from this checkout's config.toml,
+one per setting compared (`--settings`, default all three): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
+Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window
+sized to the utterance) and "new" (smart_turn and the sized window). Then, for each number of calls at once, it
+plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for
+`--rounds` rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real
+calls do not: each starts after a random delay of up to `--stagger` seconds (the same delays for every server). Each
+caller is the English demo customer and answers the consent question ("Yes, I agree.", a short answer); then, by
+turns, a call asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of
+birth, the next says jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent after a
+hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's: from the
+caller's last frame carrying sound to the first frame of the reply. A turn is cut off when the server answered (or
+cleared, or hung up) during one of the turn's pauses; a turn the server split at a pause but answered only after the
+caller finished is not seen that way, so the table also gives the answers the server stored per turn the callers
+spoke (1.00 when no turn was split; a split turn is answered twice). Per-stage times come from the answer latencies
+each server stored. The load average is sampled while calls run (other work on the machine shows there). Prints
+Markdown for the README.
 
 `--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
 German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import statistics
 import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -61,7 +66,13 @@ QUESTIONS = [
 ]
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
     "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
+    "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance"},
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
+}
+DESCRIPTIONS = {
+    "old": "700 ms silence, full window (old)",
+    "window": "700 ms silence, sized window",
+    "new": "Smart Turn, sized window (new)",
 }
 
 
@@ -111,19 +122,17 @@ def make_material(rng: random.Random) -> Material:
 
 
 def script(material: Material, index: int, date_of_birth: str) -> list[Speak | Press]:
-    """Calls alternate between two scripts, so that a turn the server splits (and then fails to understand) does
-    not keep the other kinds of turn from being measured."""
-    if index % 2 == 0:
-        return [
-            Speak(material.consent, label="consent"),
-            Speak(material.questions[index // 2 % len(material.questions)], label="question"),
-            Press(date_of_birth),
-        ]
-    return [
-        Speak(material.consent, label="consent"),
-        Speak(material.jfk, label="jfk"),
-        Speak(material.hesitations[index // 2 % len(material.hesitations)], label="hesitation"),
-    ]
+    """Calls take turns among three scripts, each with one turn after the consent, so that a turn the server splits
+    (and then fails to understand), or jfk's speech, which is no question the hotline answers and sends the caller to
+    a person, does not keep the other kinds of turn from being measured."""
+    consent = Speak(material.consent, label="consent")
+    kind, number = index % 3, index // 3
+    if kind == 0:
+        question = material.questions[number % len(material.questions)]
+        return [consent, Speak(question, label="question"), Press(date_of_birth)]
+    if kind == 1:
+        return [consent, Speak(material.jfk, label="jfk")]
+    return [consent, Speak(material.hesitations[number % len(material.hesitations)], label="hesitation")]
 
 
 @dataclass
@@ -133,6 +142,32 @@ class Tally:
     failed_calls: int = 0
     spoken_turns: int = 0
     answers: int = 0  # answer latencies the server stored: one per utterance it answered
+    load: list[float] = field(default_factory=list)  # one-minute load averages sampled while the calls ran
+
+
+class LoadAverage:
+    """Samples the machine's one-minute load average every few seconds while calls run."""
+
+    EVERY_SECONDS = 5.0
+
+    @contextlib.contextmanager
+    def sampled(self) -> Iterator[list[float]]:
+        samples: list[float] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while True:
+                samples.append(os.getloadavg()[0])
+                if stop.wait(self.EVERY_SECONDS):
+                    return
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            yield samples
+        finally:
+            stop.set()
+            sampler.join()
 
 
 def answers_stored(server: ServedInstance) -> int:
@@ -146,12 +181,15 @@ def answers_stored(server: ServedInstance) -> int:
         engine.dispose()
 
 
-def play(server: ServedInstance, count: int, material: Material, tally: Tally, offset: int) -> None:
+def play(
+    server: ServedInstance, count: int, material: Material, tally: Tally, offset: int, delays: list[float]
+) -> None:
     answers_before = answers_stored(server)
     customer = demo_customer(WELL_KNOWN_ENGLISH, date.today())
     results: list[CallResult | None] = [None] * count
 
     def one(index: int) -> None:
+        time.sleep(delays[index])
         simulator = TwilioSimulator(
             server.url, server.auth_token, from_number=customer.phones[0], to_number="+4420555010", max_call_seconds=300
         )
@@ -223,7 +261,7 @@ def short_answers() -> None:
     speech = load_settings(PROJECT_ROOT / "config.toml").speech
     transcriber = Transcriber(str(install_bundled_model("base", speech.model_cache_dir)))
     transcriber.warm_up()
-    recogniser = Recogniser(transcriber)
+    recogniser = Recogniser(transcriber, timeout_seconds=speech.transcription_timeout_seconds)
     smart_turn = SmartTurn(
         shared_turn_completion(speech.model_cache_dir), speech.turn_complete_threshold, speech.short_answer_fallback_ms
     )
@@ -276,27 +314,39 @@ def main() -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 16, 32])
     parser.add_argument("--rounds", type=int, default=2, help="alternations of old and new per number of calls")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), help="the servers to compare"
+    )
+    parser.add_argument(
+        "--stagger", type=float, default=4.0, help="callers of one batch start at random within this many seconds"
+    )
     args = parser.parse_args()
     if args.short_answers:
         short_answers()
         return
-    material = make_material(random.Random(args.seed))
+    rng = random.Random(args.seed)
+    material = make_material(rng)
+    load = LoadAverage()
     with contextlib.ExitStack() as stack:
         # Both servers stay up for the whole run; only one of them has calls at a time.
         servers = {
-            name: stack.enter_context(served_instance(config=changes, threads=48)) for name, changes in SETTINGS.items()
+            name: stack.enter_context(served_instance(config=SETTINGS[name], threads=48)) for name in args.settings
         }
         rows = []
         for count in args.calls:
             tallies = {name: Tally() for name in servers}
             for round_index in range(args.rounds):
+                delays = sorted(rng.uniform(0, args.stagger) for _ in range(count)) if count > 1 else [0.0]
                 for name, server in servers.items():
                     started = time.monotonic()
-                    play(server, count, material, tallies[name], offset=round_index * count)
+                    with load.sampled() as samples:
+                        play(server, count, material, tallies[name], round_index * count, delays)
+                    tallies[name].load += samples
                     elapsed = time.monotonic() - started
                     print(f"# {count} calls, round {round_index + 1}, {name}: {elapsed:.0f} s", file=sys.stderr)
             for name, tally in tallies.items():
                 rows.append((count, name, tally))
+        print(f"Callers of a batch started at random within {args.stagger:g} s.\n")
         print_table(rows)
         print("\nMedian per-stage seconds over every answered turn (from the stored answer latencies):")
         for name, server in servers.items():
@@ -306,10 +356,11 @@ def main() -> None:
 def print_table(rows: list[tuple[int, str, Tally]]) -> None:
     labels = ["consent", "question", "jfk", "hesitation"]
     print(
-        "| calls | end of turn | voice-to-voice p50 ms | p95 ms | turns timed | cut off: mid-sentence pause 0.4-1.0 s "
-        "| jfk (0.84 s) | hesitation 0.7-1.2 s | answers per spoken turn | calls not finished |"
+        "| calls | end of turn | voice-to-voice p50 ms | p95 ms | turns timed | cut off: consent "
+        "| mid-sentence pause 0.4-1.0 s | jfk (0.84 s) | hesitation 0.7-1.2 s | answers per spoken turn "
+        "| calls not finished | load average |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for count, name, tally in rows:
         every = [value for label in labels for value in tally.seconds[label]]
 
@@ -317,11 +368,12 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
             flags = tally.cut_off[label]
             return f"{sum(flags)}/{len(flags)}" if flags else "-"
 
-        mode = "700 ms silence (old)" if name == "old" else "Smart Turn (new)"
+        mode = DESCRIPTIONS[name]
         print(
             f"| {count} | {mode} | {percentile(every, 0.5) * 1000:.0f} | {percentile(every, 0.95) * 1000:.0f} "
-            f"| {len(every)} | {share('question')} | {share('jfk')} | {share('hesitation')} "
-            f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} |"
+            f"| {len(every)} | {share('consent')} | {share('question')} | {share('jfk')} | {share('hesitation')} "
+            f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} "
+            f"| {min(tally.load, default=0):.1f}-{max(tally.load, default=0):.1f} |"
         )
     print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
     for count, name, tally in rows:

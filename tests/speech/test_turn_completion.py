@@ -22,7 +22,7 @@ from voice_app.call.recognition import Recogniser
 from voice_app.call.turn_taking import Gate, SmartTurn, TurnTaking
 from voice_app.speech import model_store
 from voice_app.speech.model_store import ModelUnavailable, install_smart_turn, smart_turn_model
-from voice_app.speech.stt import Transcriber
+from voice_app.speech.stt import Transcriber, Transcript
 from voice_app.speech.turn_completion import TurnCompletion, shared_turn_completion
 from voice_app.speech.turns import TurnDetector
 
@@ -150,3 +150,29 @@ def test_a_turn_that_ends_at_the_pause_uses_the_early_transcript(
     assert early.early and not fresh.early
     assert early.transcript.text == fresh.transcript.text
     assert "agent" in fresh.transcript.text.lower()
+
+
+class FailingRecogniser(Transcriber):
+    """A recogniser that raises on every utterance, counting how often it was asked."""
+
+    def __init__(self) -> None:  # no model: it never transcribes
+        self.calls = 0
+
+    def transcribe(
+        self, audio_16k: np.ndarray, language: str | None = None, *, fallback_language: str | None = None
+    ) -> Transcript:
+        self.calls += 1
+        raise RuntimeError("recogniser failure")
+
+
+def test_a_recogniser_that_failed_at_the_pause_is_not_asked_again_for_the_same_turn() -> None:
+    failing = FailingRecogniser()
+    recogniser = Recogniser(failing, timeout_seconds=10)
+    speech = np.random.default_rng(7).integers(-8000, 8000, 8000, dtype=np.int16).tobytes()
+    silence = bytes(3200)
+
+    recogniser.start_early(speech, "en", "en")
+    with pytest.raises(RuntimeError, match="recogniser failure"):
+        recogniser.recognise(speech + silence, "en", "en", speech_bytes=len(speech))
+
+    assert failing.calls == 1

@@ -6,12 +6,12 @@ without another word, its transcript is (nearly) ready; if the caller went on, t
 
 Recognition is bounded in time (`[speech] transcription_timeout_seconds`): a recogniser that hangs would leave the
 caller in silence with nobody to notice. Past the bound the call gives up on it (and the caller goes to a person);
-the decode itself cannot be interrupted and finishes on its own thread, its result thrown away.
+the decode itself cannot be interrupted and finishes on its own thread, its result thrown away. A recogniser that
+fails on the early audio fails the turn: the same audio is not handed to it a second time.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from concurrent.futures import Future
@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from telephony.audio import PHONE_RATE, pcm16_to_float32, resample
 from voice_app.speech.stt import Transcriber, Transcript
-
-log = logging.getLogger(__name__)
 
 STT_RATE = 16000
 
@@ -79,12 +77,9 @@ class Recogniser:
             and speech_bytes is not None
             and early.covers(pcm16, speech_bytes, known_language, fallback_language)
         ):
-            try:
-                return Recognised(self._wait(early.result, started), time.monotonic() - started, early=True)
-            except RecognitionTimedOut:
-                raise
-            except Exception:
-                log.warning("early recognition failed; transcribing the turn again", exc_info=True)
+            # A recogniser that failed on this audio is not asked again: its error is the turn's, as it would be
+            # had the turn been transcribed only once it was over.
+            return Recognised(self._wait(early.result, started), time.monotonic() - started, early=True)
         transcript = self._wait(self._start(pcm16, known_language, fallback_language, "recognise"), started)
         return Recognised(transcript, time.monotonic() - started)
 
