@@ -40,9 +40,9 @@ SCENARIOS = {
         "+4930555010",
         [
             ("press", "1"),
-            # Of 31 natural ways to ask this, Whisper base did not hear espeak-ng's German well enough for an answer
-            # in any with the full encoder window ("Wie viel kostet eine Mahnung?" came back as "Wie viel kostet ein
-            # Maunung?"); this one comes closest (the fee intent, below the answer threshold): an open failure.
+            # Of 45 natural ways to ask this, Whisper base heard none from espeak-ng's German well enough for an
+            # answer with either encoder window ("Wie viel kostet eine Mahnung?" came back as "Wie viel kostet eine
+            # Mannung?"); this one comes closest (the fee intent, below the answer threshold): an open failure.
             ("say-de", "Wie viel kostet es, wenn ich eine Mahnung bekomme?"),
             ("say-de", "Ich habe eine Frage zur Lieferung von Otto."),
             ("say-de", "Danke, auf Wiederhören."),
