@@ -65,6 +65,20 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
+# espeak-ng's pauses are digital silence; -45 dBFS keeps the soft onsets of its words.
+_SYNTHETIC_SILENCE_LEVEL = 10 ** (-45 / 20)
+
+
+def trim_silence(samples: np.ndarray, rate: int, keep_seconds: float = 0.1) -> np.ndarray:
+    """Cuts leading and trailing silence of synthetic speech down to `keep_seconds`, so it starts promptly on the
+    line; empty if there is no sound at all."""
+    loud = np.flatnonzero(np.abs(samples) > _SYNTHETIC_SILENCE_LEVEL)
+    if loud.size == 0:
+        return samples[:0]
+    keep = int(keep_seconds * rate)
+    return samples[max(0, loud[0] - keep) : loud[-1] + 1 + keep]
+
+
 def float_to_phone_mulaw(samples: np.ndarray, rate: int) -> bytes:
     """Any mono float audio to what a phone line carries: 8 kHz mu-law."""
     return pcm16_to_mulaw(float32_to_pcm16(resample(samples, rate, PHONE_RATE)))

@@ -17,16 +17,13 @@ import subprocess
 from collections.abc import Mapping
 from types import MappingProxyType
 
-import numpy as np
 import soundfile
 
-from telephony.audio import float_to_phone_mulaw, to_mono
+from telephony.audio import float_to_phone_mulaw, to_mono, trim_silence
 
 DEFAULT_CALLER_VOICES: Mapping[str, str] = MappingProxyType({"en": "gmw/en-us", "de": "gmw/de"})
 DEFAULT_RATE_WPM = 165
 _RENDER_TIMEOUT_SECONDS = 30
-_KEEP_SILENCE_SECONDS = 0.1
-_SILENCE_LEVEL = 10 ** (-45 / 20)  # espeak-ng's pauses are digital silence; -45 dBFS keeps soft onsets
 
 
 class CallerVoiceError(RuntimeError):
@@ -53,8 +50,7 @@ def caller_says(text: str, language: str, *, rate_wpm: int = DEFAULT_RATE_WPM) -
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         raise CallerVoiceError(f"espeak-ng could not render the caller's words: {error}") from None
     samples, rate = soundfile.read(io.BytesIO(rendered.stdout), dtype="float32", always_2d=False)
-    loud = np.flatnonzero(np.abs(to_mono(samples)) > _SILENCE_LEVEL)
-    if loud.size == 0:
+    spoken = trim_silence(to_mono(samples), int(rate))
+    if spoken.size == 0:
         raise CallerVoiceError(f"espeak-ng rendered no sound for {text!r}")
-    keep = int(_KEEP_SILENCE_SECONDS * rate)
-    return float_to_phone_mulaw(to_mono(samples)[max(0, loud[0] - keep) : loud[-1] + 1 + keep], int(rate))
+    return float_to_phone_mulaw(spoken, int(rate))

@@ -34,17 +34,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
-from telephony.audio import float_to_phone_mulaw, pcm16_to_float32
+from telephony.audio import float_to_phone_mulaw, pcm16_to_float32, trim_silence
 
 log = logging.getLogger(__name__)
 
 DEFAULT_VOICES: Mapping[str, str] = MappingProxyType({"en": "gmw/en-us", "de": "gmw/de"})
 MAX_TEXT_CHARS = 1000  # one render holds the single espeak worker; long texts belong in several prompts
 _MIN_RATE_WPM, _MAX_RATE_WPM = 80, 450  # espeak-ng's usable range
-_KEEP_SILENCE_S = 0.1
-_SILENCE_LEVEL = 10 ** (-45 / 20)  # espeak's pauses are digital silence; -45 dBFS keeps soft onsets
 _ESPEAK_LOCK = threading.Lock()  # espeak-ng state is per process, even across Synthesizer objects
 
 
@@ -255,16 +251,7 @@ class _Espeak:
             raise SynthesisError(f"espeak-ng refused the text (status {status})")
         if not finished.is_set():
             raise SynthesisError("espeak-ng stopped before the end of the text")
-        samples = _trim_silence(pcm16_to_float32(b"".join(chunks)), self._sample_rate)
+        samples = trim_silence(pcm16_to_float32(b"".join(chunks)), self._sample_rate)
         if samples.size == 0:
             raise SynthesisError("espeak-ng produced no audio for this text")
         return float_to_phone_mulaw(samples, self._sample_rate)
-
-
-def _trim_silence(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Cuts leading and trailing silence down to 100 ms, so replies start promptly on the line."""
-    loud = np.flatnonzero(np.abs(samples) > _SILENCE_LEVEL)
-    if loud.size == 0:
-        return samples[:0]
-    keep = int(_KEEP_SILENCE_S * rate)
-    return samples[max(0, loud[0] - keep) : loud[-1] + 1 + keep]
