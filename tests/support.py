@@ -66,25 +66,29 @@ def handoff_of(server, call_sid: str) -> Handoff:
         return session.exec(select(Handoff).where(Handoff.call_id == call.id)).one()
 
 
-# A scripted caller: (number calling, line called, steps), each step ("press", digits) or ("say-LANG", words).
+# A scripted caller: (number calling, line called, steps), each step ("press", digits), ("hash", digits: pressed at
+# once, whatever the app does, to end a recording) or ("say-LANG", words).
 CallScript = tuple[str, str, list[tuple[str, str]]]
 
 
 def place_scripted_calls(
-    server, auth_token: str, scripts: dict[str, CallScript], *, max_call_seconds: float = 420
+    server, auth_token: str, scripts: dict[str, CallScript], **simulator_options
 ) -> dict[str, CallResult]:
-    """Every script as a whole simulated call to `server`, all at the same time; results by script name."""
+    """Every script as a whole simulated call to `server`, all at the same time; results by script name.
+    `simulator_options` go to each TwilioSimulator (dial outcome, call length...)."""
+    options = {"max_call_seconds": 420, **simulator_options}
+
+    def step(kind: str, value: str) -> Press | Speak:
+        if kind == "press":
+            return Press(value)
+        if kind == "hash":
+            return Press(value, immediately=True)
+        return Speak(caller_says(value, kind.removeprefix("say-")), label=value)
 
     def place(name: str) -> CallResult:
         caller, line, steps = scripts[name]
-        items = [
-            Press(value) if kind == "press" else Speak(caller_says(value, kind.removeprefix("say-")), label=value)
-            for kind, value in steps
-        ]
-        simulator = TwilioSimulator(
-            server.url, auth_token, from_number=caller, to_number=line, max_call_seconds=max_call_seconds
-        )
-        return simulator.place_call(items)
+        simulator = TwilioSimulator(server.url, auth_token, from_number=caller, to_number=line, **options)
+        return simulator.place_call([step(kind, value) for kind, value in steps])
 
     with ThreadPoolExecutor(max_workers=len(scripts)) as pool:
         return dict(zip(scripts, pool.map(place, scripts), strict=True))

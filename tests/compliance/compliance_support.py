@@ -24,19 +24,25 @@ VOICE_MESSAGE = "Please call me back about my last invoice."
 CALLS = {
     "english_question": (
         ENGLISH.phones[0],
+        ENGLISH_LINE,
         [
-            ("say", "Yes, I agree."),
-            ("say", "What do I still have to pay?"),
+            ("say-en", "Yes, I agree."),
+            ("say-en", "What do I still have to pay?"),
             ("press", ENGLISH.date_of_birth.strftime("%d%m%Y")),
-            ("say", "Thank you, goodbye."),
+            ("say-en", "Thank you, goodbye."),
         ],
     ),
-    "english_to_a_person": (ENGLISH.phones[0], [("press", "1"), ("press", "0")]),
+    "english_to_a_person": (ENGLISH.phones[0], ENGLISH_LINE, [("press", "1"), ("press", "0")]),
     # Nobody answers the transfer, so the German caller leaves a voice message and ends it with #.
-    "german_refuses": (GERMAN.phones[0], [("press", "2"), ("press", "2"), ("say", VOICE_MESSAGE), ("hash", "#")]),
+    "german_refuses": (
+        GERMAN.phones[0],
+        ENGLISH_LINE,
+        [("press", "2"), ("press", "2"), ("say-en", VOICE_MESSAGE), ("hash", "#")],
+    ),
     # The withdrawal is confirmed before it is recorded; the key, so that the confirmation cannot be misheard.
     "unknown_caller_withdraws": (
         UNKNOWN_NUMBER,
-        [("say", "Yes, I agree."), ("say", "I withdraw my consent."), ("press", "1")],
+        ENGLISH_LINE,
+        [("say-en", "Yes, I agree."), ("say-en", "I withdraw my consent."), ("press", "1")],
     ),
 }

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from compliance_support import CALLS, ENGLISH_LINE, PASSWORD, SECRET_KEY, TODAY
+from compliance_support import CALLS, PASSWORD, SECRET_KEY, TODAY
 
-from telephony.caller_voice import caller_says
-from telephony.simulator import Press, Speak, TwilioSimulator
 from tests.databases import DATABASE_BACKENDS, is_postgresql
-from tests.support import settings_with_database
+from tests.support import place_scripted_calls, settings_with_database
 from voice_app.accounts.demo_data import seed_demo
 from voice_app.config import PROJECT_ROOT
 from voice_app.local_server import LocalServer
@@ -31,29 +28,9 @@ def called_database(request, tmp_path_factory, base_settings, speech):
     auth_token = secrets.token_hex(16)
     with LocalServer(settings, auth_token=auth_token, secret_key=SECRET_KEY, speech=speech) as server:
         seed_demo(server.services.engine, SECRET_KEY, today=TODAY)
-
-        def place(name):
-            caller, script = CALLS[name]
-            turns = [
-                Press(value)
-                if kind == "press"
-                else Press(value, immediately=True)
-                if kind == "hash"
-                else Speak(caller_says(value, "en"), label=value)
-                for kind, value in script
-            ]
-            return TwilioSimulator(
-                server.url,
-                auth_token,
-                from_number=caller,
-                to_number=ENGLISH_LINE,
-                dial_outcome="no-answer",
-                ring_seconds=1.0,
-                max_call_seconds=240,
-            ).place_call(turns)
-
-        with ThreadPoolExecutor(max_workers=len(CALLS)) as pool:
-            results = dict(zip(CALLS, pool.map(place, CALLS), strict=True))
+        results = place_scripted_calls(
+            server, auth_token, CALLS, dial_outcome="no-answer", ring_seconds=1.0, max_call_seconds=240
+        )
     # The server has closed its connections: PostgreSQL copies a database only while nobody is connected to it.
     return database_url, results
 
