@@ -50,3 +50,14 @@ def test_bad_server_options_are_named(options, message):
     result = CliRunner().invoke(main, options, env={"TWILIO_AUTH_TOKEN": "t" * 32, "VOICE_APP_SECRET_KEY": "k" * 40})
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_a_caller_voice_that_cannot_be_rendered_is_named_before_any_call(tmp_path):
+    # No espeak-ng on the PATH: the simulated caller cannot speak, and no call is placed to the (closed) port.
+    result = CliRunner().invoke(
+        main,
+        ["call", "--url", "http://127.0.0.1:9", "say:a phrase only this test says"],
+        env={"TWILIO_AUTH_TOKEN": "t" * 32, "PATH": str(tmp_path)},
+    )
+    assert result.exit_code == 1, result.output
+    assert "espeak-ng is not installed" in result.output
