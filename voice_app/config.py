@@ -52,6 +52,7 @@ class ServerSettings:
 class TelephonySettings:
     agent_target: DialTarget
     agent_ring_seconds: int
+    playback_lead_ms: int
     default_language: str
     number_languages: Mapping[str, str]
     business_hours: BusinessHours
@@ -387,6 +388,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         telephony=TelephonySettings(
             agent_target=_agent_target(telephony),
             agent_ring_seconds=telephony.integer("agent_ring_seconds", 5, 120),
+            playback_lead_ms=telephony.integer("playback_lead_ms", 20, 2000),
             default_language=telephony.choice("default_language", SUPPORTED_LANGUAGES),
             number_languages=number_languages,
             business_hours=_business_hours(telephony),

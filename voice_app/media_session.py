@@ -92,7 +92,9 @@ class MediaSession:
         assert call is not None  # bound by _admit before the reader hands out the start
         log.info("call %s: media stream started", call.id)
         settings = self.services.settings
-        self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
+        self.player = OutboundPlayer(
+            self.websocket.send, start.stream_sid, lead_ms=self.services.settings.telephony.playback_lead_ms
+        )
         accounts = TimedAccounts(self.services.accounts)
         dialogue = Dialogue(
             call.language,

@@ -106,7 +106,9 @@ class VoicemailSession:
         instructions = self.services.speech.synthesizer.synthesize(
             prompt_text(Prompt.VOICEMAIL_INSTRUCTIONS, call.language), call.language
         )
-        self.player = OutboundPlayer(self.websocket.send, start.stream_sid)
+        self.player = OutboundPlayer(
+            self.websocket.send, start.stream_sid, lead_ms=self.services.settings.telephony.playback_lead_ms
+        )
         self.player.play(instructions, INSTRUCTIONS_MARK)
         self.player.play(TONE, TONE_MARK)
         self.message.tone_queued(

@@ -26,15 +26,18 @@ def one_second_of_speech() -> bytes:
 class Recorder:
     """A fake websocket send that keeps each message with the moment it was sent."""
 
-    def __init__(self, fail_on_call: int | None = None, delay: float = 0.0):
+    def __init__(self, fail_on_call: int | None = None, delay: float = 0.0, stall: tuple[int, float] | None = None):
         self.sent: list[tuple[float, dict]] = []
         self.condition = threading.Condition()
         self.fail_on_call = fail_on_call
         self.delay = delay
+        self.stall = stall  # (call number, seconds): that one call blocks, as a starved sender thread would
 
     def __call__(self, message: str) -> None:
         if self.delay:
             time.sleep(self.delay)
+        if self.stall is not None and len(self.sent) + 1 == self.stall[0]:
+            time.sleep(self.stall[1])
         with self.condition:
             if self.fail_on_call is not None and len(self.sent) + 1 == self.fail_on_call:
                 raise ConnectionError("socket gone")
@@ -170,6 +173,38 @@ def test_clear_with_nothing_queued_still_tells_twilio_and_drops_nothing():
     send.wait_for(lambda sent: len(sent) == 1)
     player.close()
     assert send.events() == ["clear"]
+
+
+def longest_gap_in_playback(sent: list[tuple[float, dict]]) -> float:
+    """The longest silence a caller hears inside the audio, if Twilio plays each frame once it has arrived and
+    the frame before it has played."""
+    playing_until: float | None = None
+    longest = 0.0
+    for arrived, message in sent:
+        if message["event"] != "media":
+            continue
+        starts = arrived if playing_until is None else max(arrived, playing_until)
+        if playing_until is not None:
+            longest = max(longest, starts - playing_until)
+        playing_until = starts + FRAME
+    return longest
+
+
+@pytest.mark.parametrize(("lead_ms", "gap_expected"), [(100, True), (500, False)])
+def test_a_sender_stall_shorter_than_the_lead_leaves_no_gap_in_what_the_caller_hears(
+    one_second_of_speech, lead_ms, gap_expected
+):
+    send = Recorder(stall=(30, 0.3))
+    player = OutboundPlayer(send, STREAM, lead_ms=lead_ms)
+    player.play(one_second_of_speech, "stalled")
+    send.wait_for_mark("stalled")
+    player.close()
+
+    gap = longest_gap_in_playback(send.sent)
+    if gap_expected:
+        assert gap >= 0.3 - lead_ms / 1000 - LATE_TOLERANCE
+    else:
+        assert gap <= LATE_TOLERANCE
 
 
 def test_play_and_clear_never_wait_for_a_slow_socket(one_second_of_speech):

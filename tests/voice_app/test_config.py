@@ -84,6 +84,8 @@ def test_secrets_never_appear_in_repr():
             "voicemail.end_silence_seconds must be shorter",
         ),
         (('default_language = "en"', 'default_language = "fr"'), "telephony.default_language"),
+        (("playback_lead_ms = 500", "playback_lead_ms = 10"), "telephony.playback_lead_ms"),
+        (("playback_lead_ms = 500", "playback_lead_ms = 0.5"), "telephony.playback_lead_ms"),
         (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
         (("vad_aggressiveness = 2", "vad_aggressiveness = 7"), "speech.vad_aggressiveness"),
         (('encoder_window = "utterance"', 'encoder_window = "half"'), "speech.encoder_window"),
