@@ -3,15 +3,11 @@
 Model: TF-IDF on word 1-2-grams, the words cut to their German stems so that inflected forms count as one word
 (cross-validated German accuracy rose 0.6 points, English's stayed), plus character 2-5-grams inside word
 boundaries, and a linear SVM (one-vs-rest) over both languages at once. Character n-grams carry the robustness
-to Whisper's slips: "in voice" still shares most n-grams with "invoice", "Rathe" with "Rate". A stem found in
-only one training text also counts as a placeholder word, which stands for it in the bigrams: a word never seen
-in training ("wie zahle ich die Kurtaxe") then weighs as what it is, a rare word, as typical of requests outside
-our topics (5-fold CV on two fold seeds: wrong answers 1.35 % and 1.44 % instead of 1.43 % and 1.54 %, accuracy
-0.05 to 0.25 points higher). It learns from our own utterances and Banking77 (training_data.py); on top of each
-example's own weight, every intent gets the same total weight, so no intent is favoured just for having more
-examples, except out of scope, which weighs OUT_OF_SCOPE_WEIGHT times as much: it is the one class made of many
-unrelated topics, and the likeliest to lose to a routine intent that shares its phrasing ("wie bezahle ich das
-Bußgeld"). Input that asks nothing at all
+to Whisper's slips: "in voice" still shares most n-grams with "invoice", "Rathe" with "Rate". It learns from
+our own utterances and Banking77 (training_data.py); on top of each example's own weight, every intent gets
+the same total weight, so no intent is favoured just for having more examples, except out of scope, which weighs
+OUT_OF_SCOPE_WEIGHT times as much: it is the one class made of many unrelated topics, and the likeliest to lose
+to a routine intent that shares its phrasing ("wie bezahle ich das Bußgeld"). Input that asks nothing at all
 is a class of its own in training, "noise" (noise.py); it is never an intent: when it is likelier than the
 best intent, the caller is asked again. The choices (linear SVM rather than logistic regression, C, the
 weights, the n-gram ranges, the stems, the noise class) were compared by cross-validation on the training data
@@ -64,7 +60,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -97,11 +92,8 @@ SVM_C = 1.0
 NOISE = "noise"
 NOISE_WEIGHT = 1.0
 # Out of scope weighs this many times one intent's total: 5-fold CV on two fold seeds, German accuracy +0.4 to
-# +0.5 points (1.3: +0.3, 2.0: +0.6 but English -0.2), English unchanged.
+# +0.5 points (1.3: +0.3, 2.0: +0.6 but English -0.2), English within 0.1 points.
 OUT_OF_SCOPE_WEIGHT = 1.5
-# A word stem found in at most this many training texts also counts as the placeholder RARE_WORD.
-RARE_WORD_MAX_TEXTS = 1
-RARE_WORD = "<rare>"
 # The feature settings, chosen by cross-validation on the training data (benchmarks/intent_accuracy.py --cv).
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
@@ -144,40 +136,17 @@ class Thresholds:
     handoff: float
 
 
-class _WordNgrams(TfidfVectorizer):
-    """TF-IDF of word n-grams (n in WORD_NGRAMS), each word cut to its German stem; a stem that was rare in
-    the training texts (or never seen) also counts as RARE_WORD, which stands for it in the longer n-grams."""
-
-    def __init__(self) -> None:
-        super().__init__(analyzer=self._ngrams, sublinear_tf=True)
-        self.known_stems_: frozenset[str] = frozenset()
-
-    def _ngrams(self, text: str) -> list[str]:
-        words = stemmed_words(text)
-        placed = [word if word in self.known_stems_ else RARE_WORD for word in words]
-        # A rare word keeps its own unigram (it may be the one word that matters) next to the placeholder's.
-        grams = [RARE_WORD for word in placed if word == RARE_WORD]
-        low, high = WORD_NGRAMS
-        for n in range(low, high + 1):
-            source = words if n == 1 else placed
-            grams += [" ".join(source[start : start + n]) for start in range(len(source) - n + 1)]
-        return grams
-
-    def fit_transform(self, raw_documents, y=None):
-        documents = list(raw_documents)
-        texts_per_stem = Counter(stem for text in documents for stem in set(stemmed_words(text)))
-        self.known_stems_ = frozenset(stem for stem, count in texts_per_stem.items() if count > RARE_WORD_MAX_TEXTS)
-        return super().fit_transform(documents, y)
-
-    def fit(self, raw_documents, y=None):
-        self.fit_transform(raw_documents)
-        return self
+def _word_ngrams(text: str) -> list[str]:
+    """The n-grams (n in WORD_NGRAMS) of the text's words, each word cut to its German stem."""
+    words = stemmed_words(text)
+    low, high = WORD_NGRAMS
+    return [" ".join(words[start : start + n]) for n in range(low, high + 1) for start in range(len(words) - n + 1)]
 
 
 def _features() -> FeatureUnion:
     return FeatureUnion(
         [
-            ("words", _WordNgrams()),
+            ("words", TfidfVectorizer(analyzer=_word_ngrams, sublinear_tf=True)),
             (
                 "chars",
                 TfidfVectorizer(analyzer=CHAR_ANALYZER, ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=CHAR_MIN_DF),
