@@ -99,6 +99,10 @@ OUT_OF_SCOPE = [
     ("buchen Sie mir bitte einen Flug nach Rom", "de"),
     ("wie lade ich meine Prepaidkarte auf", "de"),
     ("ich möchte bei Ihnen ein Tagesgeldkonto eröffnen", "de"),
+    # Other organisations' bills and fees, phrased like questions about ours.
+    ("wie überweise ich die Gebühr für den Angelschein", "de"),
+    ("wie zahle ich den Mitgliedsbeitrag beim Kegelclub", "de"),
+    ("wie bezahle ich die Rechnung vom Elektriker", "de"),
 ]
 
 SENSITIVE = [
