@@ -86,6 +86,8 @@ def test_secrets_never_appear_in_repr():
         (('default_language = "en"', 'default_language = "fr"'), "telephony.default_language"),
         (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
         (("vad_aggressiveness = 2", "vad_aggressiveness = 7"), "speech.vad_aggressiveness"),
+        (("stt_batch_size = 1", "stt_batch_size = 0"), "speech.stt_batch_size"),
+        (("stt_batch_size = 1", 'stt_batch_size = "8"'), "speech.stt_batch_size"),
         (('encoder_window = "utterance"', 'encoder_window = "half"'), "speech.encoder_window"),
         (("encoder_floor_seconds = 10", "encoder_floor_seconds = 0.5"), "speech.encoder_floor_seconds"),
         (("encoder_floor_seconds = 10", 'encoder_floor_seconds = "10 s"'), "speech.encoder_floor_seconds"),
