@@ -118,15 +118,18 @@ def test_a_lone_utterance_is_decoded_at_once_not_held_for_company(
 
 
 class FailingOnce:
-    """The CTranslate2 model, whose first `generate` fails as a broken model or full memory would."""
+    """The CTranslate2 model, whose first `generate` fails as a broken model or full memory would; it fails only
+    once `release` is set, so that other callers can arrive while that batch runs."""
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self._failed = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
-        if not self._failed:
-            self._failed = True
+        if not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(WAIT_SECONDS)
             raise RuntimeError("generate failed")
         return self._model.generate(*args, **kwargs)
 
@@ -138,18 +141,18 @@ def test_a_failing_batch_fails_only_its_own_callers(
     batched: Transcriber, utterances: list[Utterance], alone: list[Transcript], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whisper = batched._model  # the faster-whisper model this process's transcribers share
-    monkeypatch.setattr(whisper, "model", FailingOnce(whisper.model))
+    fault = FailingOnce(whisper.model)
+    monkeypatch.setattr(whisper, "model", fault)
     first, rest = utterances[:1], utterances[1:]
     outcomes: dict[str, list[Transcript | Exception]] = {}
-    # The model busy with another call: the first utterance is taken as a batch of its own at once, and the
-    # others wait together for the model, as turns that end while a batch runs do.
-    with batched._slots:
-        first_thread = threading.Thread(target=lambda: outcomes.update(first=at_once(batched, first)))
-        first_thread.start()
-        assert wait_until(lambda: batched._batcher is not None and not batched._batcher._waiting)
-        rest_thread = threading.Thread(target=lambda: outcomes.update(rest=at_once(batched, rest)))
-        rest_thread.start()
-        assert wait_until(lambda: batched._batcher is not None and len(batched._batcher._waiting) == len(rest))
+    first_thread = threading.Thread(target=lambda: outcomes.update(first=at_once(batched, first)))
+    first_thread.start()
+    assert fault.entered.wait(WAIT_SECONDS), "a lone utterance was not decoded at once"
+    # The others end their turns while that batch runs: they wait, and go together into the next batch.
+    rest_thread = threading.Thread(target=lambda: outcomes.update(rest=at_once(batched, rest)))
+    rest_thread.start()
+    assert wait_until(lambda: batched._batcher is not None and len(batched._batcher._waiting) == len(rest))
+    fault.release.set()
     first_thread.join(WAIT_SECONDS)
     rest_thread.join(WAIT_SECONDS)
 
