@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 from speech_helpers import PHRASES, shared_audio, through_phone
 
-from telephony.audio import phone_mulaw_to_float
+from telephony.audio import mulaw_to_pcm16, phone_mulaw_to_float
+from voice_app.call.recognition import Recogniser, RecognitionTimedOut
 from voice_app.speech.stt import Transcriber, Transcript
 from voice_app.speech.tts import Synthesizer
 
 BATCH_SIZE = 8
 WAIT_SECONDS = 120  # only a bound against hanging the test run; a healthy batch answers in seconds
+STUCK_BOUND_SECONDS = 1.0  # the recognition bound (speech.transcription_timeout_seconds) in the stuck-batch test
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,48 @@ def test_a_failing_batch_fails_only_its_own_callers(
     transcripts = [t for t in outcomes["rest"] if isinstance(t, Transcript)]
     assert [heard(t) for t in transcripts] == [heard(t) for t in alone[1:]], outcomes["rest"]
     assert {t.batch_size for t in transcripts} == {len(rest)}, "what waited meanwhile was not decoded together"
+
+
+class Stuck:
+    """The CTranslate2 model, whose `generate` does not come back until `release` is set."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.release = threading.Event()
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self.release.wait(WAIT_SECONDS)
+        return self._model.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def test_a_stuck_batch_holds_no_caller_past_the_recognition_bound(
+    batched: Transcriber, synthesizer: Synthesizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whisper = batched._model
+    stuck = Stuck(whisper.model)
+    monkeypatch.setattr(whisper, "model", stuck)
+    pcm16 = mulaw_to_pcm16(synthesizer.synthesize(PHRASES["en"][0], "en"))
+    outcomes: list[Exception] = []
+
+    def recognise() -> None:
+        try:
+            Recogniser(batched, timeout_seconds=STUCK_BOUND_SECONDS).recognise(pcm16, "en", "en")
+        except Exception as exc:
+            outcomes.append(exc)
+
+    # One caller's turn in the stuck batch, the other's waiting behind it.
+    callers = [threading.Thread(target=recognise) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(WAIT_SECONDS)
+    stuck.release.set()
+    assert [type(outcome) for outcome in outcomes] == [RecognitionTimedOut, RecognitionTimedOut]
+    monkeypatch.undo()
+    assert batched.transcribe(phone_mulaw_to_float(synthesizer.synthesize("Yes.", "en"), 16000), "en").text
 
 
 def wait_until(condition: Callable[[], bool]) -> bool:
