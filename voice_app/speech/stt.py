@@ -186,7 +186,10 @@ class _Waiting:
 
 class _Batcher:
     """Decodes what waits together: `workers` threads, each taking up to `batch_size` waiting utterances
-    as soon as one is there (no waiting for a batch to fill), then one of the model's slots."""
+    as soon as one is there (no waiting for a batch to fill), then one of the model's slots.
+
+    The threads are daemons, yet the process cannot exit in the middle of a decode (CTranslate2 aborts if it does):
+    every utterance being decoded has a caller waiting for it, on a recogniser thread, which is not a daemon."""
 
     def __init__(
         self,
