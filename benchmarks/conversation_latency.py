@@ -4,22 +4,24 @@
     .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
 Starts real servers (`voice-app serve`, one worker each) as their own processes from this checkout's config.toml,
-one per setting compared (`--settings`, default all three): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
+one per setting compared (`--settings`, default all): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
 Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window
-sized to the utterance) and "new" (smart_turn and the sized window). Then, for each number of calls at once, it
-plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for
-`--rounds` rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real
-calls do not: each starts after a random delay of up to `--stagger` seconds (the same delays for every server). Each
-caller is the English demo customer and answers the consent question ("Yes, I agree.", a short answer); then, by
-turns, a call asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of
-birth, the next says jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent after a
-hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's: from the
-caller's last frame carrying sound to the first frame of the reply. A turn is cut off when the server answered (or
-cleared, or hung up) during one of the turn's pauses; a turn the server split at a pause but answered only after the
-caller finished is not seen that way, so the table also gives the answers the server stored per turn the callers
-spoke (1.00 when no turn was split; a split turn is answered twice). Per-stage times come from the answer latencies
-each server stored. The load average is sampled while calls run (other work on the machine shows there). Prints
-Markdown for the README.
+sized to the utterance), "batched" (as "window", with utterances that wait together transcribed as one batch,
+speech.stt_batch_size = 16), "workers" (as "window", with two transcriptions at once of one thread each),
+"batched_workers" (both) and "new" (smart_turn and the sized window, the rest as in config.toml); "old", "window"
+and "workers" transcribe one by one. Then, for each number of calls at once, it plays that many simulated callers
+over the Media Streams websocket to each server in turn, alternating for `--rounds` rounds, so that all see the same
+noisy machine. Callers of one batch do not start in lockstep, as real calls do not: each starts after a random delay
+of up to `--stagger` seconds (the same delays for every server). Each caller is the English demo customer and
+answers the consent question ("Yes, I agree.", a short answer); then, by turns, a call asks a question with a pause
+of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of birth, the next says jfk.flac (real speech;
+840 ms and 540 ms pauses inside), and the next asks for an agent after a hesitation of 0.7 to 1.2 s ("I want to, um,
+... speak to an agent"). Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first
+frame of the reply. A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's
+pauses; a turn the server split at a pause but answered only after the caller finished is not seen that way, so the
+table also gives the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn
+is answered twice). Per-stage times come from the answer latencies each server stored. The load average is sampled
+while calls run (other work on the machine shows there). Prints Markdown for the README.
 
 `--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
 German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
@@ -64,14 +66,39 @@ QUESTIONS = [
     ("What is the balance of my account?", 3),
     ("I would like to know my open invoices.", 4),
 ]
+ONE_BY_ONE = {("speech", "stt_batch_size"): 1, ("speech", "stt_workers"): 1, ("speech", "cpu_threads"): 0}
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
-    "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
-    "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance"},
+    "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full", **ONE_BY_ONE},
+    "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance", **ONE_BY_ONE},
+    "batched": {
+        ("speech", "end_of_turn"): "fixed_silence",
+        ("speech", "encoder_window"): "utterance",
+        ("speech", "stt_batch_size"): 16,
+        ("speech", "stt_workers"): 1,
+        ("speech", "cpu_threads"): 0,
+    },
+    "workers": {
+        ("speech", "end_of_turn"): "fixed_silence",
+        ("speech", "encoder_window"): "utterance",
+        ("speech", "stt_batch_size"): 1,
+        ("speech", "stt_workers"): 2,
+        ("speech", "cpu_threads"): 1,
+    },
+    "batched_workers": {
+        ("speech", "end_of_turn"): "fixed_silence",
+        ("speech", "encoder_window"): "utterance",
+        ("speech", "stt_batch_size"): 16,
+        ("speech", "stt_workers"): 2,
+        ("speech", "cpu_threads"): 1,
+    },
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
 }
 DESCRIPTIONS = {
     "old": "700 ms silence, full window (old)",
-    "window": "700 ms silence, sized window",
+    "window": "700 ms silence, sized window, one by one",
+    "batched": "700 ms silence, sized window, batches of up to 16",
+    "workers": "700 ms silence, sized window, 2 workers of 1 thread",
+    "batched_workers": "700 ms silence, sized window, batches of up to 16, 2 workers of 1 thread",
     "new": "Smart Turn, sized window (new)",
 }
 

@@ -9,7 +9,10 @@ language detection as at the consent question (fallback language: the other one)
 rate, how often detection picked the spoken language, and how often the sized window fell back to
 the full one. Prints Markdown.
 
-    .venv/bin/python benchmarks/transcription_window.py [--floors 10] [--margins 1] [--cache var/models]
+Then, with `--batch N`, every clip at once (one thread each, language given), one by one against batches of up to N
+(speech.stt_batch_size): word error rate per group, how many transcripts differ, and the time to transcribe them all.
+
+    .venv/bin/python benchmarks/transcription_window.py [--floors 10] [--margins 1] [--batch 16] [--cache var/models]
 
 Several floors and margins may be given (comma-separated): every combination runs against "full".
 """
@@ -20,7 +23,9 @@ import argparse
 import json
 import re
 import statistics
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from voice_app.speech.stt import (
     FULL_WINDOW_SECONDS,
     SAMPLE_RATE,
     Transcriber,
+    Transcript,
 )
 from voice_app.speech.tts import Synthesizer
 
@@ -113,6 +119,51 @@ def measure(transcriber: Transcriber, clip: Clip, tally: Tally) -> str:
     return f"{result.text!r} (window {result.encoder_window_seconds:g} s, confidence {result.confidence:.2f})"
 
 
+def all_at_once(transcriber: Transcriber, clips: list[Clip]) -> tuple[list[Transcript], float]:
+    """Every clip from a thread of its own, released together; the transcripts and the seconds until the last."""
+    start = threading.Barrier(len(clips) + 1)
+    found: dict[int, Transcript] = {}
+
+    def transcribe(index: int) -> None:
+        start.wait()
+        found[index] = transcriber.transcribe(clips[index].audio, clips[index].language)
+
+    threads = [threading.Thread(target=transcribe, args=(i,)) for i in range(len(clips))]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return [found[i] for i in range(len(clips))], time.perf_counter() - started
+
+
+def compare_batching(model: str, batch_size: int, clips: list[Clip]) -> None:
+    runs = {
+        "one by one": Transcriber(model),
+        f"batches of up to {batch_size}": Transcriber(model, batch_size=batch_size),
+    }
+    results = {}
+    for name, transcriber in runs.items():
+        transcriber.warm_up()
+        results[name] = all_at_once(transcriber, clips)
+    groups = sorted({clip.group for clip in clips})
+    print(f"\nAll {len(clips)} clips at once, language given:\n")
+    print("| transcription | " + " | ".join(f"WER {group}" for group in groups) + " | all clips took | batch sizes |")
+    print("|---|" + "---|" * len(groups) + "---|---|")
+    for name, (transcripts, seconds) in results.items():
+        rates = []
+        for group in groups:
+            pairs = [(c, t) for c, t in zip(clips, transcripts, strict=True) if c.group == group]
+            references = [normalise(c.text, c.language) for c, _ in pairs]
+            rates.append(f"{wer(references, [normalise(t.text, c.language) for c, t in pairs]):.2f}")
+        sizes = Counter(t.batch_size for t in transcripts)
+        print(f"| {name} | " + " | ".join(rates) + f" | {seconds:.1f} s | {dict(sorted(sizes.items()))} |")
+    alone, together = (transcripts for transcripts, _ in results.values())
+    differ = sum((a.text, a.language) != (b.text, b.language) for a, b in zip(alone, together, strict=True))
+    print(f"\nTranscripts that differ between the two: {differ} of {len(clips)}")
+
+
 def ms(seconds: list[float]) -> str:
     return f"{1000 * statistics.median(seconds):.0f} ms"
 
@@ -123,9 +174,15 @@ def main() -> None:
     parser.add_argument("--floors", default=str(DEFAULT_ENCODER_FLOOR_SECONDS), help="floors in seconds, a,b,...")
     parser.add_argument("--margins", default=str(DEFAULT_ENCODER_MARGIN_SECONDS), help="margins in seconds, a,b,...")
     parser.add_argument("--show-text", action="store_true", help="print every clip's transcript per setting")
+    parser.add_argument("--batch", type=int, default=0, help="also compare batches of up to N with one by one")
+    parser.add_argument("--only-batch", action="store_true", help="skip the window comparison")
     args = parser.parse_args()
 
     model = resolve_model("base", args.cache)
+    clips = load_clips()
+    if args.only_batch:
+        compare_batching(model, args.batch or 16, clips)
+        return
     settings = {"full": Transcriber(model, encoder_window="full")}
     for floor in (float(f) for f in args.floors.split(",")):
         for margin in (float(m) for m in args.margins.split(",")):
@@ -135,7 +192,6 @@ def main() -> None:
     for transcriber in settings.values():
         transcriber.warm_up()
 
-    clips = load_clips()
     tallies: dict[tuple[str, str], Tally] = {}
     for clip in clips:
         for name, transcriber in settings.items():
@@ -154,6 +210,8 @@ def main() -> None:
             f"| {tally.fallbacks}/{len(tally.total_s)} |"
         )
     print(f"\n(base, int8, beam 1; {len(clips)} clips, each setting in turn per clip; p50 over the clips of a group)")
+    if args.batch:
+        compare_batching(model, args.batch, clips)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ class SpeechSettings:
     compute_type: str
     cpu_threads: int
     stt_workers: int
+    stt_batch_size: int
     encoder_window: str
     encoder_floor_seconds: float
     encoder_margin_seconds: float
@@ -399,6 +400,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             compute_type=speech.choice("compute_type", ("int8", "int8_float32", "float32")),
             cpu_threads=speech.integer("cpu_threads", 0, 64),
             stt_workers=speech.integer("stt_workers", 1, 16),
+            stt_batch_size=speech.integer("stt_batch_size", 1, 64),
             encoder_window=speech.choice("encoder_window", ("utterance", "full")),
             encoder_floor_seconds=speech.number("encoder_floor_seconds", 1.0, 30.0),
             encoder_margin_seconds=speech.number("encoder_margin_seconds", 0.0, 10.0),

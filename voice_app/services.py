@@ -93,6 +93,7 @@ def load_speech(settings: Settings) -> Speech:
         compute_type=speech.compute_type,
         cpu_threads=speech.cpu_threads,
         workers=speech.stt_workers,
+        batch_size=speech.stt_batch_size,
         encoder_window=speech.encoder_window,
         encoder_floor_seconds=speech.encoder_floor_seconds,
         encoder_margin_seconds=speech.encoder_margin_seconds,

@@ -88,6 +88,8 @@ def test_secrets_never_appear_in_repr():
         (("playback_lead_ms = 500", "playback_lead_ms = 0.5"), "telephony.playback_lead_ms"),
         (('"+4930555010" = "de"', '"+4930555010" = "es"'), "telephony.number_languages"),
         (("vad_aggressiveness = 2", "vad_aggressiveness = 7"), "speech.vad_aggressiveness"),
+        (("stt_batch_size = 16", "stt_batch_size = 0"), "speech.stt_batch_size"),
+        (("stt_batch_size = 16", 'stt_batch_size = "8"'), "speech.stt_batch_size"),
         (('encoder_window = "utterance"', 'encoder_window = "half"'), "speech.encoder_window"),
         (("encoder_floor_seconds = 10", "encoder_floor_seconds = 0.5"), "speech.encoder_floor_seconds"),
         (("encoder_floor_seconds = 10", 'encoder_floor_seconds = "10 s"'), "speech.encoder_floor_seconds"),
