@@ -68,11 +68,13 @@ SETTINGS: dict[str, dict[tuple[str, str], object]] = {
     "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full"},
     "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance"},
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
+    "words": {("speech", "end_of_turn"): "smart_turn_and_words", ("speech", "encoder_window"): "utterance"},
 }
 DESCRIPTIONS = {
     "old": "700 ms silence, full window (old)",
     "window": "700 ms silence, sized window",
     "new": "Smart Turn, sized window (new)",
+    "words": "Smart Turn and the words, sized window",
 }
 
 
@@ -374,6 +376,13 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
             f"| {len(every)} | {share('consent')} | {share('question')} | {share('jfk')} | {share('hesitation')} "
             f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} "
             f"| {min(tally.load, default=0):.1f}-{max(tally.load, default=0):.1f} |"
+        )
+    print("\nRoutine questions alone (the question turns, not cut off), voice-to-voice p50 / p95 ms:")
+    for count, name, tally in rows:
+        questions = tally.seconds["question"]
+        print(
+            f"- {count} calls, {name}: {percentile(questions, 0.5) * 1000:.0f} / "
+            f"{percentile(questions, 0.95) * 1000:.0f} ({len(questions)} timed)"
         )
     print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
     for count, name, tally in rows:

@@ -96,6 +96,8 @@ def test_secrets_never_appear_in_repr():
         (("turn_complete_threshold = 0.5", "turn_complete_threshold = 1.5"), "speech.turn_complete_threshold"),
         (("short_answer_fallback_ms = 1000", "short_answer_fallback_ms = 5000"), "speech.short_answer_fallback_ms"),
         (("turn_pause_ms = 200", "turn_pause_ms = 1000"), "speech.short_answer_fallback_ms"),
+        (("unsure_turn_silence_ms = 1300", "unsure_turn_silence_ms = 1310"), "speech.unsure_turn_silence_ms"),
+        (("unsure_turn_silence_ms = 1300", "unsure_turn_silence_ms = 4000"), "speech.unsure_turn_silence_ms"),
         (("silence_timeout_seconds = 6", "silence_timeout_seconds = true"), "dialogue.silence_timeout_seconds"),
         (('public_url = "http://127.0.0.1:8080"', 'public_url = "ftp://x"'), "server.public_url"),
         (('model = "base"\n', ""), "speech.model"),

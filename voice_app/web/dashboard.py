@@ -329,6 +329,12 @@ def _clip(text: str) -> str:
 
 def end_of_turn_words(speech: SpeechSettings) -> str:
     """How the assistant decides that a caller has finished speaking, for the page's explanation."""
+    if speech.end_of_turn == "smart_turn_and_words":
+        return (
+            f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
+            f"turn and whose words the assistant could act on, after {seconds(speech.unsure_turn_silence_ms)} s of "
+            f"silence when only one of them says so, or at most {seconds(speech.turn_fallback_ms)} s of silence"
+        )
     if speech.end_of_turn == "smart_turn":
         return (
             f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
