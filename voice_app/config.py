@@ -83,7 +83,8 @@ class SpeechSettings:
     turn_fallback_ms: int = 3000
     short_answer_fallback_ms: int = 1000
     turn_complete_threshold: float = 0.5
-    unsure_turn_silence_ms: int = 1300
+    unfinished_words_silence_ms: int = 1300
+    unfinished_sound_silence_ms: int = 700
 
     @property
     def asks_smart_turn(self) -> bool:
@@ -301,7 +302,8 @@ def _end_of_turn(section: _Section) -> dict[str, Any]:
         ("turn_pause_ms", 100, 1000),
         ("turn_fallback_ms", 500, 10000),
         ("short_answer_fallback_ms", 200, 10000),
-        ("unsure_turn_silence_ms", 200, 10000),
+        ("unfinished_words_silence_ms", 200, 10000),
+        ("unfinished_sound_silence_ms", 200, 10000),
     ):
         value = section.integer(key, low, high)
         if value % FRAME_MS:
@@ -312,11 +314,11 @@ def _end_of_turn(section: _Section) -> dict[str, Any]:
             "speech.short_answer_fallback_ms must be longer than speech.turn_pause_ms and no longer than "
             "speech.turn_fallback_ms"
         )
-    if not values["turn_pause_ms"] < values["unsure_turn_silence_ms"] <= values["turn_fallback_ms"]:
-        raise ConfigError(
-            "speech.unsure_turn_silence_ms must be longer than speech.turn_pause_ms and no longer than "
-            "speech.turn_fallback_ms"
-        )
+    for key in ("unfinished_words_silence_ms", "unfinished_sound_silence_ms"):
+        if not values["turn_pause_ms"] < values[key] <= values["turn_fallback_ms"]:
+            raise ConfigError(
+                f"speech.{key} must be longer than speech.turn_pause_ms and no longer than speech.turn_fallback_ms"
+            )
     return values
 
 

@@ -28,7 +28,7 @@ from voice_app.call.inputs import CallInput, HandOverRequested, StreamEnded, Str
 from voice_app.call.observers import CallFailed, MetricsObserver, Observers, TimedAccounts, call_observers
 from voice_app.call.stream_machine import StreamMachine
 from voice_app.call.streams import call_of_start, conversation_token
-from voice_app.call.turn_taking import SmartTurn, TurnTaking
+from voice_app.call.turn_taking import SmartTurn, TurnTaking, WordsRule
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
 from voice_app.models import Call, HandoffReason
@@ -112,7 +112,9 @@ class MediaSession:
                 speech.turn_complete_threshold,
                 speech.short_answer_fallback_ms,
                 speech.turn_fallback_ms,
-                speech.unsure_turn_silence_ms if speech.end_of_turn == "smart_turn_and_words" else None,
+                WordsRule(speech.unfinished_words_silence_ms, speech.unfinished_sound_silence_ms)
+                if speech.end_of_turn == "smart_turn_and_words"
+                else None,
             )
         detector = TurnDetector(
             end_silence_ms=speech.turn_fallback_ms if smart_turn else speech.end_of_turn_silence_ms,

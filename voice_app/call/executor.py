@@ -182,7 +182,7 @@ class CallExecutor:
         smart_turn = self.turn_taking.smart_turn
         inputs = self.inputs
         on_ready = None
-        if smart_turn is not None and smart_turn.listens_to_words:
+        if smart_turn is not None and smart_turn.words is not None:
 
             def on_ready() -> None:
                 inputs.put(EarlyTranscriptReady(paused.pause))

@@ -10,11 +10,12 @@ start) and the model is asked whether the turn is complete; if it is, the turn e
 the caller has been silent for the detector's fallback, or for `short_answer_fallback_ms` when the assistant asked
 for a short answer (the model often scores a lone "yes" as unfinished).
 
-Listening to the words as well (`unsure_silence_ms` set), the model's "finished" is believed at once only when the
+Listening to the words as well (`SmartTurn.words` set), the model's "finished" is believed at once only when the
 transcript of the turn so far is something the dialogue would act on as it is (the executor judges it when the early
-transcript is ready, and posts its judgement back); when the sound and the words disagree the turn ends after
-`unsure_silence_ms` of silence, when neither says finished after the fallback. A caller who stops after "I would like
-to know my" sounds finished to the model, but the words are not a request yet. `turn_is_over` is that decision.
+transcript is ready, and posts its judgement back). When the model says finished but the words are no request (yet),
+the turn ends after `WordsRule.unfinished_words_ms` of silence: a caller who stops after "I would like to know my"
+sounds finished, but is not. When the words are a request but the model says unfinished, after
+`WordsRule.unfinished_sound_ms`; when neither says finished, after the fallback. `turn_is_over` is that decision.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class CompletionModel(Protocol):
 
 
 @dataclass(frozen=True)
+class WordsRule:
+    """The silences after which a turn ends when the model and the words heard so far disagree."""
+
+    unfinished_words_ms: int  # the model says finished, the words are no request (yet)
+    unfinished_sound_ms: int  # the words are a request, the model says unfinished
+
+
+@dataclass(frozen=True)
 class SmartTurn:
     """Ending turns by a turn-completion model; without one, the detector's fixed silence ends them."""
 
@@ -54,12 +63,7 @@ class SmartTurn:
     threshold: float
     short_answer_fallback_ms: int
     fallback_ms: int = 3000  # the detector's own end of turn: the decision does not end a turn later than this
-    # Listening to the words too: the silence after which a turn ends when the model and the words disagree.
-    unsure_silence_ms: int | None = None
-
-    @property
-    def listens_to_words(self) -> bool:
-        return self.unsure_silence_ms is not None
+    words: WordsRule | None = None  # listening to the words too
 
 
 def turn_is_over(
@@ -73,12 +77,14 @@ def turn_is_over(
         return False
     sounds_finished = probability >= smart_turn.threshold
     longest = smart_turn.short_answer_fallback_ms if short_answer else smart_turn.fallback_ms
-    if smart_turn.unsure_silence_ms is None:
+    if smart_turn.words is None:
         return sounds_finished or silence_ms >= longest
     if sounds_finished and words_act:
         return True
-    if sounds_finished or words_act:
-        return silence_ms >= min(smart_turn.unsure_silence_ms, longest)
+    if sounds_finished:
+        return silence_ms >= min(smart_turn.words.unfinished_words_ms, longest)
+    if words_act:
+        return silence_ms >= min(smart_turn.words.unfinished_sound_ms, longest)
     return silence_ms >= longest
 
 

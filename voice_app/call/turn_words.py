@@ -4,8 +4,9 @@ know my" may sound finished, but those words are no request yet, so the turn is 
 
 Acted on: at the consent question a clear consent answer (yes, no, a person); later a request for a person, a
 goodbye, a plain yes or no while the assistant expects one, and anything the intent classifier is sure enough of to
-answer or hand over (its own thresholds, as the dialogue routes it). Not acted on: nothing heard, a transcript below
-the dialogue's confidence floor, and what the classifier would ask the caller to repeat.
+answer (its answer threshold, as the dialogue routes it) or to hand over as a request for a person or a sensitive
+matter. Not acted on: nothing heard, a transcript below the dialogue's confidence floor, what the classifier would
+ask the caller to repeat, and what it finds out of scope.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from voice_app.dialogue.machine import Dialogue, State
 from voice_app.speech.stt import Transcript
 from voice_app.understanding.intents import Route
 from voice_app.understanding.short_answers import ShortAnswer, consent_answer, matches, request_kind
+from voice_app.understanding.vocabulary import Intent
 
 
 def dialogue_would_act_on(dialogue: Dialogue, heard: Transcript) -> bool:
@@ -32,4 +34,8 @@ def dialogue_would_act_on(dialogue: Dialogue, heard: Transcript) -> bool:
     ):
         return True
     understood = dialogue.assistance.classifier.classify(text, language, transcript_confidence=heard.confidence)
-    return understood.route is not Route.CLARIFY
+    # "Out of scope" is where fragments land ("I would like to know my", "What is the" score 0.9 and would go to a
+    # person): not a request to act on at once.
+    return understood.route is Route.ANSWER or (
+        understood.route is Route.HUMAN and understood.intent is not Intent.OUT_OF_SCOPE
+    )

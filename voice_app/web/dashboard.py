@@ -332,8 +332,9 @@ def end_of_turn_words(speech: SpeechSettings) -> str:
     if speech.end_of_turn == "smart_turn_and_words":
         return (
             f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
-            f"turn and whose words the assistant could act on, after {seconds(speech.unsure_turn_silence_ms)} s of "
-            f"silence when only one of them says so, or at most {seconds(speech.turn_fallback_ms)} s of silence"
+            f"turn and whose words the assistant could act on; after {seconds(speech.unfinished_words_silence_ms)} s "
+            f"of silence when the words are not a request yet, {seconds(speech.unfinished_sound_silence_ms)} s when "
+            f"only the words are, or at most {seconds(speech.turn_fallback_ms)} s of silence"
         )
     if speech.end_of_turn == "smart_turn":
         return (
