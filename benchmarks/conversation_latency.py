@@ -3,23 +3,24 @@
     .venv/bin/python benchmarks/conversation_latency.py [--calls 1 16 32] [--rounds 2] [--stagger 4]
     .venv/bin/python benchmarks/conversation_latency.py --short-answers
 
-Starts real servers (`voice-app serve`, one worker each) as their own processes from this checkout's config.toml,
-one per setting compared (`--settings`, default all three): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
-Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window
-sized to the utterance) and "new" (smart_turn and the sized window). Then, for each number of calls at once, it
-plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for
-`--rounds` rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real
-calls do not: each starts after a random delay of up to `--stagger` seconds (the same delays for every server). Each
-caller is the English demo customer and answers the consent question ("Yes, I agree.", a short answer); then, by
-turns, a call asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of
-birth, the next says jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent after a
-hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's: from the
-caller's last frame carrying sound to the first frame of the reply. A turn is cut off when the server answered (or
-cleared, or hung up) during one of the turn's pauses; a turn the server split at a pause but answered only after the
-caller finished is not seen that way, so the table also gives the answers the server stored per turn the callers
-spoke (1.00 when no turn was split; a split turn is answered twice). Per-stage times come from the answer latencies
-each server stored. The load average is sampled while calls run (other work on the machine shows there). Prints
-Markdown for the README.
+Starts real servers (`voice-app serve`, one worker each) as their own processes from this checkout's config.toml, one
+per setting compared (`--settings`, default all of them): "old" (speech.end_of_turn = "fixed_silence", 700 ms, and
+Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window sized
+to the utterance), "new" (smart_turn and the sized window) and "words" (smart_turn_and_words: Smart Turn believed at
+once only when the dialogue would act on the words, and the sized window). Then, for each number of calls at once, it
+plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for `--rounds`
+rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real calls do not:
+each starts after a random delay of up to `--stagger` seconds (the same delays for every server). Each caller is the
+English demo customer and answers the consent question ("Yes, I agree.", a short answer); then, by turns, a call asks a
+question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of birth, the next says
+jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent after a hesitation of 0.7 to 1.2
+s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's: from the caller's last frame carrying
+sound to the first frame of the reply. A turn is cut off when the server answered (or cleared, or hung up) during one of
+the turn's pauses; a turn the server split at a pause but answered only after the caller finished is not seen that way,
+so the table also gives the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split
+turn is answered twice). Per-stage times come from the answer latencies each server stored. The questions' turns are
+also reported alone (routine questions, the issue's figure). The load average is sampled while calls run (other work on
+the machine shows there). Prints Markdown for the README.
 
 `--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
 German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
