@@ -8,20 +8,23 @@ one per setting compared (`--settings`, default all): "old" (speech.end_of_turn 
 Whisper's full 30 s encoder window, speech.encoder_window = "full"), "window" (the fixed silence with the window
 sized to the utterance), "batched" (as "window", with utterances that wait together transcribed as one batch,
 speech.stt_batch_size = 16), "workers" (as "window", with two transcriptions at once of one thread each),
-"batched_workers" (both) and "new" (smart_turn and the sized window, the rest as in config.toml); "old", "window"
-and "workers" transcribe one by one. Then, for each number of calls at once, it plays that many simulated callers
-over the Media Streams websocket to each server in turn, alternating for `--rounds` rounds, so that all see the same
-noisy machine. Callers of one batch do not start in lockstep, as real calls do not: each starts after a random delay
-of up to `--stagger` seconds (the same delays for every server). Each caller is the English demo customer and
-answers the consent question ("Yes, I agree.", a short answer); then, by turns, a call asks a question with a pause
-of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date of birth, the next says jfk.flac (real speech;
-840 ms and 540 ms pauses inside), and the next asks for an agent after a hesitation of 0.7 to 1.2 s ("I want to, um,
-... speak to an agent"). Voice-to-voice is the simulator's: from the caller's last frame carrying sound to the first
-frame of the reply. A turn is cut off when the server answered (or cleared, or hung up) during one of the turn's
-pauses; a turn the server split at a pause but answered only after the caller finished is not seen that way, so the
-table also gives the answers the server stored per turn the callers spoke (1.00 when no turn was split; a split turn
-is answered twice). Per-stage times come from the answer latencies each server stored. The load average is sampled
-while calls run (other work on the machine shows there). Prints Markdown for the README.
+"batched_workers" (both), "new" (smart_turn and the sized window) and "words" (smart_turn_and_words: Smart Turn
+believed at once only when the dialogue would act on the words, and the sized window); "old", "window" and
+"workers" transcribe one by one, "new" and "words" as config.toml says. Then, for each number of calls at once, it
+plays that many simulated callers over the Media Streams websocket to each server in turn, alternating for
+`--rounds` rounds, so that all see the same noisy machine. Callers of one batch do not start in lockstep, as real
+calls do not: each starts after a random delay of up to `--stagger` seconds (the same delays for every server).
+Each caller is the English demo customer and answers the consent question ("Yes, I agree.", a short answer); then,
+by turns, a call asks a question with a pause of 0.4 to 1.0 s inserted mid-sentence (espeak-ng) and keys the date
+of birth, the next says jfk.flac (real speech; 840 ms and 540 ms pauses inside), and the next asks for an agent
+after a hesitation of 0.7 to 1.2 s ("I want to, um, ... speak to an agent"). Voice-to-voice is the simulator's:
+from the caller's last frame carrying sound to the first frame of the reply. A turn is cut off when the server
+answered (or cleared, or hung up) during one of the turn's pauses; a turn the server split at a pause but answered
+only after the caller finished is not seen that way, so the table also gives the answers the server stored per
+turn the callers spoke (1.00 when no turn was split; a split turn is answered twice). Per-stage times come from the
+answer latencies each server stored. The questions' turns are also reported alone (routine questions, the issue's
+figure). The load average is sampled while calls run (other work on the machine shows there). Prints Markdown for
+the README.
 
 `--short-answers` needs no server: it ends the turns of 20 consent and yes/no answers (espeak-ng, English and
 German, through 8 kHz mu-law) both ways, with the reader's own turn taking, transcribes each with the base model
@@ -92,6 +95,7 @@ SETTINGS: dict[str, dict[tuple[str, str], object]] = {
         ("speech", "cpu_threads"): 1,
     },
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
+    "words": {("speech", "end_of_turn"): "smart_turn_and_words", ("speech", "encoder_window"): "utterance"},
 }
 DESCRIPTIONS = {
     "old": "700 ms silence, full window (old)",
@@ -100,6 +104,7 @@ DESCRIPTIONS = {
     "workers": "700 ms silence, sized window, 2 workers of 1 thread",
     "batched_workers": "700 ms silence, sized window, batches of up to 16, 2 workers of 1 thread",
     "new": "Smart Turn, sized window (new)",
+    "words": "Smart Turn and the words, sized window",
 }
 
 
@@ -401,6 +406,13 @@ def print_table(rows: list[tuple[int, str, Tally]]) -> None:
             f"| {len(every)} | {share('consent')} | {share('question')} | {share('jfk')} | {share('hesitation')} "
             f"| {tally.answers / max(1, tally.spoken_turns):.2f} | {tally.failed_calls} "
             f"| {min(tally.load, default=0):.1f}-{max(tally.load, default=0):.1f} |"
+        )
+    print("\nRoutine questions alone (the question turns, not cut off), voice-to-voice p50 / p95 ms:")
+    for count, name, tally in rows:
+        questions = tally.seconds["question"]
+        print(
+            f"- {count} calls, {name}: {percentile(questions, 0.5) * 1000:.0f} / "
+            f"{percentile(questions, 0.95) * 1000:.0f} ({len(questions)} timed)"
         )
     print("\nVoice-to-voice p50 / p95 ms per kind of turn:")
     for count, name, tally in rows:

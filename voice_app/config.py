@@ -80,11 +80,18 @@ class SpeechSettings:
     voice_de: str
     speaking_rate_wpm: int
     transcription_timeout_seconds: float
-    end_of_turn: str = "fixed_silence"  # or "smart_turn"
+    end_of_turn: str = "fixed_silence"  # or "smart_turn", or "smart_turn_and_words"
     turn_pause_ms: int = 200
     turn_fallback_ms: int = 3000
     short_answer_fallback_ms: int = 1000
     turn_complete_threshold: float = 0.5
+    unfinished_words_silence_ms: int = 1300
+    unfinished_sound_silence_ms: int = 700
+
+    @property
+    def asks_smart_turn(self) -> bool:
+        """Whether the Smart Turn model is asked at a pause (alone, or with the words heard so far)."""
+        return self.end_of_turn in ("smart_turn", "smart_turn_and_words")
 
 
 @dataclass(frozen=True)
@@ -283,11 +290,12 @@ def _voicemail(section: _Section) -> VoicemailSettings:
     return settings
 
 
-END_OF_TURN_MODES = ("fixed_silence", "smart_turn")
+END_OF_TURN_MODES = ("fixed_silence", "smart_turn", "smart_turn_and_words")
 
 
 def _end_of_turn(section: _Section) -> dict[str, Any]:
-    """How a caller's turn ends: a fixed silence, or the Smart Turn model asked at a short pause."""
+    """How a caller's turn ends: a fixed silence, or the Smart Turn model asked at a short pause (alone, or believed
+    only when the words heard so far are something the dialogue would act on)."""
     values: dict[str, Any] = {
         "end_of_turn": section.choice("end_of_turn", END_OF_TURN_MODES),
         "turn_complete_threshold": section.number("turn_complete_threshold", 0.01, 0.99),
@@ -296,6 +304,8 @@ def _end_of_turn(section: _Section) -> dict[str, Any]:
         ("turn_pause_ms", 100, 1000),
         ("turn_fallback_ms", 500, 10000),
         ("short_answer_fallback_ms", 200, 10000),
+        ("unfinished_words_silence_ms", 200, 10000),
+        ("unfinished_sound_silence_ms", 200, 10000),
     ):
         value = section.integer(key, low, high)
         if value % FRAME_MS:
@@ -306,6 +316,11 @@ def _end_of_turn(section: _Section) -> dict[str, Any]:
             "speech.short_answer_fallback_ms must be longer than speech.turn_pause_ms and no longer than "
             "speech.turn_fallback_ms"
         )
+    for key in ("unfinished_words_silence_ms", "unfinished_sound_silence_ms"):
+        if not values["turn_pause_ms"] < values[key] <= values["turn_fallback_ms"]:
+            raise ConfigError(
+                f"speech.{key} must be longer than speech.turn_pause_ms and no longer than speech.turn_fallback_ms"
+            )
     return values
 
 

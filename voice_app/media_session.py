@@ -28,14 +28,14 @@ from voice_app.call.inputs import CallInput, HandOverRequested, StreamEnded, Str
 from voice_app.call.observers import CallFailed, MetricsObserver, Observers, TimedAccounts, call_observers
 from voice_app.call.stream_machine import StreamMachine
 from voice_app.call.streams import call_of_start, conversation_token
-from voice_app.call.turn_taking import SmartTurn, TurnTaking
+from voice_app.call.turn_taking import SmartTurn, TurnTaking, WordsRule
 from voice_app.dialogue.machine import Dialogue
 from voice_app.dialogue.messages import CallStarted, DigitPressed, PromptFinished
 from voice_app.models import Call, HandoffReason
 from voice_app.observability.logs import bind_call
 from voice_app.services import Services
 from voice_app.speech.turn_completion import shared_turn_completion
-from voice_app.speech.turns import TurnDetector
+from voice_app.speech.turns import QUIET_BELOW_PEAK_DB, TurnDetector
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +108,20 @@ class MediaSession:
         )
         speech = settings.speech
         smart_turn = None
-        if speech.end_of_turn == "smart_turn":
+        if speech.asks_smart_turn:
             smart_turn = SmartTurn(
                 shared_turn_completion(speech.model_cache_dir),
                 speech.turn_complete_threshold,
                 speech.short_answer_fallback_ms,
+                speech.turn_fallback_ms,
+                WordsRule(speech.unfinished_words_silence_ms, speech.unfinished_sound_silence_ms)
+                if speech.end_of_turn == "smart_turn_and_words"
+                else None,
             )
         detector = TurnDetector(
             end_silence_ms=speech.turn_fallback_ms if smart_turn else speech.end_of_turn_silence_ms,
             pause_ms=speech.turn_pause_ms if smart_turn else None,
+            quiet_below_peak_db=QUIET_BELOW_PEAK_DB if smart_turn else None,
             vad_aggressiveness=speech.vad_aggressiveness,
             min_speech_ms=speech.min_speech_ms,
             max_utterance_ms=speech.max_utterance_ms,

@@ -99,7 +99,7 @@ def load_speech(settings: Settings) -> Speech:
         encoder_margin_seconds=speech.encoder_margin_seconds,
     )
     transcriber.warm_up()
-    if speech.end_of_turn == "smart_turn":
+    if speech.asks_smart_turn:
         shared_turn_completion(speech.model_cache_dir)  # a missing or damaged model stops start-up, not a call
     synthesizer = Synthesizer({"en": speech.voice_en, "de": speech.voice_de}, rate_wpm=speech.speaking_rate_wpm)
     return Speech(transcriber=transcriber, synthesizer=synthesizer, classifier=IntentClassifier.load_default())

@@ -26,6 +26,7 @@ from voice_app import calls
 from voice_app.call import records
 from voice_app.call.inputs import (
     CallInput,
+    EarlyTranscriptReady,
     PromptStarted,
     StopAsked,
     StopRequest,
@@ -61,7 +62,8 @@ from voice_app.call.stream_machine import (
     Tick,
 )
 from voice_app.call.stream_machine import PromptHeard as MachinePromptHeard
-from voice_app.call.turn_taking import Gate, TurnTaking
+from voice_app.call.turn_taking import Gate, TurnTaking, WordsJudged
+from voice_app.call.turn_words import dialogue_would_act_on
 from voice_app.dialogue.messages import (
     CallerSpoke,
     EndCall,
@@ -133,6 +135,7 @@ class CallExecutor:
         self.accounts = accounts  # the dialogue's directory, when its look-ups are timed
         self._stop_requests: queue.SimpleQueue[StopRequest] = queue.SimpleQueue()
         self._stream_gone = False  # the caller can no longer hear anything on this stream
+        self._early_pause = 0  # the pause whose turn so far is being transcribed early
 
     # -- other threads ---------------------------------------------------------------------------------
 
@@ -164,13 +167,33 @@ class CallExecutor:
                     case PromptStarted():
                         self.observers.observe(item)
                     case TurnPaused():
-                        self.recogniser.start_early(item.pcm16, *self.machine.recognition_languages())
+                        self._start_early(item)
+                    case EarlyTranscriptReady():
+                        self._judge_words(item)
                     case _:
                         self._feed(item)
         except Exception:
             log.exception("call %s: dialogue failed", self.call_id)
             self._fail_to_a_person()
             self.finished.set()
+
+    def _start_early(self, paused: TurnPaused) -> None:
+        self._early_pause = paused.pause
+        smart_turn = self.turn_taking.smart_turn
+        inputs = self.inputs
+        on_ready = None
+        if smart_turn is not None and smart_turn.words is not None:
+
+            def on_ready() -> None:
+                inputs.put(EarlyTranscriptReady(paused.pause))
+
+        self.recogniser.start_early(paused.pcm16, *self.machine.recognition_languages(), on_ready=on_ready)
+
+    def _judge_words(self, ready: EarlyTranscriptReady) -> None:
+        """Tells the reader whether the dialogue would act on the turn so far, for the pause it paused at."""
+        heard = self.recogniser.early_transcript() if ready.pause == self._early_pause else None
+        act = heard is not None and dialogue_would_act_on(self.machine.dialogue, heard)
+        self.turn_taking.post_words(WordsJudged(ready.pause, act))
 
     def _fail_to_a_person(self) -> None:
         """The apology first (recording the failure may wait on a database that is gone), then the record, then

@@ -23,6 +23,14 @@ class TurnPaused:
     """The caller paused within a turn: its audio so far may be transcribed before the turn is known to be over."""
 
     pcm16: bytes
+    pause: int = 0  # numbers the pauses of a call, so that a judgement of the words reaches the pause it is about
+
+
+@dataclass(frozen=True)
+class EarlyTranscriptReady:
+    """The transcript started at pause number `pause` is ready (told by the recognition's thread)."""
+
+    pause: int
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,15 @@ class StopAsked:
 
 
 CallInput = (
-    CallStarted | DigitPressed | PromptFinished | SpeechBegan | TurnPaused | Utterance | PromptStarted | StopAsked
+    CallStarted
+    | DigitPressed
+    | PromptFinished
+    | SpeechBegan
+    | TurnPaused
+    | EarlyTranscriptReady
+    | Utterance
+    | PromptStarted
+    | StopAsked
 )
 
 

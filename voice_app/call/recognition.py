@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -61,11 +62,27 @@ class Recogniser:
         self.timeout_seconds = timeout_seconds
         self._early: _EarlyRecognition | None = None
 
-    def start_early(self, pcm16: bytes, known_language: str | None, fallback_language: str) -> None:
-        """Starts transcribing the turn so far in the background; a previous early start is forgotten."""
-        self._early = _EarlyRecognition(
-            pcm16, known_language, fallback_language, self._start(pcm16, known_language, fallback_language, "early")
-        )
+    def start_early(
+        self,
+        pcm16: bytes,
+        known_language: str | None,
+        fallback_language: str,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Starts transcribing the turn so far in the background; a previous early start is forgotten. `on_ready` is
+        called (on the recognition's thread) when the transcript is ready or has failed."""
+        result = self._start(pcm16, known_language, fallback_language, "early")
+        self._early = _EarlyRecognition(pcm16, known_language, fallback_language, result)
+        if on_ready is not None:
+            result.add_done_callback(lambda _: on_ready())
+
+    def early_transcript(self) -> Transcript | None:
+        """The transcript of the latest early start if it is ready, without waiting; None if there is none (yet), or
+        it failed (the error is the turn's, raised by `recognise`)."""
+        early = self._early
+        if early is None or not early.result.done() or early.result.exception() is not None:
+            return None
+        return early.result.result()
 
     def recognise(
         self, pcm16: bytes, known_language: str | None, fallback_language: str, *, speech_bytes: int | None = None

@@ -329,6 +329,13 @@ def _clip(text: str) -> str:
 
 def end_of_turn_words(speech: SpeechSettings) -> str:
     """How the assistant decides that a caller has finished speaking, for the page's explanation."""
+    if speech.end_of_turn == "smart_turn_and_words":
+        return (
+            f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
+            f"turn and whose words the assistant could act on; after {seconds(speech.unfinished_words_silence_ms)} s "
+            f"of silence when the words are not a request yet, {seconds(speech.unfinished_sound_silence_ms)} s when "
+            f"only the words are, or at most {seconds(speech.turn_fallback_ms)} s of silence"
+        )
     if speech.end_of_turn == "smart_turn":
         return (
             f"after a pause of {seconds(speech.turn_pause_ms)} s that the Smart Turn model judged the end of the "
