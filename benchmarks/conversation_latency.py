@@ -55,8 +55,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from served_instance import ServedInstance, served_instance  # noqa: E402
 
 from telephony.audio import MULAW_SILENCE_FRAME, float_to_phone_mulaw, load_audio_file, split_frames  # noqa: E402
-from telephony.caller_voice import caller_says  # noqa: E402
-from telephony.simulator import CallResult, Press, Speak, TwilioSimulator, insert_pauses  # noqa: E402
+from telephony.caller_voice import caller_says, caller_says_with_pause  # noqa: E402
+from telephony.simulator import CallResult, Press, Speak, TwilioSimulator  # noqa: E402
 from voice_app.accounts.demo_data import WELL_KNOWN_ENGLISH, demo_customer  # noqa: E402
 from voice_app.database import make_engine  # noqa: E402
 from voice_app.models import STAGES  # noqa: E402
@@ -69,31 +69,23 @@ QUESTIONS = [
     ("What is the balance of my account?", 3),
     ("I would like to know my open invoices.", 4),
 ]
-ONE_BY_ONE = {("speech", "stt_batch_size"): 1, ("speech", "stt_workers"): 1, ("speech", "cpu_threads"): 0}
+
+
+def transcription(batch_size: int, workers: int, cpu_threads: int) -> dict[tuple[str, str], object]:
+    return {
+        ("speech", "stt_batch_size"): batch_size,
+        ("speech", "stt_workers"): workers,
+        ("speech", "cpu_threads"): cpu_threads,
+    }
+
+
+FIXED_SILENCE_SIZED_WINDOW = {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance"}
 SETTINGS: dict[str, dict[tuple[str, str], object]] = {
-    "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full", **ONE_BY_ONE},
-    "window": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "utterance", **ONE_BY_ONE},
-    "batched": {
-        ("speech", "end_of_turn"): "fixed_silence",
-        ("speech", "encoder_window"): "utterance",
-        ("speech", "stt_batch_size"): 16,
-        ("speech", "stt_workers"): 1,
-        ("speech", "cpu_threads"): 0,
-    },
-    "workers": {
-        ("speech", "end_of_turn"): "fixed_silence",
-        ("speech", "encoder_window"): "utterance",
-        ("speech", "stt_batch_size"): 1,
-        ("speech", "stt_workers"): 2,
-        ("speech", "cpu_threads"): 1,
-    },
-    "batched_workers": {
-        ("speech", "end_of_turn"): "fixed_silence",
-        ("speech", "encoder_window"): "utterance",
-        ("speech", "stt_batch_size"): 16,
-        ("speech", "stt_workers"): 2,
-        ("speech", "cpu_threads"): 1,
-    },
+    "old": {("speech", "end_of_turn"): "fixed_silence", ("speech", "encoder_window"): "full", **transcription(1, 1, 0)},
+    "window": {**FIXED_SILENCE_SIZED_WINDOW, **transcription(1, 1, 0)},
+    "batched": {**FIXED_SILENCE_SIZED_WINDOW, **transcription(16, 1, 0)},
+    "workers": {**FIXED_SILENCE_SIZED_WINDOW, **transcription(1, 2, 1)},
+    "batched_workers": {**FIXED_SILENCE_SIZED_WINDOW, **transcription(16, 2, 1)},
     "new": {("speech", "end_of_turn"): "smart_turn", ("speech", "encoder_window"): "utterance"},
     "words": {("speech", "end_of_turn"): "smart_turn_and_words", ("speech", "encoder_window"): "utterance"},
 }
@@ -112,26 +104,6 @@ def phone(samples: np.ndarray, rate: int) -> bytes:
     return float_to_phone_mulaw(samples, rate)
 
 
-def quietest_frame_near(mulaw: bytes, seconds: float) -> float:
-    """The start of the quietest 20 ms frame within 150 ms before to 100 ms after `seconds`: a word boundary."""
-    from telephony.audio import mulaw_to_pcm16, pcm16_to_float32
-
-    frames = split_frames(mulaw)
-    guess = int(seconds / 0.02)
-    candidates = range(max(1, guess - 7), min(len(frames) - 1, guess + 5))
-    energy = {i: float(np.mean(pcm16_to_float32(mulaw_to_pcm16(frames[i])) ** 2)) for i in candidates}
-    return min(energy, key=energy.__getitem__) * 0.02
-
-
-def with_pause_after_word(sentence: str, words: int, pause: float) -> bytes:
-    """The whole sentence (so its words keep their sentence-internal melody) with silence after `words` words."""
-    whole = caller_says(sentence, "en")
-    prefix = caller_says(" ".join(sentence.split()[:words]), "en")
-    # The prefix said alone ends with a sentence-final lengthening and fade the sentence does not have there.
-    at = quietest_frame_near(whole, max(0.1, len(split_frames(prefix)) * 0.02 - 0.08))
-    return insert_pauses(whole, [(at, pause)])
-
-
 @dataclass
 class Material:
     consent: bytes
@@ -142,12 +114,15 @@ class Material:
 
 def make_material(rng: random.Random) -> Material:
     questions = [
-        with_pause_after_word(sentence, words, round(rng.uniform(0.4, 1.0), 2))
+        caller_says_with_pause(sentence, "en", words_before=words, pause_seconds=round(rng.uniform(0.4, 1.0), 2))
         for sentence, words in QUESTIONS
         for _ in range(2)
     ]
     hesitations = [
-        with_pause_after_word("I want to, um, speak to an agent.", 4, round(rng.uniform(0.7, 1.2), 2)) for _ in range(4)
+        caller_says_with_pause(
+            "I want to, um, speak to an agent.", "en", words_before=4, pause_seconds=round(rng.uniform(0.7, 1.2), 2)
+        )
+        for _ in range(4)
     ]
     samples, rate = load_audio_file(JFK)
     return Material(caller_says("Yes, I agree.", "en"), questions, phone(samples, rate), hesitations)

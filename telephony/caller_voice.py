@@ -17,9 +17,19 @@ import subprocess
 from collections.abc import Mapping
 from types import MappingProxyType
 
+import numpy as np
 import soundfile
 
-from telephony.audio import float_to_phone_mulaw, to_mono, trim_silence
+from telephony.audio import (
+    FRAME_MS,
+    float_to_phone_mulaw,
+    mulaw_to_pcm16,
+    pcm16_to_float32,
+    split_frames,
+    to_mono,
+    trim_silence,
+)
+from telephony.simulator import insert_pauses
 
 DEFAULT_CALLER_VOICES: Mapping[str, str] = MappingProxyType({"en": "gmw/en-us", "de": "gmw/de"})
 DEFAULT_RATE_WPM = 165
@@ -54,3 +64,20 @@ def caller_says(text: str, language: str, *, rate_wpm: int = DEFAULT_RATE_WPM) -
     if spoken.size == 0:
         raise CallerVoiceError(f"espeak-ng rendered no sound for {text!r}")
     return float_to_phone_mulaw(spoken, int(rate))
+
+
+def caller_says_with_pause(sentence: str, language: str, *, words_before: int, pause_seconds: float) -> bytes:
+    """`sentence` said whole, so that its words keep their sentence-internal melody, with `pause_seconds` of silence
+    after its first `words_before` words: at the quietest 20 ms frame near where those words end when said alone
+    (a word boundary; said alone they end with a sentence-final lengthening the sentence does not have there)."""
+    words = sentence.split()
+    if isinstance(words_before, bool) or not isinstance(words_before, int) or not 0 < words_before < len(words):
+        raise ValueError(f"the pause must fall between two of the sentence's {len(words)} words, got {words_before!r}")
+    whole = caller_says(sentence, language)
+    frame_seconds = FRAME_MS / 1000
+    prefix_ends = len(split_frames(caller_says(" ".join(words[:words_before]), language))) * frame_seconds - 0.08
+    frames = split_frames(whole)
+    guess = int(max(0.1, prefix_ends) / frame_seconds)
+    candidates = range(max(1, guess - 7), min(len(frames) - 1, guess + 5))
+    quietest = min(candidates, key=lambda i: float(np.mean(pcm16_to_float32(mulaw_to_pcm16(frames[i])) ** 2)))
+    return insert_pauses(whole, [(quietest * frame_seconds, pause_seconds)])

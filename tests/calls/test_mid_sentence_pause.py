@@ -7,13 +7,11 @@ from __future__ import annotations
 import dataclasses
 import secrets
 
-import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from telephony.audio import mulaw_to_pcm16, pcm16_to_float32, split_frames
-from telephony.caller_voice import caller_says
-from telephony.simulator import Press, Speak, TwilioSimulator, insert_pauses
+from telephony.caller_voice import caller_says_with_pause
+from telephony.simulator import Press, Speak, TwilioSimulator
 from tests.support import settings_with_database
 from voice_app import calls
 from voice_app.local_server import LocalServer
@@ -26,17 +24,6 @@ CALLER = "+4915112345678"
 QUESTION, WORDS_BEFORE_PAUSE, PAUSE_SECONDS = "I would like to know my open invoices.", 5, 0.6
 
 
-def with_pause_after_word(sentence: str, words: int, pause: float) -> bytes:
-    """The whole sentence, so that its words keep their melody, with silence at the quietest frame near the end of
-    its first `words` words said alone."""
-    whole = caller_says(sentence, "en")
-    prefix_seconds = len(split_frames(caller_says(" ".join(sentence.split()[:words]), "en"))) * 0.02
-    frames = split_frames(whole)
-    near = range(max(1, round(prefix_seconds / 0.02) - 8), min(len(frames) - 1, round(prefix_seconds / 0.02) + 5))
-    quietest = min(near, key=lambda index: float(np.mean(pcm16_to_float32(mulaw_to_pcm16(frames[index])) ** 2)))
-    return insert_pauses(whole, [(quietest * 0.02, pause)])
-
-
 @pytest.fixture(scope="module")
 def call_with_a_pause(tmp_path_factory, base_settings, speech):
     settings = settings_with_database(base_settings, tmp_path_factory.mktemp("pause") / "calls.db")
@@ -47,7 +34,15 @@ def call_with_a_pause(tmp_path_factory, base_settings, speech):
     with LocalServer(settings, auth_token=auth_token, secret_key="s" * 40, speech=speech) as server:
         simulator = TwilioSimulator(server.url, auth_token, from_number=CALLER, to_number=ENGLISH_LINE)
         result = simulator.place_call(
-            [Press("1"), Speak(with_pause_after_word(QUESTION, WORDS_BEFORE_PAUSE, PAUSE_SECONDS), label="question")]
+            [
+                Press("1"),
+                Speak(
+                    caller_says_with_pause(
+                        QUESTION, "en", words_before=WORDS_BEFORE_PAUSE, pause_seconds=PAUSE_SECONDS
+                    ),
+                    label="question",
+                ),
+            ]
         )
         with Session(server.services.engine) as session:
             call = calls.find_call(server.services.engine, result.call_sid)
